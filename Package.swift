@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// libswiftrnn: an embeddable LSTM/GRU/RNN runtime.
+//   SwiftRNN          the core: kernels over OpenBLAS, layers, tokenizer, model file, sampling
+//   SwiftRNNTraining  backward passes, losses, optimizers, data readers
+//   CSwiftRNN         the C ABI (@_cdecl functions of include/swiftrnn.h) and nothing else
+//   swiftrnn          the command-line tool
+//
+// `libswiftrnn.so` is the dynamic product `swiftrnn`; `make lib` links it with the Swift
+// runtime inside (-static-stdlib), a version script and a soname.
+
+let package = Package(
+    name: "swiftrnn",
+    products: [
+        .library(name: "SwiftRNN", targets: ["SwiftRNN"]),
+        .library(name: "swiftrnn", type: .dynamic, targets: ["CSwiftRNN"]),
+        .executable(name: "swiftrnn-cli", targets: ["swiftrnn"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenBLAS",
+            path: "Sources/COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(name: "SwiftRNN", dependencies: ["COpenBLAS"]),
+        .target(name: "SwiftRNNTraining", dependencies: ["SwiftRNN"]),
+        .target(name: "CSwiftRNN", dependencies: ["SwiftRNN"]),
+        .executableTarget(
+            name: "swiftrnn",
+            dependencies: [
+                "SwiftRNN", "SwiftRNNTraining",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "SwiftRNNTests",
+            dependencies: ["SwiftRNN", "SwiftRNNTraining", "CSwiftRNN"],
+            exclude: ["Fixtures"]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,54 @@
+/// Conversions of the half-precision storage formats to F32, done once at load.
+enum HalfFloat {
+    /// IEEE 754 binary16 -> binary32, exact (every F16 value is an F32 value).
+    @inline(__always)
+    static func f16ToF32(_ h: UInt16) -> Float {
+        let sign = UInt32(h & 0x8000) << 16
+        let exp = UInt32(h >> 10) & 0x1F
+        let mant = UInt32(h & 0x3FF)
+        if exp == 0 {
+            if mant == 0 { return Float(bitPattern: sign) }
+            // subnormal: mant * 2^-24
+            let v = Float(mant) * Float(bitPattern: 0x3380_0000)  // 2^-24
+            return sign != 0 ? -v : v
+        }
+        if exp == 0x1F { return Float(bitPattern: sign | 0x7F80_0000 | (mant << 13)) }
+        return Float(bitPattern: sign | ((exp + 112) << 23) | (mant << 13))
+    }
+
+    /// bfloat16 is the top half of an F32.
+    @inline(__always)
+    static func bf16ToF32(_ b: UInt16) -> Float { Float(bitPattern: UInt32(b) << 16) }
+
+    /// binary32 -> binary16, round to nearest even (for the writer).
+    static func f32ToF16(_ f: Float) -> UInt16 {
+        let x = f.bitPattern
+        let sign = UInt16((x >> 16) & 0x8000)
+        let exp = Int((x >> 23) & 0xFF)
+        var mant = x & 0x7F_FFFF
+        if exp == 0xFF { return sign | 0x7C00 | (mant != 0 ? 0x200 : 0) }
+        let e = exp - 127 + 15
+        if e >= 0x1F { return sign | 0x7C00 }
+        if e <= 0 {
+            if e < -10 { return sign }
+            mant |= 0x80_0000
+            let shift = UInt32(14 - e)
+            var h = mant >> shift
+            let rem = mant & ((1 << shift) - 1)
+            let half = UInt32(1) << (shift - 1)
+            if rem > half || (rem == half && (h & 1) == 1) { h += 1 }
+            return sign | UInt16(h)
+        }
+        var h = UInt32(e) << 10 | (mant >> 13)
+        let rem = mant & 0x1FFF
+        if rem > 0x1000 || (rem == 0x1000 && (h & 1) == 1) { h += 1 }
+        return sign | UInt16(h)
+    }
+
+    static func f32ToBF16(_ f: Float) -> UInt16 {
+        let x = f.bitPattern
+        if f.isNaN { return UInt16(x >> 16) | 0x40 }
+        let rounded = x &+ 0x7FFF &+ ((x >> 16) & 1)
+        return UInt16(rounded >> 16)
+    }
+}

@@ -1,0 +1,285 @@
+/// The recurrent cell kinds of `torch.nn`, with their gate layout in the fused weights.
+public enum CellKind: String, Sendable, CaseIterable {
+    /// `torch.nn.LSTM`: gates i, f, g, o (rows of `weight_ih` in that order).
+    case lstm
+    /// `torch.nn.GRU`: gates r, z, n; `n = tanh(W_in x + b_in + r * (W_hn h + b_hn))`.
+    case gru
+    /// `torch.nn.RNN(nonlinearity="tanh")`.
+    case rnnTanh = "rnn_tanh"
+    /// `torch.nn.RNN(nonlinearity="relu")`.
+    case rnnRelu = "rnn_relu"
+
+    /// Gate blocks of `hidden` rows in `weight_ih`/`weight_hh`.
+    public var gates: Int {
+        switch self {
+        case .lstm: return 4
+        case .gru: return 3
+        case .rnnTanh, .rnnRelu: return 1
+        }
+    }
+}
+
+/// The weights of one direction of one layer, as in a state_dict (`rnn.weight_ih_l0` ...).
+public struct RecurrentWeights: Sendable {
+    public var wIH: [Float]  // [G*H, input]
+    public var wHH: [Float]  // [G*H, H]
+    public var bIH: [Float]  // [G*H]
+    public var bHH: [Float]  // [G*H]
+
+    public init(wIH: [Float], wHH: [Float], bIH: [Float], bHH: [Float]) {
+        self.wIH = wIH; self.wHH = wHH; self.bIH = bIH; self.bHH = bHH
+    }
+}
+
+/// A batch of variable-length sequences in PyTorch's packed layout: the rows of time step `t`
+/// are `offsets[t] ..< offsets[t] + batchSizes[t]`, one per sequence still running at `t`, the
+/// longest sequences first. `order[j]` is the caller's index of the j-th longest sequence
+/// (`pack_padded_sequence(enforce_sorted=False)`; ties keep the caller's order).
+public struct PackedBatch: Sendable {
+    public let lengths: [Int]      // caller's order
+    public let order: [Int]        // sorted position -> caller's index
+    public let batchSizes: [Int]   // per time step
+    public let offsets: [Int]      // first row of each time step
+    public var batch: Int { lengths.count }
+    public var steps: Int { batchSizes.count }
+    public var rows: Int { lengths.reduce(0, +) }
+
+    /// `lengths` must all be >= 1.
+    public init(lengths: [Int]) {
+        precondition(lengths.allSatisfy { $0 >= 1 }, "sequence lengths must be >= 1")
+        self.lengths = lengths
+        order = lengths.indices.sorted { lengths[$0] > lengths[$1] || (lengths[$0] == lengths[$1] && $0 < $1) }
+        let steps = lengths.max() ?? 0
+        var sizes = [Int](repeating: 0, count: steps)
+        for l in lengths { for t in 0..<l { sizes[t] += 1 } }
+        batchSizes = sizes
+        var offs = [Int](repeating: 0, count: steps)
+        var acc = 0
+        for t in 0..<steps { offs[t] = acc; acc += sizes[t] }
+        offsets = offs
+    }
+
+    /// Packed row of (caller's sequence `b`, time `t`), for `t < lengths[b]`.
+    public func row(sequence b: Int, time t: Int, sortedPosition j: Int) -> Int { offsets[t] + j }
+
+    /// Packs a batch-first padded tensor `[B, T, width]`.
+    public func pack(_ padded: [Float], steps T: Int, width: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: rows * width)
+        for (j, b) in order.enumerated() {
+            for t in 0..<lengths[b] {
+                let src = (b * T + t) * width, dst = (offsets[t] + j) * width
+                for k in 0..<width { out[dst + k] = padded[src + k] }
+            }
+        }
+        return out
+    }
+
+    /// Unpacks to batch-first `[B, T, width]`, zeros at padding (`pad_packed_sequence`).
+    public func unpack(_ packed: [Float], steps T: Int, width: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: batch * T * width)
+        for (j, b) in order.enumerated() {
+            for t in 0..<lengths[b] {
+                let dst = (b * T + t) * width, src = (offsets[t] + j) * width
+                for k in 0..<width { out[dst + k] = packed[src + k] }
+            }
+        }
+        return out
+    }
+}
+
+/// A stack of recurrent layers with `torch.nn.LSTM`/`GRU`/`RNN` semantics: any number of
+/// layers, optionally bidirectional, variable-length batches with packed-sequence semantics
+/// (padding never influences anything; `h_n` is each sequence's state at its true length; the
+/// reverse direction starts at each sequence's last real step).
+///
+/// Per direction the input projection of all time steps is one GEMM; the recurrence is one GEMM
+/// per step over the sequences still running; the time loop allocates nothing.
+public struct Recurrent: Sendable {
+    public let cell: CellKind
+    public let inputSize: Int
+    public let hiddenSize: Int
+    public let numLayers: Int
+    public let bidirectional: Bool
+    /// `weights[layer * directions + direction]`.
+    public var weights: [RecurrentWeights]
+
+    public var directions: Int { bidirectional ? 2 : 1 }
+    public var gateWidth: Int { cell.gates * hiddenSize }
+    public func layerInputSize(_ layer: Int) -> Int { layer == 0 ? inputSize : directions * hiddenSize }
+
+    public init(cell: CellKind, inputSize: Int, hiddenSize: Int, numLayers: Int, bidirectional: Bool,
+                weights: [RecurrentWeights]) {
+        precondition(weights.count == numLayers * (bidirectional ? 2 : 1))
+        self.cell = cell; self.inputSize = inputSize; self.hiddenSize = hiddenSize
+        self.numLayers = numLayers; self.bidirectional = bidirectional; self.weights = weights
+    }
+
+    /// The state_dict name of a parameter, e.g. `weight_hh_l1_reverse`.
+    public static func parameterName(_ base: String, layer: Int, reverse: Bool) -> String {
+        "\(base)_l\(layer)" + (reverse ? "_reverse" : "")
+    }
+
+    public struct Output {
+        /// Packed `[rows, directions * hidden]` output of the last layer.
+        public var output: [Float]
+        /// `[layers * directions, batch, hidden]` in the caller's batch order.
+        public var h: [Float]
+        /// LSTM only, like `h`.
+        public var c: [Float]?
+    }
+
+    /// Runs the stack over a packed batch. `input` is `[batch.rows, inputSize]` packed;
+    /// `h0`/`c0` are `[layers * directions, batch, hidden]` in the caller's order (nil: zeros).
+    /// `dropout` (training only) is applied by the caller-supplied closure to each layer's
+    /// output except the last.
+    public func forward(_ input: [Float], batch: PackedBatch, h0: [Float]? = nil, c0: [Float]? = nil,
+                        tape: RecurrentTape? = nil) -> Output {
+        let B = batch.batch, H = hiddenSize, D = directions
+        var x = input
+        var hOut = [Float](repeating: 0, count: numLayers * D * B * H)
+        var cOut: [Float]? = cell == .lstm ? [Float](repeating: 0, count: numLayers * D * B * H) : nil
+        // Scratch reused by every layer and direction.
+        var proj = [Float](repeating: 0, count: batch.rows * gateWidth)
+        var hh = [Float](repeating: 0, count: B * gateWidth)
+        var h = [Float](repeating: 0, count: B * H)
+        var c = [Float](repeating: 0, count: B * H)
+        for layer in 0..<numLayers {
+            var out = [Float](repeating: 0, count: batch.rows * D * H)
+            for dir in 0..<D {
+                let slot = layer * D + dir
+                // Initial state in sorted order.
+                for (j, b) in batch.order.enumerated() {
+                    for k in 0..<H {
+                        h[j * H + k] = h0?[(slot * B + b) * H + k] ?? 0
+                        c[j * H + k] = c0?[(slot * B + b) * H + k] ?? 0
+                    }
+                }
+                tape?.layerInputs[layer] = x
+                runDirection(weights[slot], inputWidth: layerInputSize(layer), x, batch: batch,
+                             reverse: dir == 1, proj: &proj, hh: &hh, h: &h, c: &c,
+                             out: &out, outOffset: dir * H, outStride: D * H, tape: tape, slot: slot)
+                for (j, b) in batch.order.enumerated() {
+                    for k in 0..<H {
+                        hOut[(slot * B + b) * H + k] = h[j * H + k]
+                        cOut?[(slot * B + b) * H + k] = c[j * H + k]
+                    }
+                }
+            }
+            x = out
+        }
+        return Output(output: x, h: hOut, c: cOut)
+    }
+
+    /// Width of one row of a training tape for this cell: the post-activation gates, then
+    /// (LSTM) the new cell state or (GRU) `W_hn h + b_hn`.
+    public var tapeWidth: Int { cell == .lstm || cell == .gru ? gateWidth + hiddenSize : hiddenSize }
+
+    /// One direction of one layer over the whole packed batch.
+    func runDirection(_ w: RecurrentWeights, inputWidth: Int, _ x: [Float], batch: PackedBatch,
+                      reverse: Bool, proj: inout [Float], hh: inout [Float], h: inout [Float],
+                      c: inout [Float], out: inout [Float], outOffset: Int, outStride: Int,
+                      tape: RecurrentTape?, slot: Int) {
+        let H = hiddenSize, G = gateWidth, rows = batch.rows
+        if let tape, tape.slots[slot].count != rows * tapeWidth {
+            tape.slots[slot] = [Float](repeating: 0, count: rows * tapeWidth)
+        }
+        func withTape(_ body: (UnsafeMutablePointer<Float>?) -> Void) {
+            if let tape {
+                tape.slots[slot].withUnsafeMutableBufferPointer { body($0.baseAddress) }
+            } else {
+                body(nil)
+            }
+        }
+        withTape { tapePtr in
+        x.withUnsafeBufferPointer { xp in
+        proj.withUnsafeMutableBufferPointer { pp in
+        hh.withUnsafeMutableBufferPointer { hhp in
+        h.withUnsafeMutableBufferPointer { hp in
+        c.withUnsafeMutableBufferPointer { cp in
+        out.withUnsafeMutableBufferPointer { op in
+        w.wIH.withUnsafeBufferPointer { wih in
+        w.wHH.withUnsafeBufferPointer { whh in
+        w.bIH.withUnsafeBufferPointer { bih in
+        w.bHH.withUnsafeBufferPointer { bhh in
+            let P = pp.baseAddress!, HH = hhp.baseAddress!, Hs = hp.baseAddress!, Cs = cp.baseAddress!
+            // Input projection of every time step at once.
+            Kernels.broadcastRows(bih.baseAddress!, n: G, into: P, m: rows, ldc: G)
+            Kernels.gemmNT(m: rows, n: G, k: inputWidth, xp.baseAddress!, lda: inputWidth,
+                           wih.baseAddress!, P, ldc: G, beta: 1)
+            for s in 0..<batch.steps {
+                let t = reverse ? batch.steps - 1 - s : s
+                let n = batch.batchSizes[t], r0 = batch.offsets[t]
+                Kernels.broadcastRows(bhh.baseAddress!, n: G, into: HH, m: n, ldc: G)
+                Kernels.gemmNT(m: n, n: G, k: H, Hs, lda: H, whh.baseAddress!, HH, ldc: G, beta: 1)
+                let tw = tapeWidth
+                for j in 0..<n {
+                    let gx = P + (r0 + j) * G, gh = HH + j * G
+                    let hj = Hs + j * H, cj = Cs + j * H
+                    let tp = tapePtr.map { $0 + (r0 + j) * tw }
+                    CellMath.step(cell, H: H, gx: gx, gh: gh, h: hj, c: cj, tape: tp)
+                    (op.baseAddress! + (r0 + j) * outStride + outOffset).update(from: hj, count: H)
+                }
+            }
+        }}}}}}}}}}}
+    }
+}
+
+/// What a training forward pass keeps for the backward pass: each layer's input and, per
+/// layer and direction, one row of `tapeWidth` values per packed row.
+public final class RecurrentTape {
+    public var layerInputs: [[Float]]
+    public var slots: [[Float]]
+
+    public init(layers: Int, directions: Int) {
+        layerInputs = Array(repeating: [], count: layers)
+        slots = Array(repeating: [], count: layers * directions)
+    }
+}
+
+/// The elementwise part of one step of each cell, on one sequence: the gate pre-activations
+/// from the input (`gx`, biases included) and from the state (`gh`, biases included) -> the new
+/// `h` (and `c`), in place.
+enum CellMath {
+    @inline(__always)
+    static func step(_ cell: CellKind, H: Int, gx: UnsafeMutablePointer<Float>, gh: UnsafePointer<Float>,
+                     h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>,
+                     tape: UnsafeMutablePointer<Float>?) {
+        switch cell {
+        case .lstm:
+            for k in 0..<H {
+                let i = Kernels.sigmoid(gx[k] + gh[k])
+                let f = Kernels.sigmoid(gx[H + k] + gh[H + k])
+                let g = Kernels.tanh(gx[2 * H + k] + gh[2 * H + k])
+                let o = Kernels.sigmoid(gx[3 * H + k] + gh[3 * H + k])
+                let cn = f * c[k] + i * g
+                c[k] = cn
+                h[k] = o * Kernels.tanh(cn)
+                if let tape {
+                    tape[k] = i; tape[H + k] = f; tape[2 * H + k] = g; tape[3 * H + k] = o
+                    tape[4 * H + k] = cn
+                }
+            }
+        case .gru:
+            for k in 0..<H {
+                let r = Kernels.sigmoid(gx[k] + gh[k])
+                let z = Kernels.sigmoid(gx[H + k] + gh[H + k])
+                let n = Kernels.tanh(gx[2 * H + k] + r * gh[2 * H + k])
+                h[k] = (1 - z) * n + z * h[k]
+                if let tape {
+                    tape[k] = r; tape[H + k] = z; tape[2 * H + k] = n; tape[3 * H + k] = gh[2 * H + k]
+                }
+            }
+        case .rnnTanh:
+            for k in 0..<H {
+                h[k] = Kernels.tanh(gx[k] + gh[k])
+                tape?[k] = h[k]
+            }
+        case .rnnRelu:
+            for k in 0..<H {
+                let v = gx[k] + gh[k]
+                h[k] = v > 0 ? v : 0
+                tape?[k] = h[k]
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+/// xoshiro256** seeded through splitmix64: small, fast, and the same stream on every platform,
+/// so (model, prime, parameters, seed) always gives the same text.
+public struct RandomSource: RandomNumberGenerator, Sendable {
+    private var s: (UInt64, UInt64, UInt64, UInt64)
+
+    public init(seed: UInt64) {
+        var x = seed
+        func splitmix() -> UInt64 {
+            x &+= 0x9E37_79B9_7F4A_7C15
+            var z = x
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        s = (splitmix(), splitmix(), splitmix(), splitmix())
+    }
+
+    public mutating func next() -> UInt64 {
+        let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
+        let t = s.1 << 17
+        s.2 ^= s.0; s.3 ^= s.1; s.1 ^= s.2; s.0 ^= s.3
+        s.2 ^= t
+        s.3 = s.3 << 45 | s.3 >> 19
+        return result
+    }
+
+    /// Uniform in [0, 1) with 53 random bits.
+    public mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+}
+
+/// How the next character is drawn from the logits.
+public struct SamplingParameters: Sendable, Equatable {
+    /// Logits are multiplied by it before the softmax, as in the book (`Categorical(logits *
+    /// scale_factor)`); temperature = 1 / scaleFactor.
+    public var scaleFactor: Float = 1
+    /// Keep only the k most likely characters (0: off).
+    public var topK: Int = 0
+    /// Keep the smallest set of most likely characters whose probability reaches topP (1: off).
+    public var topP: Float = 1
+    /// Always take the most likely character.
+    public var greedy: Bool = false
+    public var seed: UInt64 = 0
+
+    public init(scaleFactor: Float = 1, topK: Int = 0, topP: Float = 1, greedy: Bool = false, seed: UInt64 = 0) {
+        self.scaleFactor = scaleFactor; self.topK = topK; self.topP = topP; self.greedy = greedy; self.seed = seed
+    }
+
+    public func validate() throws(SwiftRNNError) {
+        if !greedy {
+            guard scaleFactor.isFinite, scaleFactor > 0 else {
+                throw .invalid("scale_factor must be finite and > 0 (it is \(scaleFactor)); use greedy for argmax")
+            }
+        }
+        guard topK >= 0 else { throw .invalid("top_k must be >= 0 (it is \(topK))") }
+        guard topP.isFinite, topP > 0, topP <= 1 else { throw .invalid("top_p must be in (0, 1] (it is \(topP))") }
+    }
+}
+
+/// Draws indices from logits. Owns its scratch so a draw allocates nothing.
+public struct Sampler {
+    public let parameters: SamplingParameters
+    private var rng: RandomSource
+    private var probs: [Double] = []
+    private var order: [Int] = []
+
+    public init(_ parameters: SamplingParameters) {
+        self.parameters = parameters
+        self.rng = RandomSource(seed: parameters.seed)
+    }
+
+    public mutating func draw(_ logits: [Float]) -> Int {
+        let n = logits.count
+        if parameters.greedy {
+            var best = 0
+            for k in 1..<n where logits[k] > logits[best] { best = k }
+            return best
+        }
+        if probs.count != n { probs = .init(repeating: 0, count: n); order = Array(0..<n) }
+        // Softmax of the scaled logits, in double for a stable cumulative sum.
+        var mx = -Double.infinity
+        for k in 0..<n { mx = max(mx, Double(logits[k] * parameters.scaleFactor)) }
+        var sum = 0.0
+        for k in 0..<n {
+            let p = exp(Double(logits[k] * parameters.scaleFactor) - mx)
+            probs[k] = p.isNaN ? 0 : p
+            sum += probs[k]
+        }
+        let filtered = parameters.topK > 0 && parameters.topK < n || parameters.topP < 1
+        if filtered {
+            for k in 0..<n { order[k] = k }
+            order.sort { probs[$0] > probs[$1] || (probs[$0] == probs[$1] && $0 < $1) }
+            var keep = n
+            if parameters.topK > 0 { keep = min(keep, parameters.topK) }
+            if parameters.topP < 1 {
+                var acc = 0.0
+                let target = Double(parameters.topP) * sum
+                for r in 0..<keep {
+                    acc += probs[order[r]]
+                    if acc >= target { keep = r + 1; break }
+                }
+            }
+            for r in keep..<n { probs[order[r]] = 0 }
+            sum = 0
+            for r in 0..<keep { sum += probs[order[r]] }
+        }
+        guard sum > 0, sum.isFinite else { return 0 }
+        let u = rng.unit() * sum
+        var acc = 0.0
+        var last = 0
+        for k in 0..<n where probs[k] > 0 {
+            acc += probs[k]
+            last = k
+            if u < acc { return k }
+        }
+        return last
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Text generation as the book's `sample()`: warm the state on the prime but its last
+/// character, then feed the last character and draw, feeding each drawn character back.
+public struct Generator {
+    public let model: CharLanguageModel
+    private var state: CharLanguageModel.State
+    private var sampler: Sampler
+    private var last: Int32
+
+    public init(model: CharLanguageModel, prime: String, parameters: SamplingParameters) throws(SwiftRNNError) {
+        try parameters.validate()
+        let ids = try model.table.encode(prime)
+        guard let lastId = ids.last else { throw .invalid("the prime is empty: give at least one character") }
+        self.model = model
+        state = model.makeState()
+        for id in ids.dropLast() { model.step(id, &state, computeLogits: false) }
+        last = lastId
+        sampler = Sampler(parameters)
+    }
+
+    /// The next character.
+    public mutating func next() -> Unicode.Scalar {
+        model.step(last, &state)
+        let k = sampler.draw(state.logits)
+        last = Int32(k)
+        return model.table.characters[k]
+    }
+
+    /// prime + `count` generated characters.
+    public static func sample(model: CharLanguageModel, prime: String, count: Int,
+                              parameters: SamplingParameters) throws(SwiftRNNError) -> String {
+        var g = try Generator(model: model, prime: prime, parameters: parameters)
+        var out = prime
+        for _ in 0..<count { out.unicodeScalars.append(g.next()) }
+        return out
+    }
+}

@@ -1,0 +1,2 @@
+// Training lives here (issue 4).
+import SwiftRNN

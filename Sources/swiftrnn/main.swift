@@ -1,0 +1,2 @@
+import SwiftRNN
+print(SwiftRNNVersion.string)

@@ -1,0 +1,1 @@
+"""libswiftrnn Python bindings (ctypes)."""

@@ -1,0 +1,602 @@
+"""Export the book's PyTorch RNN models to libswiftrnn model files (docs/model-format.md).
+
+The two models of ch. 15 of Raschka et al., "Machine Learning with PyTorch and Scikit-Learn":
+
+* ``kind="sentiment"``: ``embedding`` -> ``rnn`` (LSTM/GRU/RNN, batch-first, optionally
+  bidirectional, any number of layers) -> Linear layers (``fc1``, ``fc2``, ReLU between) -> sigmoid.
+* ``kind="charlm"``: ``embedding`` -> ``rnn`` -> one Linear ``fc`` with ``vocab_size`` outputs.
+
+The architecture is inferred from the ``state_dict``'s names and shapes, so a
+``torch.save(model.state_dict(), path)`` file exports as is::
+
+    python -m swiftrnn.export --kind sentiment --state-dict model.pt --vocab vocab.json \\
+        --out model.safetensors [--dtype F16] [--nonlinearity relu]
+    python -m swiftrnn.export --kind charlm --state-dict model.pt --chars chars.json \\
+        --out model.safetensors
+
+This module needs only the standard library; reading a ``.pt`` file imports torch (lazily).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import struct
+import sys
+from array import array
+from collections import OrderedDict
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+__all__ = [
+    "write_safetensors",
+    "export_sentiment",
+    "export_charlm",
+    "infer_architecture",
+    "load_state_dict",
+    "main",
+]
+
+FORMAT_VERSION = 1
+
+# dtype -> (bytes per element)
+_DTYPE_SIZE = {
+    "F64": 8, "F32": 4, "F16": 2, "BF16": 2,
+    "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
+}
+_WEIGHT_DTYPES = ("F32", "F16", "BF16")
+
+_GATES_TO_CELL = {4: "lstm", 3: "gru", 1: "rnn"}
+
+_MAX_VOCAB = 16_777_216
+_MAX_DIM = 65_536
+_MAX_LAYERS = 64
+
+
+# ---------------------------------------------------------------------------------------------
+# safetensors writer
+# ---------------------------------------------------------------------------------------------
+
+def write_safetensors(path, tensors: Mapping[str, Tuple[str, Sequence[int], bytes]],
+                      metadata: Optional[Mapping[str, str]] = None) -> int:
+    """Write a safetensors file.
+
+    ``tensors`` is an ordered mapping ``name -> (dtype, shape, raw little-endian bytes)``. The
+    header lists ``__metadata__`` first, then the tensors in the order given; the data offsets
+    are contiguous in that order. The header JSON is compact and padded with spaces so that the
+    data section starts at a multiple of 8. Returns the number of bytes written.
+
+    Raises ValueError for a bad dtype, a byte count that does not match the shape, a tensor
+    whose offset would not be a multiple of its element size (put larger dtypes first), or
+    metadata that is not string -> string.
+    """
+    header: Dict[str, Any] = OrderedDict()
+    if metadata:
+        md = OrderedDict()
+        for k, v in metadata.items():
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise ValueError(f"metadata must map str to str, got {k!r}: {v!r}")
+            md[k] = v
+        header["__metadata__"] = md
+    blobs: List[bytes] = []
+    offset = 0
+    for name, entry in tensors.items():
+        if not isinstance(name, str) or name == "__metadata__":
+            raise ValueError(f"bad tensor name {name!r}")
+        try:
+            dtype, shape, data = entry
+        except (TypeError, ValueError):
+            raise ValueError(f"tensor {name!r}: expected (dtype, shape, bytes)") from None
+        if dtype not in _DTYPE_SIZE:
+            raise ValueError(f"tensor {name!r}: unknown dtype {dtype!r}")
+        shape = [int(d) for d in shape]
+        if any(d < 0 for d in shape):
+            raise ValueError(f"tensor {name!r}: negative dimension in shape {shape}")
+        size = _DTYPE_SIZE[dtype]
+        data = bytes(data)
+        expected = math.prod(shape) * size
+        if len(data) != expected:
+            raise ValueError(f"tensor {name!r}: {len(data)} bytes of data, shape {shape} x "
+                             f"{dtype} needs {expected}")
+        if offset % size:
+            raise ValueError(f"tensor {name!r} ({dtype}) would start at data offset {offset}, "
+                             f"not a multiple of {size}: list tensors with larger dtypes first")
+        header[name] = OrderedDict([("dtype", dtype), ("shape", shape),
+                                    ("data_offsets", [offset, offset + len(data)])])
+        blobs.append(data)
+        offset += len(data)
+    h = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    h += b" " * (-(8 + len(h)) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+    return 8 + len(h) + offset
+
+
+# ---------------------------------------------------------------------------------------------
+# tensors of any origin -> (shape, flat list of floats)
+# ---------------------------------------------------------------------------------------------
+
+def _flatten(values) -> List[float]:
+    out: List[float] = []
+    stack = [iter(values)]
+    while stack:
+        try:
+            v = next(stack[-1])
+        except StopIteration:
+            stack.pop()
+            continue
+        if isinstance(v, (list, tuple)):
+            stack.append(iter(v))
+        else:
+            out.append(float(v))
+    return out
+
+
+def _as_shape_values(name: str, value) -> Tuple[List[int], List[float]]:
+    """A torch tensor, a numpy array or a (shape, values) pair -> (shape, flat float list)."""
+    if hasattr(value, "detach") and hasattr(value, "shape"):          # torch.Tensor
+        t = value.detach().cpu()
+        shape = [int(d) for d in t.shape]
+        values = t.double().reshape(-1).tolist()
+    elif hasattr(value, "shape") and hasattr(value, "ravel"):         # numpy.ndarray
+        shape = [int(d) for d in value.shape]
+        values = value.astype("float64").ravel().tolist()
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        shape = [int(d) for d in value[0]]
+        values = _flatten(value[1])
+    else:
+        raise ValueError(f"tensor {name!r}: expected a torch tensor, a numpy array or a "
+                         f"(shape, values) pair, got {type(value).__name__}")
+    if len(values) != math.prod(shape):
+        raise ValueError(f"tensor {name!r}: {len(values)} values for shape {shape}")
+    return shape, values
+
+
+def _encode(name: str, values: List[float], dtype: str) -> bytes:
+    for i, v in enumerate(values):
+        if not math.isfinite(v):
+            raise ValueError(f"tensor {name!r}: non-finite value {v} at flat index {i} "
+                             "(libswiftrnn refuses non-finite weights)")
+    n = len(values)
+    try:
+        f32 = struct.pack(f"<{n}f", *values)
+    except OverflowError:
+        raise ValueError(f"tensor {name!r}: a value is out of the F32 range") from None
+    if dtype == "F32":
+        return f32
+    if dtype == "F16":
+        try:
+            # Round through F32 first so that an F16 file holds what the F32 one would,
+            # rounded once more (struct 'e' rounds to nearest even).
+            vals32 = struct.unpack(f"<{n}f", f32)
+            return struct.pack(f"<{n}e", *vals32)
+        except OverflowError:
+            raise ValueError(f"tensor {name!r}: a value is out of the F16 range "
+                             "(|x| > 65504); export as F32 or BF16") from None
+    if dtype == "BF16":
+        bits = array("I")
+        bits.frombytes(f32)
+        if sys.byteorder != "little":
+            bits.byteswap()
+        out = array("H", bytes(2 * n))
+        for i, b in enumerate(bits):
+            r = (b + 0x7FFF + ((b >> 16) & 1)) >> 16          # round to nearest, ties to even
+            if (r & 0x7F80) == 0x7F80:
+                raise ValueError(f"tensor {name!r}: value {values[i]} overflows BF16")
+            out[i] = r
+        if sys.byteorder != "little":
+            out.byteswap()
+        return out.tobytes()
+    raise ValueError(f"unsupported weight dtype {dtype!r}: use one of {', '.join(_WEIGHT_DTYPES)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# architecture inference
+# ---------------------------------------------------------------------------------------------
+
+_RNN_RE = re.compile(r"^rnn\.(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?$")
+
+
+def _normalize_state_dict(state_dict: Mapping[str, Any]) -> "OrderedDict[str, Any]":
+    if not isinstance(state_dict, Mapping):
+        raise ValueError(f"state_dict must be a mapping of name -> tensor, "
+                         f"got {type(state_dict).__name__}")
+    keys = list(state_dict.keys())
+    # nn.DataParallel / DistributedDataParallel save every name under "module.".
+    if keys and all(isinstance(k, str) and k.startswith("module.") for k in keys):
+        return OrderedDict((k[len("module."):], state_dict[k]) for k in keys)
+    return OrderedDict((k, state_dict[k]) for k in keys)
+
+
+def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str] = None
+                       ) -> Dict[str, Any]:
+    """Infer the model's configuration from a state_dict's names and shapes.
+
+    Returns a dict with ``cell`` (lstm, gru, rnn_tanh, rnn_relu), ``vocab_size``,
+    ``embedding_dim``, ``hidden_size``, ``num_layers``, ``bidirectional`` (bool), ``head``
+    (list of Linear prefixes in order) and ``head_shapes`` (list of (out, in)). Raises
+    ValueError when the state_dict is not one of the book's models.
+
+    ``nonlinearity`` ("tanh" or "relu") picks between rnn_tanh and rnn_relu for a plain RNN,
+    which the weights cannot tell apart; None means tanh.
+    """
+    sd = _normalize_state_dict(state_dict)
+    shapes: Dict[str, List[int]] = {}
+    for name, value in sd.items():
+        if hasattr(value, "shape"):
+            shapes[name] = [int(d) for d in value.shape]
+        elif isinstance(value, (tuple, list)) and len(value) == 2:
+            shapes[name] = [int(d) for d in value[0]]
+        else:
+            raise ValueError(f"tensor {name!r}: expected a torch tensor, a numpy array or a "
+                             f"(shape, values) pair, got {type(value).__name__}")
+
+    if "embedding.weight" not in shapes:
+        raise ValueError("state_dict has no 'embedding.weight' (is this one of the book's "
+                         f"models? names: {', '.join(list(shapes)[:12])})")
+    emb = shapes["embedding.weight"]
+    if len(emb) != 2:
+        raise ValueError(f"embedding.weight must be 2-D, has shape {emb}")
+    vocab_size, embedding_dim = emb
+    if "rnn.weight_ih_l0" not in shapes or "rnn.weight_hh_l0" not in shapes:
+        raise ValueError("state_dict has no 'rnn.weight_ih_l0'/'rnn.weight_hh_l0': the "
+                         "recurrent layer must be an attribute named 'rnn' (nn.LSTM, nn.GRU "
+                         "or nn.RNN)")
+    whh = shapes["rnn.weight_hh_l0"]
+    wih = shapes["rnn.weight_ih_l0"]
+    if len(whh) != 2 or len(wih) != 2:
+        raise ValueError(f"rnn.weight_ih_l0 {wih} and rnn.weight_hh_l0 {whh} must be 2-D")
+    hidden = whh[1]
+    if hidden <= 0 or wih[0] % hidden:
+        raise ValueError(f"rnn.weight_ih_l0 has {wih[0]} rows, not a multiple of hidden size "
+                         f"{hidden} (from rnn.weight_hh_l0)")
+    gates = wih[0] // hidden
+    if gates not in _GATES_TO_CELL:
+        raise ValueError(f"rnn.weight_ih_l0 has {wih[0]} rows = {gates} x hidden {hidden}: "
+                         "expected 4 (LSTM), 3 (GRU) or 1 (RNN)")
+    cell = _GATES_TO_CELL[gates]
+    if nonlinearity not in (None, "tanh", "relu"):
+        raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    if cell == "rnn":
+        cell = "rnn_relu" if nonlinearity == "relu" else "rnn_tanh"
+    elif nonlinearity is not None:
+        raise ValueError(f"nonlinearity={nonlinearity!r} only applies to a plain RNN; this "
+                         f"state_dict is a{'n' if cell == 'lstm' else ''} {cell.upper()}")
+
+    layers = set()
+    bidirectional = "rnn.weight_ih_l0_reverse" in shapes
+    for name in shapes:
+        if name.startswith("rnn."):
+            m = _RNN_RE.match(name)
+            if not m:
+                raise ValueError(f"unexpected recurrent tensor {name!r} (projections "
+                                 "(proj_size) and bias=False are not supported)")
+            layers.add(int(m.group(2)))
+    num_layers = len([n for n in shapes if re.fullmatch(r"rnn\.weight_ih_l\d+", n)])
+    if sorted(layers) != list(range(num_layers)):
+        raise ValueError(f"recurrent layers must be numbered 0..{num_layers - 1}, found "
+                         f"{sorted(layers)}")
+    D = 2 if bidirectional else 1
+    G = gates
+    for k in range(num_layers):
+        in_k = embedding_dim if k == 0 else D * hidden
+        for sfx in (["", "_reverse"] if bidirectional else [""]):
+            want = {
+                f"rnn.weight_ih_l{k}{sfx}": [G * hidden, in_k],
+                f"rnn.weight_hh_l{k}{sfx}": [G * hidden, hidden],
+                f"rnn.bias_ih_l{k}{sfx}": [G * hidden],
+                f"rnn.bias_hh_l{k}{sfx}": [G * hidden],
+            }
+            for n, s in want.items():
+                if n not in shapes:
+                    raise ValueError(f"missing {n!r} (expected shape {s}; bias=False is not "
+                                     "supported)")
+                if shapes[n] != s:
+                    raise ValueError(f"{n} has shape {shapes[n]}, expected {s}"
+                                     + (" (input size must equal embedding_dim)"
+                                        if k == 0 and n.startswith("rnn.weight_ih") else ""))
+    if not bidirectional and any(n.endswith("_reverse") for n in shapes if n.startswith("rnn.")):
+        raise ValueError("found '_reverse' recurrent tensors but no rnn.weight_ih_l0_reverse")
+
+    # Head: every other tensor must be part of a Linear layer (prefix.weight + prefix.bias).
+    prefixes: "OrderedDict[str, Tuple[int, int]]" = OrderedDict()
+    for name, s in shapes.items():
+        if name == "embedding.weight" or name.startswith("rnn."):
+            continue
+        if name.endswith(".weight"):
+            p = name[: -len(".weight")]
+        elif name.endswith(".bias"):
+            p = name[: -len(".bias")]
+        else:
+            raise ValueError(f"unexpected tensor {name!r}: only embedding, rnn and Linear "
+                             "layers (name.weight, name.bias) are supported")
+        if p in prefixes:
+            continue
+        w, b = shapes.get(p + ".weight"), shapes.get(p + ".bias")
+        if w is None or b is None:
+            raise ValueError(f"Linear layer {p!r} needs both {p}.weight and {p}.bias "
+                             "(bias=False is not supported)")
+        if len(w) != 2 or b != [w[0]]:
+            raise ValueError(f"{p}.weight {w} / {p}.bias {b} are not a Linear layer's shapes")
+        prefixes[p] = (w[0], w[1])
+    if not prefixes:
+        raise ValueError("no Linear head after the recurrent layer (expected e.g. fc1, fc2 "
+                         "or fc)")
+    head: List[str] = []
+    remaining = OrderedDict(prefixes)
+    want_in = D * hidden
+    while remaining:
+        cands = [p for p, (o, i) in remaining.items() if i == want_in]
+        if not cands:
+            raise ValueError(
+                "cannot chain the Linear layers: " + ", ".join(
+                    f"{p} [{o}x{i}]" for p, (o, i) in prefixes.items())
+                + f"; the next layer must have in_features {want_in}"
+                + (f" after {head[-1]}" if head else f" (= {D} x hidden {hidden})"))
+        if len(cands) > 1:
+            raise ValueError(f"ambiguous head order: {', '.join(cands)} all take {want_in} "
+                             "inputs")
+        p = cands[0]
+        head.append(p)
+        want_in = remaining.pop(p)[0]
+    for name, lo, hi in (("vocab_size", 2, _MAX_VOCAB), ("embedding_dim", 1, _MAX_DIM),
+                         ("hidden_size", 1, _MAX_DIM), ("num_layers", 1, _MAX_LAYERS)):
+        v = {"vocab_size": vocab_size, "embedding_dim": embedding_dim,
+             "hidden_size": hidden, "num_layers": num_layers}[name]
+        if not lo <= v <= hi:
+            raise ValueError(f"{name} = {v} is outside {lo}..{hi}")
+    return {
+        "cell": cell,
+        "vocab_size": vocab_size,
+        "embedding_dim": embedding_dim,
+        "hidden_size": hidden,
+        "num_layers": num_layers,
+        "bidirectional": bidirectional,
+        "head": head,
+        "head_shapes": [prefixes[p] for p in head],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# vocabularies
+# ---------------------------------------------------------------------------------------------
+
+def _check_scalar_string(s: str, what: str) -> None:
+    for ch in s:
+        if 0xD800 <= ord(ch) <= 0xDFFF:
+            raise ValueError(f"{what} contains a lone surrogate U+{ord(ch):04X} (not valid "
+                             "Unicode text)")
+
+
+def _validate_sentiment_vocab(vocab: Sequence[str], vocab_size: int) -> List[str]:
+    vocab = list(vocab)
+    for i, t in enumerate(vocab):
+        if not isinstance(t, str):
+            raise ValueError(f"vocab[{i}] is {type(t).__name__} {t!r}, not a string")
+        _check_scalar_string(t, f"vocab[{i}]")
+    if len(vocab) != vocab_size:
+        raise ValueError(f"vocab has {len(vocab)} tokens but embedding.weight has {vocab_size} "
+                         "rows: they must match (pass the vocabulary the model was trained with)")
+    if len(vocab) < 2 or vocab[0] != "<pad>" or vocab[1] != "<unk>":
+        raise ValueError("a sentiment vocab must start with '<pad>' (index 0) and '<unk>' "
+                         f"(index 1), as the book's; it starts with {vocab[:2]!r}")
+    _check_duplicates(vocab, "vocab")
+    return vocab
+
+
+def _validate_chars(chars: Sequence[str], vocab_size: int) -> List[str]:
+    chars = list(chars)
+    for i, c in enumerate(chars):
+        if not isinstance(c, str) or len(c) != 1:
+            raise ValueError(f"chars[{i}] = {c!r} is not exactly one character (Unicode "
+                             "code point)")
+        _check_scalar_string(c, f"chars[{i}]")
+    if len(chars) != vocab_size:
+        raise ValueError(f"the character table has {len(chars)} entries but embedding.weight "
+                         f"has {vocab_size} rows: they must match")
+    _check_duplicates(chars, "chars")
+    return chars
+
+
+def _check_duplicates(items: List[str], what: str) -> None:
+    seen: Dict[str, int] = {}
+    for i, t in enumerate(items):
+        if t in seen:
+            raise ValueError(f"duplicate entry {t!r} in {what} at indices {seen[t]} and {i}")
+        seen[t] = i
+
+
+# ---------------------------------------------------------------------------------------------
+# export
+# ---------------------------------------------------------------------------------------------
+
+def _export(kind: str, state_dict, table: List[str], out_path, dtype: str,
+            description: Optional[str], nonlinearity: Optional[str]) -> Dict[str, str]:
+    if dtype not in _WEIGHT_DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(_WEIGHT_DTYPES)}, got {dtype!r}")
+    sd = _normalize_state_dict(state_dict)
+    arch = infer_architecture(sd, nonlinearity=nonlinearity)
+    if kind == "sentiment":
+        if arch["head_shapes"][-1][0] != 1:
+            raise ValueError(f"a sentiment model's last Linear layer ({arch['head'][-1]}) must "
+                             f"have 1 output, has {arch['head_shapes'][-1][0]}")
+        table = _validate_sentiment_vocab(table, arch["vocab_size"])
+    elif kind == "charlm":
+        if len(arch["head"]) != 1:
+            raise ValueError("a charlm model must have exactly one Linear layer after the "
+                             f"recurrent layer, found {', '.join(arch['head'])}")
+        if arch["head_shapes"][0][0] != arch["vocab_size"]:
+            raise ValueError(f"the charlm output layer {arch['head'][0]} has "
+                             f"{arch['head_shapes'][0][0]} outputs, expected vocab_size "
+                             f"{arch['vocab_size']}")
+        table = _validate_chars(table, arch["vocab_size"])
+    else:
+        raise ValueError(f"kind must be 'sentiment' or 'charlm', got {kind!r}")
+    if description is not None and not isinstance(description, str):
+        raise ValueError("description must be a string")
+
+    metadata: "OrderedDict[str, str]" = OrderedDict([
+        ("format", "swiftrnn"),
+        ("format_version", str(FORMAT_VERSION)),
+        ("kind", kind),
+        ("cell", arch["cell"]),
+        ("vocab_size", str(arch["vocab_size"])),
+        ("embedding_dim", str(arch["embedding_dim"])),
+        ("hidden_size", str(arch["hidden_size"])),
+        ("num_layers", str(arch["num_layers"])),
+        ("bidirectional", "true" if arch["bidirectional"] else "false"),
+        ("head", ",".join(arch["head"])),
+        ("vocab", json.dumps(table, ensure_ascii=False, separators=(",", ":"))),
+    ])
+    if description is not None:
+        metadata["description"] = description
+
+    # Canonical tensor order: embedding, rnn (layer by layer, forward then reverse), head.
+    names = ["embedding.weight"]
+    for k in range(arch["num_layers"]):
+        for sfx in (["", "_reverse"] if arch["bidirectional"] else [""]):
+            names += [f"rnn.weight_ih_l{k}{sfx}", f"rnn.weight_hh_l{k}{sfx}",
+                      f"rnn.bias_ih_l{k}{sfx}", f"rnn.bias_hh_l{k}{sfx}"]
+    for p in arch["head"]:
+        names += [p + ".weight", p + ".bias"]
+    extra = [n for n in sd if n not in set(names)]
+    if extra:      # infer_architecture already refuses these; keep the invariant explicit
+        raise ValueError(f"unexpected tensors: {', '.join(extra)}")
+
+    tensors: "OrderedDict[str, Tuple[str, List[int], bytes]]" = OrderedDict()
+    for n in names:
+        shape, values = _as_shape_values(n, sd[n])
+        if 0 in shape:
+            raise ValueError(f"tensor {n!r} has a zero-sized dimension {shape}")
+        tensors[n] = (dtype, shape, _encode(n, values, dtype))
+    write_safetensors(out_path, tensors, metadata)
+    return dict(metadata)
+
+
+def export_sentiment(state_dict, vocab: Sequence[str], out_path, dtype: str = "F32",
+                     description: Optional[str] = None, nonlinearity: Optional[str] = None
+                     ) -> Dict[str, str]:
+    """Export the book's sentiment model (Embedding -> RNN -> fc1 -> ReLU -> fc2 -> sigmoid).
+
+    ``state_dict`` maps names to torch tensors, numpy arrays or (shape, values) pairs;
+    ``vocab`` lists the tokens in index order (``['<pad>', '<unk>', ...]``, as the book builds
+    it). ``dtype`` is F32, F16 or BF16. ``nonlinearity`` ("tanh"/"relu") is for nn.RNN, whose
+    state_dict cannot tell; default tanh. Returns the metadata written.
+    """
+    return _export("sentiment", state_dict, vocab, out_path, dtype, description, nonlinearity)
+
+
+def export_charlm(state_dict, chars: Sequence[str], out_path, dtype: str = "F32",
+                  description: Optional[str] = None, nonlinearity: Optional[str] = None
+                  ) -> Dict[str, str]:
+    """Export the book's character language model (Embedding -> RNN -> fc).
+
+    ``chars`` is the character table in index order (the book's ``sorted(set(text))``), each
+    entry one code point. See export_sentiment for the other arguments.
+    """
+    return _export("charlm", state_dict, chars, out_path, dtype, description, nonlinearity)
+
+
+# ---------------------------------------------------------------------------------------------
+# .pt loading and CLI
+# ---------------------------------------------------------------------------------------------
+
+def load_state_dict(path) -> Mapping[str, Any]:
+    """Load a state_dict saved with ``torch.save(model.state_dict(), path)``.
+
+    A whole pickled module (``torch.save(model, path)``) and a checkpoint dict holding a
+    ``state_dict``/``model_state_dict`` entry are accepted too. Loads with
+    ``weights_only=True`` first; only if that fails, warns and loads with
+    ``weights_only=False``, which runs arbitrary pickled code: do it only for files you trust.
+    """
+    try:
+        import torch  # noqa: F401  (lazy: the rest of this module is stdlib-only)
+    except ImportError as e:
+        raise RuntimeError("reading a .pt file needs PyTorch (pip install torch)") from e
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except TypeError:                           # a torch too old to know weights_only
+        obj = torch.load(path, map_location="cpu")
+    except Exception as e:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, ...
+        print(f"warning: {path}: torch.load(weights_only=True) failed ({type(e).__name__}: "
+              f"{str(e).splitlines()[0] if str(e) else ''}); retrying with weights_only=False, "
+              "which executes pickled code - only do this for files you trust",
+              file=sys.stderr)
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    if hasattr(obj, "state_dict") and callable(obj.state_dict):
+        obj = obj.state_dict()
+    if isinstance(obj, Mapping) and "embedding.weight" not in obj \
+            and "module.embedding.weight" not in obj:
+        for key in ("state_dict", "model_state_dict", "model"):
+            inner = obj.get(key)
+            if hasattr(inner, "state_dict") and callable(inner.state_dict):
+                inner = inner.state_dict()
+            if isinstance(inner, Mapping):
+                obj = inner
+                break
+    if not isinstance(obj, Mapping):
+        raise ValueError(f"{path}: expected a state_dict (a mapping of name -> tensor), got "
+                         f"{type(obj).__name__}")
+    return obj
+
+
+def _load_json_list(path, what: str) -> List[str]:
+    with open(path, "r", encoding="utf-8") as f:
+        data = json.load(f)
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: the {what} file must hold a JSON list in index order, "
+                         f"got {type(data).__name__}")
+    return data
+
+
+def main(argv: Optional[Iterable[str]] = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m swiftrnn.export",
+        description="Export a PyTorch state_dict of the book's ch. 15 models to a libswiftrnn "
+                    "model file (safetensors).")
+    ap.add_argument("--kind", required=True, choices=["sentiment", "charlm"])
+    ap.add_argument("--state-dict", required=True, metavar="MODEL.pt",
+                    help="file written by torch.save(model.state_dict(), path)")
+    ap.add_argument("--vocab", metavar="VOCAB.json",
+                    help="sentiment: JSON list of tokens in index order ('<pad>', '<unk>', ...)")
+    ap.add_argument("--chars", metavar="CHARS.json",
+                    help="charlm: JSON list of characters in index order")
+    ap.add_argument("--out", required=True, metavar="MODEL.safetensors")
+    ap.add_argument("--dtype", default="F32", choices=list(_WEIGHT_DTYPES))
+    ap.add_argument("--nonlinearity", choices=["tanh", "relu"],
+                    help="for nn.RNN models (cannot be inferred from the weights); default tanh")
+    ap.add_argument("--description", help="free text stored in the file")
+    args = ap.parse_args(None if argv is None else list(argv))
+
+    if args.kind == "sentiment":
+        if not args.vocab or args.chars:
+            ap.error("--kind sentiment needs --vocab (and not --chars)")
+    else:
+        if not args.chars or args.vocab:
+            ap.error("--kind charlm needs --chars (and not --vocab)")
+    try:
+        sd = load_state_dict(args.state_dict)
+        if args.kind == "sentiment":
+            table = _load_json_list(args.vocab, "vocab")
+            md = export_sentiment(sd, table, args.out, dtype=args.dtype,
+                                  description=args.description, nonlinearity=args.nonlinearity)
+        else:
+            table = _load_json_list(args.chars, "chars")
+            md = export_charlm(sd, table, args.out, dtype=args.dtype,
+                               description=args.description, nonlinearity=args.nonlinearity)
+    except (ValueError, RuntimeError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    bi = ", bidirectional" if md["bidirectional"] == "true" else ""
+    print(f"wrote {args.out}: {md['kind']} {md['cell']} {md['num_layers']} layer(s){bi}, "
+          f"vocab {md['vocab_size']}, embedding {md['embedding_dim']}, hidden "
+          f"{md['hidden_size']}, head {md['head']}, {args.dtype}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+/*
+ * swiftrnn.h -- libswiftrnn, an embeddable LSTM/GRU/RNN runtime.
+ *
+ * libswiftrnn runs the two recurrent models of ch. 15 of Raschka et al., "Machine Learning with
+ * PyTorch and Scikit-Learn" -- a review sentiment classifier and a character language model --
+ * from safetensors files whose tensor names are PyTorch state_dict names (docs/model-format.md).
+ *
+ * Usage:
+ *
+ *     swiftrnn_model *m = NULL;
+ *     if (swiftrnn_model_load("models/sentiment-imdb.safetensors", &m) != SWIFTRNN_OK) {
+ *         fprintf(stderr, "%s\n", swiftrnn_last_error());
+ *         return 1;
+ *     }
+ *     float p;
+ *     const char *review = "A wonderful, moving film.";
+ *     if (swiftrnn_score_sentiment(m, review, strlen(review), &p) == SWIFTRNN_OK)
+ *         printf("%.4f\n", p);
+ *     swiftrnn_model_free(m);
+ *
+ * Conventions, for every function:
+ *   - Functions that can fail return a swiftrnn_status. On failure a message is kept for the
+ *     calling thread (swiftrnn_last_error) and out-parameters are left as documented (a failed
+ *     load leaves *out_model NULL).
+ *   - Any pointer argument may be NULL: the call then fails with SWIFTRNN_ERR_INVALID_ARGUMENT
+ *     (free functions accept NULL as a no-op). Nothing in this library aborts the host process.
+ *   - Text is UTF-8 given as pointer + length in bytes; it need not be NUL-terminated and may
+ *     contain NUL bytes. Invalid UTF-8 sequences are replaced by U+FFFD (as Python's
+ *     errors="replace"), never rejected.
+ *   - Functions that fill a caller's buffer report the bytes (or items) needed when it is too
+ *     small, return SWIFTRNN_ERR_BUFFER_TOO_SMALL, and write nothing else.
+ *
+ * Thread safety: a swiftrnn_model is immutable after load; any number of threads may use one
+ * model at once. A swiftrnn_generator belongs to one thread at a time. swiftrnn_last_error is
+ * per thread.
+ */
+#ifndef SWIFTRNN_H
+#define SWIFTRNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SWIFTRNN_API __attribute__((visibility("default")))
+#else
+#define SWIFTRNN_API
+#endif
+
+/* ---- Version -------------------------------------------------------------------------- */
+
+#define SWIFTRNN_VERSION_MAJOR 0
+#define SWIFTRNN_VERSION_MINOR 1
+#define SWIFTRNN_VERSION_PATCH 0
+#define SWIFTRNN_VERSION_NUMBER \
+  (SWIFTRNN_VERSION_MAJOR * 10000 + SWIFTRNN_VERSION_MINOR * 100 + SWIFTRNN_VERSION_PATCH)
+#define SWIFTRNN_VERSION_STRING "0.1.0"
+
+/* The library's version, e.g. "0.1.0"; compare with SWIFTRNN_VERSION_STRING to check that the
+ * header and the loaded library agree. Static storage; thread-safe. */
+SWIFTRNN_API const char *swiftrnn_version(void);
+/* The library's SWIFTRNN_VERSION_NUMBER. Thread-safe. */
+SWIFTRNN_API int swiftrnn_version_number(void);
+
+/* ---- Errors --------------------------------------------------------------------------- */
+
+typedef enum swiftrnn_status {
+  SWIFTRNN_OK = 0,
+  SWIFTRNN_ERR_INVALID_ARGUMENT, /* a NULL pointer, a value out of range, an unknown character */
+  SWIFTRNN_ERR_IO,               /* a file that is missing or cannot be read */
+  SWIFTRNN_ERR_FORMAT,           /* anything wrong inside a model file or buffer */
+  SWIFTRNN_ERR_UNSUPPORTED,      /* a well-formed file of a newer version or unknown dtype */
+  SWIFTRNN_ERR_WRONG_KIND,       /* e.g. scoring with a character model */
+  SWIFTRNN_ERR_BUFFER_TOO_SMALL, /* the size needed was reported through the out-parameter */
+  SWIFTRNN_ERR_OUT_OF_MEMORY,
+  SWIFTRNN_ERR_INTERNAL          /* a bug in libswiftrnn: please report it with the message */
+} swiftrnn_status;
+
+/* A fixed English name for a status ("SWIFTRNN_ERR_FORMAT"); "unknown status" for other values.
+ * Static storage; thread-safe. */
+SWIFTRNN_API const char *swiftrnn_status_string(swiftrnn_status status);
+
+/* The message of the calling thread's last failed call ("" if none). Owned by the library;
+ * valid until this thread's next call into the library. Thread-safe (one message per thread). */
+SWIFTRNN_API const char *swiftrnn_last_error(void);
+
+/* ---- Models --------------------------------------------------------------------------- */
+
+/* A loaded model. Immutable after load: share one across threads freely. */
+typedef struct swiftrnn_model swiftrnn_model;
+
+typedef enum swiftrnn_kind {
+  SWIFTRNN_KIND_SENTIMENT = 1, /* text -> probability that a review is positive */
+  SWIFTRNN_KIND_CHARLM = 2     /* characters -> next-character distribution */
+} swiftrnn_kind;
+
+typedef enum swiftrnn_cell {
+  SWIFTRNN_CELL_LSTM = 1,
+  SWIFTRNN_CELL_GRU = 2,
+  SWIFTRNN_CELL_RNN_TANH = 3,
+  SWIFTRNN_CELL_RNN_RELU = 4
+} swiftrnn_cell;
+
+/* Loads a model file (docs/model-format.md). Everything is validated before use; weights are
+ * converted to F32 once. On failure *out_model is set to NULL: SWIFTRNN_ERR_IO (cannot open or
+ * read), SWIFTRNN_ERR_FORMAT (bad content), SWIFTRNN_ERR_UNSUPPORTED (newer format or dtype).
+ * The caller owns the model and frees it with swiftrnn_model_free. Thread-safe. */
+SWIFTRNN_API swiftrnn_status swiftrnn_model_load(const char *path, swiftrnn_model **out_model);
+
+/* As swiftrnn_model_load, from a buffer holding the file's bytes. The model copies what it
+ * needs: the buffer may be freed as soon as the call returns. size 0 is a format error. */
+SWIFTRNN_API swiftrnn_status swiftrnn_model_load_from_memory(const void *data, size_t size,
+                                                             swiftrnn_model **out_model);
+
+/* Frees a model. NULL is a no-op. The model must not be in use by another thread, and its
+ * generators must have been freed. */
+SWIFTRNN_API void swiftrnn_model_free(swiftrnn_model *model);
+
+/* What a model is. Set struct_size = sizeof(swiftrnn_model_info) before the call: the library
+ * fills only the fields that fit, so programs built against an older header keep working. */
+typedef struct swiftrnn_model_info {
+  size_t struct_size;
+  swiftrnn_kind kind;
+  swiftrnn_cell cell;
+  int32_t vocab_size;    /* tokens (sentiment) or characters (charlm) */
+  int32_t embedding_dim;
+  int32_t hidden_size;
+  int32_t num_layers;
+  int32_t bidirectional; /* 0 or 1 */
+  int32_t head_layers;   /* Linear layers after the recurrent stack */
+  uint64_t n_parameters;
+} swiftrnn_model_info;
+
+/* Fills *info (see swiftrnn_model_info). INVALID_ARGUMENT if info->struct_size is smaller than
+ * offsetof(swiftrnn_model_info, kind) + sizeof(swiftrnn_kind). Thread-safe. */
+SWIFTRNN_API swiftrnn_status swiftrnn_model_get_info(const swiftrnn_model *model,
+                                                     swiftrnn_model_info *info);
+
+/* A one-line human description, e.g. "sentiment: lstm 1 layer, bidirectional, hidden 64, ...".
+ * Owned by the model, valid until swiftrnn_model_free; NULL for a NULL model. Thread-safe. */
+SWIFTRNN_API const char *swiftrnn_model_describe(const swiftrnn_model *model);
+
+/* Text -> indices, as the model sees them: book tokenizer + vocabulary (<unk> = 1) for a
+ * sentiment model; characters through the table for a character model (a character outside
+ * the table is INVALID_ARGUMENT naming it). Two-call sizing: *out_count receives the number
+ * of ids; out_ids may be NULL when capacity is 0, which returns BUFFER_TOO_SMALL for a text with
+ * ids and OK for one without. Thread-safe. */
+SWIFTRNN_API swiftrnn_status swiftrnn_encode(const swiftrnn_model *model, const char *text,
+                                             size_t text_len, int32_t *out_ids, size_t capacity,
+                                             size_t *out_count);
+
+/* The book's tokenizer, no model needed: the tokens of text, each followed by '\n' (tokens never
+ * contain whitespace), NUL-terminated. *out_len = bytes without the NUL; when capacity is too
+ * small (it needs *out_len + 1), BUFFER_TOO_SMALL with *out_len = the bytes needed without the
+ * NUL. Thread-safe. */
+SWIFTRNN_API swiftrnn_status swiftrnn_tokenize(const char *text, size_t text_len, char *out,
+                                               size_t out_capacity, size_t *out_len);
+
+/* ---- Sentiment ------------------------------------------------------------------------ */
+
+/* The probability that text is a positive review, in [0, 1]. A text with no tokens is scored
+ * as the one-token sequence [<pad>] (docs/model-format.md). WRONG_KIND for a character model.
+ * Thread-safe. */
+SWIFTRNN_API swiftrnn_status swiftrnn_score_sentiment(const swiftrnn_model *model,
+                                                      const char *text, size_t text_len,
+                                                      float *out_probability);
+
+/* Scores count texts; out_probabilities[i] is exactly what swiftrnn_score_sentiment gives for
+ * texts[i]. n_threads: 0 uses every core, otherwise at most that many threads (it is capped at
+ * 256). texts[i] may be NULL only when text_lens[i] == 0. count 0 is OK and does nothing.
+ * Thread-safe. */
+SWIFTRNN_API swiftrnn_status swiftrnn_score_sentiment_batch(const swiftrnn_model *model,
+                                                            const char *const *texts,
+                                                            const size_t *text_lens, size_t count,
+                                                            int n_threads,
+                                                            float *out_probabilities);
+
+/* ---- Character language model --------------------------------------------------------- */
+
+typedef struct swiftrnn_sample_params {
+  size_t struct_size;   /* sizeof(swiftrnn_sample_params): lets the struct grow */
+  float scale_factor;   /* logits are multiplied by it, as in the book; 1.0. Temperature is
+                           1/scale_factor. Must be finite and > 0 unless greedy. */
+  int32_t top_k;        /* keep the k most likely characters; 0: off */
+  float top_p;          /* keep the smallest set whose probability reaches top_p; 1.0: off */
+  int32_t greedy;       /* nonzero: always the most likely character (argmax) */
+  uint64_t seed;        /* the same (model, prime, params, seed) gives the same text */
+} swiftrnn_sample_params;
+
+/* Fills the defaults: scale_factor 1, top_k 0, top_p 1, greedy 0, seed 0. Thread-safe. */
+SWIFTRNN_API void swiftrnn_sample_params_init(swiftrnn_sample_params *params);
+
+/* Writes prime + n_chars generated characters, NUL-terminated, as the book's sample() returns:
+ * the state is warmed on every prime character but the last, which is then fed to draw the
+ * first new character. *out_len = bytes written without the NUL; when out_capacity is too small:
+ * BUFFER_TOO_SMALL and *out_len = the bytes needed without the NUL (then the text is generated
+ * to measure it; call again with the same params to get the same text). params NULL: defaults.
+ * n_chars 0 returns the prime. An empty prime or one with a character outside the model's table
+ * is INVALID_ARGUMENT. WRONG_KIND for a sentiment model. Thread-safe. */
+SWIFTRNN_API swiftrnn_status swiftrnn_sample_text(const swiftrnn_model *model, const char *prime,
+                                                  size_t prime_len, size_t n_chars,
+                                                  const swiftrnn_sample_params *params, char *out,
+                                                  size_t out_capacity, size_t *out_len);
+
+/* Streaming generation: one character per call, no buffer for the whole text. */
+typedef struct swiftrnn_generator swiftrnn_generator;
+
+/* Creates a generator warmed on prime (as swiftrnn_sample_text). It keeps a reference to model,
+ * which must outlive it. Owned by the caller; free with swiftrnn_generator_free. On failure
+ * *out_generator is NULL. Thread-safe (the model is only read). */
+SWIFTRNN_API swiftrnn_status swiftrnn_generator_create(const swiftrnn_model *model,
+                                                       const char *prime, size_t prime_len,
+                                                       const swiftrnn_sample_params *params,
+                                                       swiftrnn_generator **out_generator);
+
+/* Draws the next character and writes its UTF-8 bytes plus a NUL to out (at most 5 bytes are
+ * ever needed). *out_len = bytes without the NUL. The sequence equals the characters that
+ * swiftrnn_sample_text appends to the prime with the same params. If out_capacity is too small
+ * no character is drawn: BUFFER_TOO_SMALL, *out_len = bytes needed. One thread at a time per
+ * generator. */
+SWIFTRNN_API swiftrnn_status swiftrnn_generator_next(swiftrnn_generator *generator, char *out,
+                                                     size_t out_capacity, size_t *out_len);
+
+/* Frees a generator. NULL is a no-op. */
+SWIFTRNN_API void swiftrnn_generator_free(swiftrnn_generator *generator);
+
+/* How well a character model predicts text: the first character only conditions; each later
+ * one is predicted from all before it, in one stateful pass. *out_nats = the negative
+ * log-likelihood in nats (>= 0), *out_predicted = characters predicted (length - 1). Bits per
+ * character = *out_nats / *out_predicted / ln 2. A character outside the table is
+ * INVALID_ARGUMENT naming it; a text of fewer than 2 characters gives 0 and 0. Thread-safe. */
+SWIFTRNN_API swiftrnn_status swiftrnn_log_likelihood(const swiftrnn_model *model,
+                                                     const char *text, size_t text_len,
+                                                     double *out_nats, size_t *out_predicted);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SWIFTRNN_H */
