@@ -21,7 +21,6 @@ Every layer fixture is also checked against a plain float64 re-implementation of
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import struct
