@@ -29,7 +29,7 @@ let package = Package(
         ),
         .target(name: "SwiftRNN", dependencies: ["COpenBLAS"]),
         .target(name: "SwiftRNNTraining", dependencies: ["SwiftRNN"]),
-        .target(name: "CSwiftRNN", dependencies: ["SwiftRNN"]),
+        .target(name: "CSwiftRNN", dependencies: ["SwiftRNN"], exclude: ["exports.map"]),
         .executableTarget(
             name: "swiftrnn",
             dependencies: [

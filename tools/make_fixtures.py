@@ -660,12 +660,59 @@ def make_tokenizer():
     note(path)
 
 
+POS_WORDS = ["great", "excellent", "wonderful", "loved", "brilliant", "superb", "enjoyable", "best"]
+NEG_WORDS = ["terrible", "awful", "boring", "worst", "waste", "bad", "dull", "horrible"]
+FILLER = ["the", "movie", "film", "acting", "plot", "was", "a", "it", "and", "i", "this", "story",
+          "of", "time", "really", "quite", "watched", "characters"]
+
+
+def make_keyword_trained():
+    """A tiny sentiment model *trained* (with the book's code and Adam) on a keyword rule, so C
+    and Python examples can assert that clearly positive text scores positive."""
+    import random
+    rng = random.Random(5)
+    torch.manual_seed(5)
+
+    def sentence(label):
+        words = [rng.choice(FILLER) for _ in range(rng.randint(4, 14))]
+        for _ in range(rng.randint(1, 2)):
+            words.insert(rng.randint(0, len(words)), rng.choice(POS_WORDS if label else NEG_WORDS))
+        return " ".join(words) + rng.choice([".", "!", " :)", ""])
+
+    data = [(sentence(k % 2), k % 2) for k in range(2000)]
+    vocab = build_vocab([t for t, _ in data])
+    index = {tok: i for i, tok in enumerate(vocab)}
+    model = SentimentRNN(len(vocab), 16, 16, 16)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    loss_fn = nn.BCELoss()
+    for epoch in range(3):
+        for b in range(0, len(data), 50):
+            chunk = data[b:b + 50]
+            x, lengths = collate([encode(index, t) for t, _ in chunk])
+            y = torch.tensor([float(l) for _, l in chunk])
+            opt.zero_grad()
+            loss = loss_fn(model(x, lengths)[:, 0], y)
+            loss.backward()
+            opt.step()
+    model.eval()
+    tests = [(sentence(k % 2), k % 2) for k in range(200)]
+    with torch.no_grad():
+        x, lengths = collate([encode(index, t) for t, _ in tests])
+        acc = ((model(x, lengths)[:, 0] > 0.5).long() == torch.tensor([l for _, l in tests])).float().mean()
+    assert acc > 0.95, acc
+    path = os.path.join(OUT, "models", "sentiment_keyword_trained.safetensors")
+    export_sentiment(model.state_dict(), vocab, path,
+                     description=f"keyword-rule fixture, trained by tools/make_fixtures.py (accuracy {acc:.3f})")
+    note(path)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     make_layers()
     make_sentiment()
     make_charlm()
     make_tokenizer()
+    make_keyword_trained()
     total = 0
     for p in written:
         total += os.path.getsize(p)

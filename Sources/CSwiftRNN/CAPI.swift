@@ -1,1 +1,389 @@
+// The C ABI of include/swiftrnn.h: thin @_cdecl wrappers and nothing else. Each function checks
+// its pointers, converts C values to Swift ones, calls the core, and turns every thrown
+// SwiftRNNError into a status plus this thread's message. No path here may trap: the core
+// validates before it computes, and these wrappers validate before they call it.
 import SwiftRNN
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// MARK: - Status and the per-thread message
+
+private let OK: Int32 = 0
+
+/// Each thread's last failure message, a malloc'd C string behind a pthread key.
+private let errorKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key) { free($0) }
+    return key
+}()
+
+@discardableResult
+private func fail(_ code: SwiftRNNError.Code, _ message: String) -> Int32 {
+    let old = pthread_getspecific(errorKey)
+    let copy = strdup(message)
+    pthread_setspecific(errorKey, copy)
+    free(old)
+    return code.rawValue
+}
+
+@discardableResult
+private func fail(_ e: SwiftRNNError) -> Int32 { fail(e.code, e.message) }
+
+/// Runs `body`, mapping a thrown SwiftRNNError to its status.
+private func guarded(_ body: () throws(SwiftRNNError) -> Void) -> Int32 {
+    do {
+        try body()
+        return OK
+    } catch {
+        return fail(error)
+    }
+}
+
+private func text(_ p: UnsafePointer<CChar>, _ n: Int) -> String {
+    String(decoding: UnsafeRawBufferPointer(start: p, count: n), as: UTF8.self)
+}
+
+private func nullArgument(_ name: String) -> SwiftRNNError { .init(.invalidArgument, "\(name) is NULL") }
+
+// MARK: - Handles
+
+/// What a `swiftrnn_model *` points to.
+final class ModelHandle {
+    let model: Model
+    let describe: UnsafeMutablePointer<CChar>
+    init(_ model: Model) {
+        self.model = model
+        describe = strdup(model.summary)
+    }
+    deinit { free(describe) }
+}
+
+/// What a `swiftrnn_generator *` points to; it holds its model alive.
+final class GeneratorHandle {
+    let owner: ModelHandle
+    var generator: Generator
+    init(owner: ModelHandle, generator: Generator) { self.owner = owner; self.generator = generator }
+}
+
+private func modelHandle(_ p: OpaquePointer?) throws(SwiftRNNError) -> ModelHandle {
+    guard let p else { throw nullArgument("model") }
+    return Unmanaged<ModelHandle>.fromOpaque(UnsafeRawPointer(p)).takeUnretainedValue()
+}
+
+private func sentiment(_ p: OpaquePointer?) throws(SwiftRNNError) -> SentimentModel {
+    let h = try modelHandle(p)
+    guard case let .sentiment(m) = h.model else {
+        throw .init(.wrongKind, "this is a \(h.model.config.kind.rawValue) model; the call needs a sentiment model")
+    }
+    return m
+}
+
+private func charlm(_ p: OpaquePointer?) throws(SwiftRNNError) -> (ModelHandle, CharLanguageModel) {
+    let h = try modelHandle(p)
+    guard case let .charlm(m) = h.model else {
+        throw .init(.wrongKind, "this is a \(h.model.config.kind.rawValue) model; the call needs a charlm model")
+    }
+    return (h, m)
+}
+
+// MARK: - Version and errors
+
+private let versionString = strdup(SwiftRNNVersion.string)!
+
+@_cdecl("swiftrnn_version")
+public func swiftrnn_version() -> UnsafePointer<CChar> { UnsafePointer(versionString) }
+
+@_cdecl("swiftrnn_version_number")
+public func swiftrnn_version_number() -> Int32 { SwiftRNNVersion.number }
+
+private let statusNames: [UnsafeMutablePointer<CChar>] = ([
+    "SWIFTRNN_OK", "SWIFTRNN_ERR_INVALID_ARGUMENT", "SWIFTRNN_ERR_IO", "SWIFTRNN_ERR_FORMAT",
+    "SWIFTRNN_ERR_UNSUPPORTED", "SWIFTRNN_ERR_WRONG_KIND", "SWIFTRNN_ERR_BUFFER_TOO_SMALL",
+    "SWIFTRNN_ERR_OUT_OF_MEMORY", "SWIFTRNN_ERR_INTERNAL", "unknown status",
+] as [String]).map { strdup($0)! }
+
+@_cdecl("swiftrnn_status_string")
+public func swiftrnn_status_string(_ status: Int32) -> UnsafePointer<CChar> {
+    let k = status >= 0 && Int(status) < statusNames.count - 1 ? Int(status) : statusNames.count - 1
+    return UnsafePointer(statusNames[k])
+}
+
+private let emptyString = strdup("")!
+
+@_cdecl("swiftrnn_last_error")
+public func swiftrnn_last_error() -> UnsafePointer<CChar> {
+    if let p = pthread_getspecific(errorKey) { return UnsafePointer(p.assumingMemoryBound(to: CChar.self)) }
+    return UnsafePointer(emptyString)
+}
+
+// MARK: - Models
+
+private func publish(_ model: Model, _ out: UnsafeMutablePointer<OpaquePointer?>) {
+    out.pointee = OpaquePointer(Unmanaged.passRetained(ModelHandle(model)).toOpaque())
+}
+
+@_cdecl("swiftrnn_model_load")
+public func swiftrnn_model_load(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guard let out else { return fail(nullArgument("out_model")) }
+    out.pointee = nil
+    guard let path else { return fail(nullArgument("path")) }
+    return guarded { () throws(SwiftRNNError) in publish(try Model.load(path: String(cString: path)), out) }
+}
+
+@_cdecl("swiftrnn_model_load_from_memory")
+public func swiftrnn_model_load_from_memory(_ data: UnsafeRawPointer?, _ size: Int,
+                                            _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guard let out else { return fail(nullArgument("out_model")) }
+    out.pointee = nil
+    guard let data else { return fail(nullArgument("data")) }
+    return guarded { () throws(SwiftRNNError) in
+        publish(try Model.load(bytes: UnsafeRawBufferPointer(start: data, count: size)), out)
+    }
+}
+
+@_cdecl("swiftrnn_model_free")
+public func swiftrnn_model_free(_ model: OpaquePointer?) {
+    guard let model else { return }
+    Unmanaged<ModelHandle>.fromOpaque(UnsafeRawPointer(model)).release()
+}
+
+/// Byte offsets of `swiftrnn_model_info` (checked against the header by tests/c/abi_check.c).
+private enum InfoLayout {
+    static let fields: [(offset: Int, end: Int)] = [
+        (8, 12), (12, 16), (16, 20), (20, 24), (24, 28), (28, 32), (32, 36), (36, 40), (40, 48),
+    ]
+}
+
+@_cdecl("swiftrnn_model_get_info")
+public func swiftrnn_model_get_info(_ model: OpaquePointer?, _ info: UnsafeMutableRawPointer?) -> Int32 {
+    guard let info else { return fail(nullArgument("info")) }
+    return guarded { () throws(SwiftRNNError) in
+        let h = try modelHandle(model)
+        let size = info.load(as: Int.self)
+        guard size >= 12 else { throw .init(.invalidArgument, "info->struct_size is \(size); set it to sizeof(swiftrnn_model_info)") }
+        let c = h.model.config
+        let kind: Int32 = c.kind == .sentiment ? 1 : 2
+        let cell: Int32 = [CellKind.lstm: 1, .gru: 2, .rnnTanh: 3, .rnnRelu: 4][c.cell]!
+        let values: [Int64] = [Int64(kind), Int64(cell), Int64(c.vocabSize), Int64(c.embeddingDim), Int64(c.hiddenSize),
+                               Int64(c.numLayers), c.bidirectional ? 1 : 0, Int64(c.head.count),
+                               Int64(h.model.weights.parameterCount)]
+        for (k, f) in InfoLayout.fields.enumerated() where f.end <= size {
+            if f.end - f.offset == 4 {
+                info.storeBytes(of: Int32(values[k]), toByteOffset: f.offset, as: Int32.self)
+            } else {
+                info.storeBytes(of: UInt64(values[k]), toByteOffset: f.offset, as: UInt64.self)
+            }
+        }
+    }
+}
+
+@_cdecl("swiftrnn_model_describe")
+public func swiftrnn_model_describe(_ model: OpaquePointer?) -> UnsafePointer<CChar>? {
+    guard let h = try? modelHandle(model) else { return nil }
+    return UnsafePointer(h.describe)
+}
+
+@_cdecl("swiftrnn_encode")
+public func swiftrnn_encode(_ model: OpaquePointer?, _ textPtr: UnsafePointer<CChar>?, _ len: Int,
+                            _ outIds: UnsafeMutablePointer<Int32>?, _ capacity: Int,
+                            _ outCount: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let textPtr else { return fail(nullArgument("text")) }
+    guard let outCount else { return fail(nullArgument("out_count")) }
+    return guarded { () throws(SwiftRNNError) in
+        let h = try modelHandle(model)
+        let s = text(textPtr, len)
+        let ids: [Int32]
+        switch h.model {
+        case let .sentiment(m): ids = m.encode(s)
+        case let .charlm(m): ids = try m.table.encode(s)
+        }
+        outCount.pointee = ids.count
+        guard ids.count <= capacity else {
+            throw .init(.bufferTooSmall, "\(ids.count) ids do not fit in a capacity of \(capacity)")
+        }
+        if !ids.isEmpty {
+            guard let outIds else { throw nullArgument("out_ids") }
+            ids.withUnsafeBufferPointer { outIds.update(from: $0.baseAddress!, count: ids.count) }
+        }
+    }
+}
+
+/// Copies `bytes` plus a NUL into a caller's buffer, or reports the size needed.
+private func deliver(_ bytes: [UInt8], _ out: UnsafeMutablePointer<CChar>?, _ capacity: Int,
+                     _ outLen: UnsafeMutablePointer<Int>) throws(SwiftRNNError) {
+    outLen.pointee = bytes.count
+    guard bytes.count < capacity else {
+        throw .init(.bufferTooSmall, "\(bytes.count + 1) bytes needed (with the NUL), capacity is \(capacity)")
+    }
+    guard let out else { throw nullArgument("out") }
+    bytes.withUnsafeBytes { UnsafeMutableRawPointer(out).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    out[bytes.count] = 0
+}
+
+@_cdecl("swiftrnn_tokenize")
+public func swiftrnn_tokenize(_ textPtr: UnsafePointer<CChar>?, _ len: Int, _ out: UnsafeMutablePointer<CChar>?,
+                              _ capacity: Int, _ outLen: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let textPtr else { return fail(nullArgument("text")) }
+    guard let outLen else { return fail(nullArgument("out_len")) }
+    return guarded { () throws(SwiftRNNError) in
+        var bytes: [UInt8] = []
+        Tokenizer.forEachToken(text(textPtr, len)) { bytes.append(contentsOf: $0); bytes.append(0x0A) }
+        try deliver(bytes, out, capacity, outLen)
+    }
+}
+
+// MARK: - Sentiment
+
+@_cdecl("swiftrnn_score_sentiment")
+public func swiftrnn_score_sentiment(_ model: OpaquePointer?, _ textPtr: UnsafePointer<CChar>?, _ len: Int,
+                                     _ out: UnsafeMutablePointer<Float>?) -> Int32 {
+    guard let textPtr else { return fail(nullArgument("text")) }
+    guard let out else { return fail(nullArgument("out_probability")) }
+    return guarded { () throws(SwiftRNNError) in
+        out.pointee = try sentiment(model).score(text(textPtr, len))
+    }
+}
+
+@_cdecl("swiftrnn_score_sentiment_batch")
+public func swiftrnn_score_sentiment_batch(_ model: OpaquePointer?, _ texts: UnsafePointer<UnsafePointer<CChar>?>?,
+                                           _ lens: UnsafePointer<Int>?, _ count: Int, _ threads: Int32,
+                                           _ out: UnsafeMutablePointer<Float>?) -> Int32 {
+    return guarded { () throws(SwiftRNNError) in
+        let m = try sentiment(model)
+        guard count > 0 else { return }
+        guard let texts else { throw nullArgument("texts") }
+        guard let lens else { throw nullArgument("text_lens") }
+        guard let out else { throw nullArgument("out_probabilities") }
+        guard threads >= 0 else { throw .init(.invalidArgument, "n_threads is \(threads); use 0 for all cores") }
+        var strings: [String] = []
+        strings.reserveCapacity(count)
+        for i in 0..<count {
+            guard let p = texts[i] else { throw .init(.invalidArgument, "texts[\(i)] is NULL") }
+            strings.append(text(p, lens[i]))
+        }
+        let probs = m.scoreBatch(strings, threads: Int(threads))
+        probs.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: count) }
+    }
+}
+
+// MARK: - Character models
+
+/// Reads a caller's `swiftrnn_sample_params` (NULL: defaults), honouring its struct_size.
+private func sampleParams(_ p: UnsafeRawPointer?) throws(SwiftRNNError) -> SamplingParameters {
+    var s = SamplingParameters()
+    guard let p else { return s }
+    let size = p.load(as: Int.self)
+    guard size >= 8 else { throw .init(.invalidArgument, "params->struct_size is \(size); call swiftrnn_sample_params_init first") }
+    if size >= 12 { s.scaleFactor = p.load(fromByteOffset: 8, as: Float.self) }
+    if size >= 16 { s.topK = Int(p.load(fromByteOffset: 12, as: Int32.self)) }
+    if size >= 20 { s.topP = p.load(fromByteOffset: 16, as: Float.self) }
+    if size >= 24 { s.greedy = p.load(fromByteOffset: 20, as: Int32.self) != 0 }
+    if size >= 32 { s.seed = p.load(fromByteOffset: 24, as: UInt64.self) }
+    try s.validate()
+    return s
+}
+
+@_cdecl("swiftrnn_sample_params_init")
+public func swiftrnn_sample_params_init(_ p: UnsafeMutableRawPointer?) {
+    guard let p else { return }
+    p.storeBytes(of: 32, as: Int.self)
+    p.storeBytes(of: Float(1), toByteOffset: 8, as: Float.self)
+    p.storeBytes(of: Int32(0), toByteOffset: 12, as: Int32.self)
+    p.storeBytes(of: Float(1), toByteOffset: 16, as: Float.self)
+    p.storeBytes(of: Int32(0), toByteOffset: 20, as: Int32.self)
+    p.storeBytes(of: UInt64(0), toByteOffset: 24, as: UInt64.self)
+}
+
+@_cdecl("swiftrnn_sample_text")
+public func swiftrnn_sample_text(_ model: OpaquePointer?, _ primePtr: UnsafePointer<CChar>?, _ primeLen: Int,
+                                 _ nChars: Int, _ params: UnsafeRawPointer?, _ out: UnsafeMutablePointer<CChar>?,
+                                 _ capacity: Int, _ outLen: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let primePtr else { return fail(nullArgument("prime")) }
+    guard let outLen else { return fail(nullArgument("out_len")) }
+    return guarded { () throws(SwiftRNNError) in
+        let (_, m) = try charlm(model)
+        let parameters = try sampleParams(params)
+        guard nChars >= 0 else { throw .init(.invalidArgument, "n_chars is too large") }
+        var g = try Generator(model: m, prime: text(primePtr, primeLen), parameters: parameters)
+        // The most bytes the text can take; when even its minimum (1 byte per character)
+        // cannot fit, report this bound at once instead of generating to measure.
+        let (grown, o1) = nChars.multipliedReportingOverflow(by: m.table.maxUTF8Length)
+        let (bound, o2) = grown.addingReportingOverflow(primeLen)
+        guard !o1, !o2 else { throw .init(.invalidArgument, "n_chars \(nChars) is too large") }
+        if capacity <= primeLen + nChars || out == nil {
+            outLen.pointee = bound
+            throw .init(.bufferTooSmall, "up to \(bound + 1) bytes needed (with the NUL), capacity is \(capacity)")
+        }
+        let dst = UnsafeMutableRawPointer(out!)
+        dst.copyMemory(from: primePtr, byteCount: primeLen)
+        var used = primeLen
+        var needed = primeLen
+        for _ in 0..<nChars {
+            let c = g.next()
+            let enc = UTF8.encode(c)!
+            if needed + enc.count < capacity {
+                for b in enc { dst.storeBytes(of: b, toByteOffset: used, as: UInt8.self); used += 1 }
+            }
+            needed += enc.count
+        }
+        outLen.pointee = needed
+        guard needed < capacity else {
+            throw .init(.bufferTooSmall, "\(needed + 1) bytes needed (with the NUL), capacity is \(capacity)")
+        }
+        dst.storeBytes(of: 0, toByteOffset: used, as: UInt8.self)
+    }
+}
+
+@_cdecl("swiftrnn_generator_create")
+public func swiftrnn_generator_create(_ model: OpaquePointer?, _ primePtr: UnsafePointer<CChar>?, _ primeLen: Int,
+                                      _ params: UnsafeRawPointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guard let out else { return fail(nullArgument("out_generator")) }
+    out.pointee = nil
+    guard let primePtr else { return fail(nullArgument("prime")) }
+    return guarded { () throws(SwiftRNNError) in
+        let (h, m) = try charlm(model)
+        let g = try Generator(model: m, prime: text(primePtr, primeLen), parameters: try sampleParams(params))
+        out.pointee = OpaquePointer(Unmanaged.passRetained(GeneratorHandle(owner: h, generator: g)).toOpaque())
+    }
+}
+
+@_cdecl("swiftrnn_generator_next")
+public func swiftrnn_generator_next(_ gen: OpaquePointer?, _ out: UnsafeMutablePointer<CChar>?, _ capacity: Int,
+                                    _ outLen: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let gen else { return fail(nullArgument("generator")) }
+    guard let out else { return fail(nullArgument("out")) }
+    guard let outLen else { return fail(nullArgument("out_len")) }
+    let h = Unmanaged<GeneratorHandle>.fromOpaque(UnsafeRawPointer(gen)).takeUnretainedValue()
+    // Draw only when any character fits, so a too-small buffer loses nothing.
+    let need = h.generator.model.table.maxUTF8Length
+    guard capacity > need else {
+        outLen.pointee = need
+        return fail(.bufferTooSmall, "a character may need \(need + 1) bytes (with the NUL), capacity is \(capacity)")
+    }
+    let enc = UTF8.encode(h.generator.next())!
+    for (k, b) in enc.enumerated() { out[k] = CChar(bitPattern: b) }
+    out[enc.count] = 0
+    outLen.pointee = enc.count
+    return OK
+}
+
+@_cdecl("swiftrnn_generator_free")
+public func swiftrnn_generator_free(_ gen: OpaquePointer?) {
+    guard let gen else { return }
+    Unmanaged<GeneratorHandle>.fromOpaque(UnsafeRawPointer(gen)).release()
+}
+
+@_cdecl("swiftrnn_log_likelihood")
+public func swiftrnn_log_likelihood(_ model: OpaquePointer?, _ textPtr: UnsafePointer<CChar>?, _ len: Int,
+                                    _ outNats: UnsafeMutablePointer<Double>?, _ outPredicted: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let textPtr else { return fail(nullArgument("text")) }
+    guard let outNats else { return fail(nullArgument("out_nats")) }
+    guard let outPredicted else { return fail(nullArgument("out_predicted")) }
+    return guarded { () throws(SwiftRNNError) in
+        let (_, m) = try charlm(model)
+        let r = try m.negativeLogLikelihood(text(textPtr, len))
+        outNats.pointee = r.nats
+        outPredicted.pointee = r.predicted
+    }
+}

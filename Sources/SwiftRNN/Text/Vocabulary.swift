@@ -66,6 +66,8 @@ public struct CharacterTable: Sendable {
     private let others: [UInt32: Int32]
 
     public var count: Int { characters.count }
+    /// The longest UTF-8 encoding of any character in the table (1 for an ASCII table).
+    public var maxUTF8Length: Int { characters.map { UTF8.width($0) }.max() ?? 1 }
 
     public init(entries: [String]) throws(SwiftRNNError) {
         var chars: [Unicode.Scalar] = []

@@ -337,9 +337,9 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
                     f"{p} [{o}x{i}]" for p, (o, i) in prefixes.items())
                 + f"; the next layer must have in_features {want_in}"
                 + (f" after {head[-1]}" if head else f" (= {D} x hidden {hidden})"))
-        if len(cands) > 1:
-            raise ValueError(f"ambiguous head order: {', '.join(cands)} all take {want_in} "
-                             "inputs")
+        # Several layers fit (e.g. fc1 [16x16] and fc2 [1x16]): take the first in state_dict
+        # order, which is the order the module registered its layers in (the book's forward
+        # order); the chain is still checked to the end.
         p = cands[0]
         head.append(p)
         want_in = remaining.pop(p)[0]

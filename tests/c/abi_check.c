@@ -1,0 +1,28 @@
+/* Compiled by `make test` as C99 and C++ with -Wall -Wextra -Werror -pedantic: the header must
+ * build cleanly, and the struct layouts must be the ones the Swift side reads and writes. */
+#include <stddef.h>
+#include <swiftrnn.h>
+
+#ifdef __cplusplus
+#define STATIC_ASSERT static_assert
+#else
+#define STATIC_ASSERT _Static_assert
+#endif
+
+STATIC_ASSERT(offsetof(swiftrnn_sample_params, scale_factor) == 8, "layout");
+STATIC_ASSERT(offsetof(swiftrnn_sample_params, top_k) == 12, "layout");
+STATIC_ASSERT(offsetof(swiftrnn_sample_params, top_p) == 16, "layout");
+STATIC_ASSERT(offsetof(swiftrnn_sample_params, greedy) == 20, "layout");
+STATIC_ASSERT(offsetof(swiftrnn_sample_params, seed) == 24, "layout");
+STATIC_ASSERT(sizeof(swiftrnn_sample_params) == 32, "layout");
+STATIC_ASSERT(offsetof(swiftrnn_model_info, kind) == 8, "layout");
+STATIC_ASSERT(offsetof(swiftrnn_model_info, cell) == 12, "layout");
+STATIC_ASSERT(offsetof(swiftrnn_model_info, vocab_size) == 16, "layout");
+STATIC_ASSERT(offsetof(swiftrnn_model_info, bidirectional) == 32, "layout");
+STATIC_ASSERT(offsetof(swiftrnn_model_info, head_layers) == 36, "layout");
+STATIC_ASSERT(offsetof(swiftrnn_model_info, n_parameters) == 40, "layout");
+STATIC_ASSERT(sizeof(swiftrnn_model_info) == 48, "layout");
+
+int main(void) {
+  return swiftrnn_version_number() == SWIFTRNN_VERSION_NUMBER ? 0 : 1;
+}

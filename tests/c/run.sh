@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# C-side tests of libswiftrnn.so, run by `make test-c` after `make lib examples`.
+# Prints "N passed, N failed" and exits non-zero on any failure.
+set -u
+cd "$(dirname "$0")/../.."
+OUT=out
+LIBDIR=$OUT/lib
+FIX=Tests/SwiftRNNTests/Fixtures
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0; fail=0
+ok()  { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+check() { local name=$1; shift; if "$@" >"$TMP/log" 2>&1; then ok "$name"; else bad "$name"; sed 's/^/     /' "$TMP/log" | tail -20; fi; }
+
+# 1. The header alone, in every dialect a user may compile it with.
+STRICT="-Wall -Wextra -Werror -pedantic -Iinclude"
+for cc in gcc clang; do
+  command -v $cc >/dev/null || continue
+  check "header: $cc -std=c99" $cc $STRICT -std=c99 -c tests/c/abi_check.c -o "$TMP/a.o"
+done
+for cxx in g++ clang++; do
+  command -v $cxx >/dev/null || continue
+  check "header: $cxx -std=c++11" $cxx $STRICT -std=c++11 -x c++ -c tests/c/abi_check.c -o "$TMP/a.o"
+done
+
+# 2. The library: self-contained, only swiftrnn_* exported, the right soname.
+LIB=$(readlink -f $LIBDIR/libswiftrnn.so)
+check "ldd shows no libswift*" bash -c "! ldd '$LIB' | grep -q libswift"
+check "ldd resolves every dependency" bash -c "! ldd '$LIB' | grep -q 'not found'"
+check "only swiftrnn_* exported" bash -c "[ -z \"\$(nm -D --defined-only --extern-only '$LIB' | awk '\$2 != \"A\" {print \$3}' | grep -v '^swiftrnn_')\" ]"
+check "soname libswiftrnn.so.0" bash -c "readelf -d '$LIB' | grep -q 'SONAME.*libswiftrnn.so.0'"
+
+# 3. Contract tests from the header alone.
+export LIBDIR; build() { cc -std=c99 -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L -Iinclude "$@" -L$LIBDIR -Wl,-rpath,$PWD/$LIBDIR -lswiftrnn -lm; }
+check "abi_check builds and runs" bash -c "$(declare -f build); build tests/c/abi_check.c -o $TMP/abi && $TMP/abi"
+check "api_test" bash -c "$(declare -f build); build tests/c/api_test.c -o $TMP/api && $TMP/api $FIX"
+
+# 4. The examples.
+SENT=models/sentiment-imdb.safetensors
+[ -f "$SENT" ] || SENT=$FIX/models/sentiment_keyword_trained.safetensors
+printf 'An excellent, wonderful film. I loved it, great acting!\nTerrible, boring and awful. The worst movie, a waste of time.\n' > "$TMP/reviews.txt"
+check "score_reviews runs" bash -c "$OUT/bin/score_reviews $SENT $TMP/reviews.txt > $TMP/scores.txt"
+check "score_reviews: positive line positive, negative line negative" \
+  bash -c "sed -n 1p $TMP/scores.txt | grep -q positive && sed -n 2p $TMP/scores.txt | grep -q negative"
+check "score_reviews reads stdin" bash -c "$OUT/bin/score_reviews $SENT < $TMP/reviews.txt | diff - $TMP/scores.txt"
+check "score_reviews: missing model fails cleanly" bash -c "! $OUT/bin/score_reviews /nonexistent 2>&1 </dev/null | grep -q .; $OUT/bin/score_reviews /nonexistent </dev/null 2>&1 | grep -q SWIFTRNN_ERR_IO"
+LM=models/charlm-mysterious-island.safetensors
+PRIME="The island"
+[ -f "$LM" ] || { LM=$FIX/models/charlm_small.safetensors; PRIME="The sea"; }
+check "generate: same seed, same text" bash -c "$OUT/bin/generate $LM '$PRIME' 200 1.0 7 > $TMP/g1 && $OUT/bin/generate $LM '$PRIME' 200 1.0 7 > $TMP/g2 && cmp $TMP/g1 $TMP/g2"
+check "generate: other seed, other text" bash -c "$OUT/bin/generate $LM '$PRIME' 200 1.0 8 > $TMP/g3 && ! cmp -s $TMP/g1 $TMP/g3"
+check "generate: starts with the prime" bash -c "head -c ${#PRIME} $TMP/g1 | grep -qx '$PRIME'"
+
+# 5. make install + pkg-config.
+check "make install PREFIX" make -s install PREFIX="$TMP/prefix"
+check "pkg-config builds a program" bash -c "PKG_CONFIG_PATH=$TMP/prefix/lib/pkgconfig; export PKG_CONFIG_PATH; cc -std=c99 -Wall -Wextra -Werror examples/c/generate.c -D_POSIX_C_SOURCE=200809L -o $TMP/gen_pc \$(pkg-config --cflags --libs swiftrnn) && LD_LIBRARY_PATH=$TMP/prefix/lib $TMP/gen_pc $LM '$PRIME' 20 1.0 7 >/dev/null"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
