@@ -216,6 +216,23 @@ def make_layers():
                 for b in range(B):
                     assert torch.all(out[b, int(lengths[b]):] == 0)
 
+                # Golden gradients of loss = sum(output * g_out) + sum(h_n * g_hn), with g_out
+                # zero at padding (it is never an output), w.r.t. every weight and the input.
+                g_out = torch.randn(B, T, D * H)
+                for b in range(B):
+                    g_out[b, int(lengths[b]):] = 0
+                g_hn = torch.randn(L * D, B, H)
+                xg = x.clone().requires_grad_(True)
+                m.zero_grad()
+                packed = nn.utils.rnn.pack_padded_sequence(
+                    xg, lengths, batch_first=True, enforce_sorted=False)
+                if cell == "lstm":
+                    po, (hn2, _) = m(packed, (h0, c0))
+                else:
+                    po, hn2 = m(packed, h0)
+                out2, _ = nn.utils.rnn.pad_packed_sequence(po, batch_first=True, total_length=T)
+                ((out2 * g_out).sum() + (hn2 * g_hn).sum()).backward()
+
                 tensors = OrderedDict()
                 tensors["lengths"] = ("I64", [B], i64_bytes(lengths))   # 8-byte dtype first
                 for k, v in m.state_dict().items():
@@ -228,6 +245,11 @@ def make_layers():
                 tensors["h_n"] = ("F32", list(hn.shape), f32_bytes(hn))
                 if cn is not None:
                     tensors["c_n"] = ("F32", list(cn.shape), f32_bytes(cn))
+                tensors["grad_output"] = ("F32", [B, T, D * H], f32_bytes(g_out))
+                tensors["grad_h_n"] = ("F32", list(g_hn.shape), f32_bytes(g_hn))
+                for k, prm in m.named_parameters():
+                    tensors["grad.rnn." + k] = ("F32", list(prm.shape), f32_bytes(prm.grad))
+                tensors["grad.input"] = ("F32", [B, T, IN], f32_bytes(xg.grad))
                 md = OrderedDict([
                     ("format", "swiftrnn"), ("format_version", "1"), ("kind", "layer_fixture"),
                     ("cell", cell), ("input_size", str(IN)), ("hidden_size", str(H)),

@@ -70,7 +70,8 @@ func makeModel(kind: ModelKind, cell: CellKind = .lstm, layers: Int = 1, bidirec
     let config = ModelConfig(kind: kind, cell: cell, vocabSize: v.count, embeddingDim: E, hiddenSize: H,
                              numLayers: layers, bidirectional: bidirectional,
                              head: kind == .sentiment ? ["fc1", "fc2"] : ["fc"], vocab: v)
-    let weights = ModelWeights(embedding: Embedding(count: v.count, dimension: E, weight: rand(v.count * E)),
+    let weights = ModelWeights(embedding: Embedding(count: v.count, dimension: E, weight: rand(v.count * E),
+                                                          paddingIndex: kind == .sentiment ? 0 : nil),
                                rnn: rnn, head: head)
     return try! Model.make(config: config, weights: weights)
 }

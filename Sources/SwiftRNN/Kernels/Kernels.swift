@@ -8,6 +8,27 @@ import Glibc
 /// Shapes are row-major. Layers call these with pointers into their own buffers, so the time
 /// loop of a recurrent layer allocates nothing.
 public enum Kernels {
+    /// OpenBLAS runs single-threaded here: the library parallelises across reviews (and
+    /// training across batch shards) itself, and OpenBLAS threading inside calls made from
+    /// several threads collapses throughput. Read once, before the first BLAS call.
+    static let blasConfigured: Bool = {
+        openblas_set_num_threads(1)
+        return true
+    }()
+
+    /// General `C = alpha * op(A) op(B) + beta * C`, row-major (training's backward passes).
+    @inline(__always)
+    public static func gemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+        _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        guard m > 0, n > 0, k > 0 else { return }
+        _ = blasConfigured
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
     /// `C[m, n] = beta * C[m, n] + sum_k A[m, k] * W[n, k]`: a batch of rows times the transpose
     /// of a PyTorch weight (`[out, in]`), which is how every Linear and gate projection is laid
     /// out. `A` is `[m, k]` with row stride `lda`, `W` is `[n, k]`, `C` is `[m, n]` with row
@@ -25,6 +46,7 @@ public enum Kernels {
             if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
             return
         }
+        _ = blasConfigured
         cblas_sgemm(
             CblasRowMajor, CblasNoTrans, CblasTrans,
             Int32(m), Int32(n), Int32(k),

@@ -8,6 +8,33 @@ public struct ModelWeights: Sendable {
         self.embedding = embedding; self.rnn = rnn; self.head = head
     }
 
+    /// Every parameter array with its state_dict name, in state_dict order: the handle the
+    /// optimizer and gradient code use to walk the model without copying it.
+    public var parameterPaths: [(name: String, path: WritableKeyPath<ModelWeights, [Float]>)] {
+        var list: [(String, WritableKeyPath<ModelWeights, [Float]>)] = [("embedding.weight", \.embedding.weight)]
+        for layer in 0..<rnn.numLayers {
+            for dir in 0..<rnn.directions {
+                let k = layer * rnn.directions + dir, r = dir == 1
+                list.append(("rnn." + Recurrent.parameterName("weight_ih", layer: layer, reverse: r), \.rnn.weights[k].wIH))
+                list.append(("rnn." + Recurrent.parameterName("weight_hh", layer: layer, reverse: r), \.rnn.weights[k].wHH))
+                list.append(("rnn." + Recurrent.parameterName("bias_ih", layer: layer, reverse: r), \.rnn.weights[k].bIH))
+                list.append(("rnn." + Recurrent.parameterName("bias_hh", layer: layer, reverse: r), \.rnn.weights[k].bHH))
+            }
+        }
+        for k in head.indices {
+            list.append(("head\(k).weight", \.head[k].weight))
+            list.append(("head\(k).bias", \.head[k].bias))
+        }
+        return list
+    }
+
+    /// The same shapes, all zero (gradients, optimizer moments).
+    public func zeros() -> ModelWeights {
+        var z = self
+        for (_, p) in parameterPaths { z[keyPath: p] = [Float](repeating: 0, count: self[keyPath: p].count) }
+        return z
+    }
+
     public var parameterCount: Int {
         embedding.weight.count + rnn.weights.reduce(0) { $0 + $1.wIH.count + $1.wHH.count + $1.bIH.count + $1.bHH.count }
             + head.reduce(0) { $0 + $1.weight.count + $1.bias.count }

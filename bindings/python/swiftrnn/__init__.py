@@ -1,1 +1,519 @@
-"""libswiftrnn Python bindings (ctypes)."""
+"""libswiftrnn Python bindings (ctypes).
+
+libswiftrnn runs the two recurrent models of ch. 15 of Raschka et al., "Machine Learning with
+PyTorch and Scikit-Learn": a review sentiment classifier and a character language model, from
+safetensors files (docs/model-format.md; ``swiftrnn.export`` writes them from a PyTorch
+``state_dict``)::
+
+    import swiftrnn
+    with swiftrnn.load("models/sentiment-imdb.safetensors") as m:
+        print(m.score("A wonderful, moving film."))
+    lm = swiftrnn.load("models/charlm.safetensors")
+    print(lm.sample("The island", length=200, seed=1))
+    for ch in lm.stream("The island", length=200, seed=1):
+        print(ch, end="", flush=True)
+
+Text arguments are ``str`` (encoded as UTF-8; lone surrogates become ``?``) or ``bytes``
+(passed as is; invalid UTF-8 is replaced by U+FFFD in the library).
+
+Thread safety: a :class:`Model` may be shared by any number of threads; the C model is
+immutable and every method releases the GIL while the library works, so threads run in
+parallel. A :class:`Stream` (from :meth:`Model.stream`) must be used by one thread at a time.
+Models pickle (as their file path, or their bytes when loaded with :func:`load_bytes`), so they
+can be sent to ``multiprocessing`` workers.
+
+Ownership: a :class:`Model` owns its C model, freed by :meth:`Model.close`, by leaving a
+``with`` block, or when the object is garbage-collected. A :class:`Stream` owns its C generator
+and keeps the C model alive until the stream is exhausted, closed or garbage-collected, so
+closing a model never invalidates a stream (or a call running on another thread): the memory
+is freed when the last user lets go.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from ctypes import byref, c_char, c_char_p, c_double, c_float, c_int32, c_size_t
+from typing import Iterable, Iterator, List, Optional, Tuple, Union
+
+from . import _lib
+
+__all__ = [
+    "__version__", "load", "load_bytes", "tokenize", "Model", "Stream",
+    "SwiftRNNError", "InvalidArgumentError", "SwiftRNNIOError", "FormatError",
+    "UnsupportedError", "WrongKindError", "BufferTooSmallError", "OutOfMemoryError",
+    "InternalError", "library_path",
+]
+
+#: The loaded library's version string (``swiftrnn_version()``), e.g. ``"0.1.0"``.
+__version__ = _lib.version()
+#: The path of the loaded libswiftrnn.so.
+library_path = _lib.library_path
+
+Text = Union[str, bytes, bytearray, memoryview]
+
+_UINT64_MAX = 2 ** 64 - 1
+_INT32_MAX = 2 ** 31 - 1
+
+
+# ---- errors -------------------------------------------------------------------------------------
+
+class SwiftRNNError(Exception):
+    """A call into libswiftrnn failed.
+
+    ``status`` is the C ``swiftrnn_status`` (an int), ``status_name`` its name
+    (``"SWIFTRNN_ERR_FORMAT"``) and ``message`` the library's message. Each status has its own
+    subclass; ``SwiftRNNError(status, message)`` builds the generic form.
+    """
+
+    status = -1
+
+    def __init__(self, status: int, message: str = ""):
+        super().__init__(status, message)
+        self.status = int(status)
+        self.message = message
+
+    @property
+    def status_name(self) -> str:
+        """The C name of the status, e.g. ``"SWIFTRNN_ERR_IO"``."""
+        return _lib.STATUS_NAMES.get(self.status, "unknown status")
+
+    def __str__(self) -> str:
+        return f"{self.message} [{self.status_name}]" if self.message else self.status_name
+
+
+class InvalidArgumentError(SwiftRNNError, ValueError):
+    """SWIFTRNN_ERR_INVALID_ARGUMENT: a value out of range, an unknown character, a closed model
+    (also a ValueError)."""
+    status = _lib.SWIFTRNN_ERR_INVALID_ARGUMENT
+
+
+class SwiftRNNIOError(SwiftRNNError):
+    """SWIFTRNN_ERR_IO: a file that is missing or cannot be read."""
+    status = _lib.SWIFTRNN_ERR_IO
+
+
+class FormatError(SwiftRNNError):
+    """SWIFTRNN_ERR_FORMAT: anything wrong inside a model file or buffer."""
+    status = _lib.SWIFTRNN_ERR_FORMAT
+
+
+class UnsupportedError(SwiftRNNError):
+    """SWIFTRNN_ERR_UNSUPPORTED: a well-formed file of a newer format version or unknown dtype."""
+    status = _lib.SWIFTRNN_ERR_UNSUPPORTED
+
+
+class WrongKindError(SwiftRNNError, TypeError):
+    """SWIFTRNN_ERR_WRONG_KIND: e.g. scoring with a character model (also a TypeError)."""
+    status = _lib.SWIFTRNN_ERR_WRONG_KIND
+
+
+class BufferTooSmallError(SwiftRNNError):
+    """SWIFTRNN_ERR_BUFFER_TOO_SMALL (the bindings size buffers themselves; seeing it is a bug)."""
+    status = _lib.SWIFTRNN_ERR_BUFFER_TOO_SMALL
+
+
+class OutOfMemoryError(SwiftRNNError, MemoryError):
+    """SWIFTRNN_ERR_OUT_OF_MEMORY (also a MemoryError)."""
+    status = _lib.SWIFTRNN_ERR_OUT_OF_MEMORY
+
+
+class InternalError(SwiftRNNError):
+    """SWIFTRNN_ERR_INTERNAL: a bug in libswiftrnn; please report it with the message."""
+    status = _lib.SWIFTRNN_ERR_INTERNAL
+
+
+_ERRORS = {cls.status: cls for cls in (
+    InvalidArgumentError, SwiftRNNIOError, FormatError, UnsupportedError, WrongKindError,
+    BufferTooSmallError, OutOfMemoryError, InternalError)}
+
+
+def _error(status: int, context: str = "") -> SwiftRNNError:
+    msg = _lib.last_error()
+    if context:
+        msg = f"{context}: {msg}" if msg else context
+    return _ERRORS.get(status, SwiftRNNError)(status, msg)
+
+
+def _check(status: int, context: str = "") -> None:
+    if status != _lib.SWIFTRNN_OK:
+        raise _error(status, context)
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+def _to_bytes(text: Text, what: str = "text") -> bytes:
+    if isinstance(text, str):
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:           # lone surrogates
+            return text.encode("utf-8", errors="replace")
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        return bytes(text)
+    raise TypeError(f"{what} must be str or bytes, not {type(text).__name__}")
+
+
+def _decode(b: bytes) -> str:
+    return b.decode("utf-8", errors="replace")
+
+
+def tokenize(text: Text) -> List[str]:
+    """The book's tokenizer (ch. 15): HTML tags removed, emoticons kept, lower-cased, split on
+    non-word characters. No model needed. Thread-safe.
+
+    >>> tokenize("<br />I loved it :)")
+    ['i', 'loved', 'it', ':)']
+    """
+    data = _to_bytes(text)
+    out_len = c_size_t(0)
+    cap = 2 * len(data) + 16
+    for _ in range(3):
+        buf = ctypes.create_string_buffer(cap)
+        st = _lib.swiftrnn_tokenize(data, len(data), buf, cap, byref(out_len))
+        if st == _lib.SWIFTRNN_ERR_BUFFER_TOO_SMALL:
+            cap = out_len.value + 1
+            continue
+        _check(st)
+        toks = _decode(buf.raw[:out_len.value]).split("\n")
+        if toks and toks[-1] == "":
+            toks.pop()
+        return toks
+    raise BufferTooSmallError(_lib.SWIFTRNN_ERR_BUFFER_TOO_SMALL,
+                              "swiftrnn_tokenize kept asking for a larger buffer")
+
+
+class _ModelHandle:
+    """Owns one C ``swiftrnn_model *``; frees it when the last reference goes away.
+
+    The :class:`Model` and each live :class:`Stream` (and each method call in progress, through
+    a local variable) hold a reference, so the C model outlives every user of it.
+    """
+
+    __slots__ = ("ptr",)
+
+    def __init__(self, ptr):
+        self.ptr = ptr
+
+    def __del__(self):
+        ptr, self.ptr = self.ptr, None
+        if ptr:
+            try:
+                _lib.swiftrnn_model_free(ptr)
+            except Exception:  # noqa: BLE001 - interpreter shutdown
+                pass
+
+
+def _sample_params(scale_factor, top_k, top_p, greedy, seed) -> "_lib.swiftrnn_sample_params":
+    p = _lib.swiftrnn_sample_params()
+    _lib.swiftrnn_sample_params_init(byref(p))
+    p.struct_size = ctypes.sizeof(_lib.swiftrnn_sample_params)
+    try:
+        p.scale_factor = float(scale_factor)
+        p.top_p = float(top_p)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(_lib.SWIFTRNN_ERR_INVALID_ARGUMENT,
+                                   "scale_factor and top_p must be numbers") from None
+    if not isinstance(top_k, int) or not 0 <= top_k <= _INT32_MAX:
+        raise InvalidArgumentError(_lib.SWIFTRNN_ERR_INVALID_ARGUMENT,
+                                   f"top_k must be an int in 0..{_INT32_MAX}, got {top_k!r}")
+    p.top_k = top_k
+    p.greedy = 1 if greedy else 0
+    if seed is None:
+        seed = int.from_bytes(os.urandom(8), "little")
+    if not isinstance(seed, int) or not 0 <= seed <= _UINT64_MAX:
+        raise InvalidArgumentError(_lib.SWIFTRNN_ERR_INVALID_ARGUMENT,
+                                   f"seed must be None or an int in 0..2**64-1, got {seed!r}")
+    p.seed = seed
+    return p
+
+
+def _check_length(length) -> int:
+    if not isinstance(length, int) or length < 0:
+        raise InvalidArgumentError(_lib.SWIFTRNN_ERR_INVALID_ARGUMENT,
+                                   f"length must be an int >= 0, got {length!r}")
+    return length
+
+
+# ---- models -------------------------------------------------------------------------------------
+
+class Model:
+    """A loaded libswiftrnn model: a sentiment classifier or a character language model.
+
+    Create one with :func:`load` or :func:`load_bytes`. Attributes:
+
+    * ``kind``: ``"sentiment"`` or ``"charlm"``;
+    * ``info``: a dict with ``cell`` (``"lstm"``, ``"gru"``, ``"rnn_tanh"``, ``"rnn_relu"``),
+      ``vocab_size``, ``embedding_dim``, ``hidden_size``, ``num_layers``, ``bidirectional``
+      (bool), ``head_layers``, ``n_parameters`` and ``description`` (the library's one-line
+      summary);
+    * ``path``: the file it was loaded from (None for :func:`load_bytes`).
+
+    Thread safety: every method may be called from any number of threads at once (the C model is
+    immutable; the GIL is released during the work). The only mutable state is whether the model
+    is closed; closing it while other threads are in a call is safe (the C model is freed when
+    the last call returns), later calls raise ``ValueError("model is closed")``.
+
+    Ownership: the Model owns the C model and frees it on :meth:`close`, at the end of a
+    ``with`` block or when garbage-collected. Streams keep it alive until they finish.
+
+    Pickling: a Model pickles as its path (reloaded with :func:`load`) or, when loaded from
+    memory, as its bytes, so it can be passed to ``multiprocessing`` workers.
+    """
+
+    def __init__(self, _handle: _ModelHandle, path: Optional[str] = None,
+                 data: Optional[bytes] = None):
+        """Internal: use :func:`load` or :func:`load_bytes`."""
+        self._h: Optional[_ModelHandle] = _handle
+        self.path = path
+        self._data = data
+        info = _lib.swiftrnn_model_info()
+        info.struct_size = ctypes.sizeof(_lib.swiftrnn_model_info)
+        _check(_lib.swiftrnn_model_get_info(_handle.ptr, byref(info)))
+        desc = _lib.swiftrnn_model_describe(_handle.ptr)
+        self.kind: str = _lib.KIND_NAMES.get(info.kind, f"unknown({info.kind})")
+        self.info = {
+            "cell": _lib.CELL_NAMES.get(info.cell, f"unknown({info.cell})"),
+            "vocab_size": int(info.vocab_size),
+            "embedding_dim": int(info.embedding_dim),
+            "hidden_size": int(info.hidden_size),
+            "num_layers": int(info.num_layers),
+            "bidirectional": bool(info.bidirectional),
+            "head_layers": int(info.head_layers),
+            "n_parameters": int(info.n_parameters),
+            "description": _decode(desc) if desc else "",
+        }
+
+    # -- lifetime --
+
+    def _handle(self) -> _ModelHandle:
+        h = self._h
+        if h is None:
+            raise ValueError("model is closed")
+        return h
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._h is None
+
+    def close(self) -> None:
+        """Release the C model (idempotent). Streams and calls in progress on other threads keep
+        it alive until they finish; afterwards every method raises ``ValueError``."""
+        self._h = None
+
+    def __enter__(self) -> "Model":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        self._h = None
+
+    def __reduce__(self):
+        if self.path is not None:
+            return (load, (self.path,))
+        return (load_bytes, (self._data,))
+
+    def __repr__(self) -> str:
+        state = "closed" if self._h is None else self.info["description"]
+        src = self.path if self.path is not None else f"<{len(self._data or b'')} bytes>"
+        return f"<swiftrnn.Model {self.kind} from {src}: {state}>"
+
+    # -- both kinds --
+
+    def encode(self, text: Text) -> List[int]:
+        """The indices the model sees for ``text``: the book's tokenizer + vocabulary
+        (``<unk>`` = 1) for a sentiment model; characters through the table for a character
+        model (an unknown character raises :class:`InvalidArgumentError` naming it).
+        Thread-safe."""
+        h = self._handle()
+        data = _to_bytes(text)
+        count = c_size_t(0)
+        cap = len(data) + 1
+        for _ in range(3):
+            ids = (c_int32 * cap)()
+            st = _lib.swiftrnn_encode(h.ptr, data, len(data), ids, cap, byref(count))
+            if st == _lib.SWIFTRNN_ERR_BUFFER_TOO_SMALL:
+                cap = count.value + 1
+                continue
+            _check(st)
+            return list(ids[:count.value])
+        raise BufferTooSmallError(_lib.SWIFTRNN_ERR_BUFFER_TOO_SMALL,
+                                  "swiftrnn_encode kept asking for a larger buffer")
+
+    # -- sentiment --
+
+    def score(self, text: Text) -> float:
+        """The probability (in [0, 1]) that ``text`` is a positive review. A text without tokens
+        is scored as ``[<pad>]``. :class:`WrongKindError` for a character model. Thread-safe."""
+        h = self._handle()
+        data = _to_bytes(text)
+        p = c_float()
+        _check(_lib.swiftrnn_score_sentiment(h.ptr, data, len(data), byref(p)))
+        return p.value
+
+    def score_batch(self, texts: Iterable[Text], threads: int = 0) -> List[float]:
+        """Score many texts in one call, in parallel inside the library (``threads`` = 0: every
+        core; otherwise at most that many). Element ``i`` equals ``score(texts[i])`` exactly.
+        Thread-safe."""
+        h = self._handle()
+        blobs = [_to_bytes(t, "texts[i]") for t in texts]
+        if not isinstance(threads, int) or not 0 <= threads <= _INT32_MAX:
+            raise InvalidArgumentError(_lib.SWIFTRNN_ERR_INVALID_ARGUMENT,
+                                       f"threads must be an int >= 0, got {threads!r}")
+        n = len(blobs)
+        ptrs = (c_char_p * max(n, 1))(*blobs)
+        lens = (c_size_t * max(n, 1))(*[len(b) for b in blobs])
+        out = (c_float * max(n, 1))()
+        _check(_lib.swiftrnn_score_sentiment_batch(h.ptr, ptrs, lens, n, threads, out))
+        return [float(x) for x in out[:n]]
+
+    # -- character language model --
+
+    def sample(self, prime: Text, length: int = 500, scale_factor: float = 1.0, top_k: int = 0,
+               top_p: float = 1.0, greedy: bool = False, seed: Optional[int] = None) -> str:
+        """Generate ``length`` characters after ``prime``, as the book's ``sample()``; returns
+        prime + the generated text.
+
+        ``scale_factor`` multiplies the logits (temperature = 1/scale_factor); ``top_k`` keeps
+        the k most likely characters (0: off); ``top_p`` keeps the smallest set reaching that
+        probability (1.0: off); ``greedy`` always takes the argmax. The same (model, prime,
+        parameters, ``seed``) gives the same text; ``seed=None`` draws a random seed from
+        ``os.urandom``. A prime that is empty or has a character outside the table raises
+        :class:`InvalidArgumentError`; a sentiment model :class:`WrongKindError`. Thread-safe.
+        """
+        h = self._handle()
+        data = _to_bytes(prime, "prime")
+        length = _check_length(length)
+        params = _sample_params(scale_factor, top_k, top_p, greedy, seed)
+        out_len = c_size_t(0)
+        cap = len(data) + 4 * length + 1
+        for _ in range(3):
+            buf = ctypes.create_string_buffer(cap)
+            st = _lib.swiftrnn_sample_text(h.ptr, data, len(data), length, byref(params), buf,
+                                           cap, byref(out_len))
+            if st == _lib.SWIFTRNN_ERR_BUFFER_TOO_SMALL:
+                cap = out_len.value + 1
+                continue
+            _check(st)
+            return _decode(buf.raw[:out_len.value])
+        raise BufferTooSmallError(_lib.SWIFTRNN_ERR_BUFFER_TOO_SMALL,
+                                  "swiftrnn_sample_text kept asking for a larger buffer")
+
+    def stream(self, prime: Text, length: int = 500, scale_factor: float = 1.0,
+               top_k: int = 0, top_p: float = 1.0, greedy: bool = False,
+               seed: Optional[int] = None) -> "Stream":
+        """Like :meth:`sample`, one character at a time: an iterator that yields the prime first,
+        then each of the ``length`` generated characters, so that ``"".join(m.stream(...))`` ==
+        ``m.sample(...)`` with the same arguments and seed. Errors in the prime are raised here,
+        not at the first ``next``. The returned :class:`Stream` owns a C generator (freed when
+        exhausted, closed or garbage-collected) and must be used by one thread at a time."""
+        h = self._handle()
+        data = _to_bytes(prime, "prime")
+        length = _check_length(length)
+        params = _sample_params(scale_factor, top_k, top_p, greedy, seed)
+        gen = _lib.swiftrnn_generator_p()
+        _check(_lib.swiftrnn_generator_create(h.ptr, data, len(data), byref(params), byref(gen)))
+        return Stream(h, gen, _decode(data), length)
+
+    def log_likelihood(self, text: Text) -> Tuple[float, int]:
+        """How well the character model predicts ``text``: ``(nats, predicted)``, the negative
+        log-likelihood in nats of characters 2..n, each predicted from all before it, and
+        ``predicted`` = n - 1. Bits per character = ``nats / predicted / math.log(2)``. A text of
+        fewer than 2 characters gives ``(0.0, 0)``; an unknown character raises
+        :class:`InvalidArgumentError`. Thread-safe."""
+        h = self._handle()
+        data = _to_bytes(text)
+        nats = c_double()
+        predicted = c_size_t()
+        _check(_lib.swiftrnn_log_likelihood(h.ptr, data, len(data), byref(nats),
+                                            byref(predicted)))
+        return nats.value, predicted.value
+
+
+class Stream:
+    """An iterator over generated characters (see :meth:`Model.stream`).
+
+    Owns a C ``swiftrnn_generator``, freed when the iterator is exhausted, on :meth:`close`, at
+    the end of a ``with`` block or when garbage-collected; it keeps the model's C memory alive
+    meanwhile. Use from one thread at a time.
+    """
+
+    def __init__(self, handle: _ModelHandle, gen, prime: str, length: int):
+        """Internal: use :meth:`Model.stream`."""
+        self._model_h: Optional[_ModelHandle] = handle
+        self._gen = gen
+        self._prime: Optional[str] = prime
+        self._left = length
+        self._buf = ctypes.create_string_buffer(8)
+        self._out_len = c_size_t(0)
+
+    def __iter__(self) -> "Stream":
+        return self
+
+    def __next__(self) -> str:
+        if self._prime is not None:
+            p, self._prime = self._prime, None
+            return p
+        if self._left <= 0 or not self._gen:
+            self.close()
+            raise StopIteration
+        st = _lib.swiftrnn_generator_next(self._gen, self._buf, len(self._buf),
+                                          byref(self._out_len))
+        if st != _lib.SWIFTRNN_OK:
+            err = _error(st)
+            self.close()
+            raise err
+        self._left -= 1
+        ch = _decode(self._buf.raw[:self._out_len.value])
+        if self._left <= 0:
+            self.close()
+        return ch
+
+    def close(self) -> None:
+        """Free the C generator (idempotent); iteration then stops."""
+        gen, self._gen = self._gen, None
+        self._prime = None
+        self._left = 0
+        if gen:
+            _lib.swiftrnn_generator_free(gen)
+        self._model_h = None          # after the generator: the model must outlive it
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+
+def load(path: Union[str, bytes, "os.PathLike[str]"]) -> Model:
+    """Load a model file (docs/model-format.md). Raises :class:`SwiftRNNIOError` (missing or
+    unreadable), :class:`FormatError` (bad content) or :class:`UnsupportedError` (newer format
+    or dtype). The returned :class:`Model` owns the C model. Thread-safe."""
+    fs = os.fsencode(path)
+    if b"\0" in fs:
+        raise InvalidArgumentError(_lib.SWIFTRNN_ERR_INVALID_ARGUMENT,
+                                   f"path contains a NUL byte: {path!r}")
+    ptr = _lib.swiftrnn_model_p()
+    _check(_lib.swiftrnn_model_load(fs, byref(ptr)))
+    p = os.path.abspath(os.fsdecode(fs))
+    return Model(_ModelHandle(ptr), path=p)
+
+
+def load_bytes(data: Union[bytes, bytearray, memoryview]) -> Model:
+    """Load a model from the bytes of a model file. The Model keeps a copy of ``data`` (so that
+    it can be pickled). Raises :class:`FormatError` / :class:`UnsupportedError` as
+    :func:`load`; empty data is a format error. Thread-safe."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes, not {type(data).__name__}")
+    data = bytes(data)
+    ptr = _lib.swiftrnn_model_p()
+    _check(_lib.swiftrnn_model_load_from_memory(data, len(data), byref(ptr)))
+    return Model(_ModelHandle(ptr), data=data)

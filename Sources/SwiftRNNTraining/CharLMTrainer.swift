@@ -1,0 +1,117 @@
+import SwiftRNN
+
+/// Training of the book's character model: windows of `seqLength + 1` characters (inputs and
+/// next-character targets), cross-entropy over every position, Adam, optional clipping, and
+/// truncated BPTT: with `stateful`, each stream's final state seeds its next window (values
+/// carried, gradient cut at the window boundary).
+public struct CharLMTrainer {
+    public struct Options {
+        public var learningRate: Float
+        public var batchSize: Int
+        public var seqLength: Int
+        public var threads: Int
+        public var clipNorm: Float?
+
+        public init(learningRate: Float = 0.005, batchSize: Int = 64, seqLength: Int = 40, threads: Int = 0, clipNorm: Float? = nil) {
+            self.learningRate = learningRate; self.batchSize = batchSize; self.seqLength = seqLength
+            self.threads = threads; self.clipNorm = clipNorm
+        }
+    }
+
+    /// Recurrent state of every stream: `[layers, streams, hidden]` each.
+    public struct StreamState {
+        public var h: [Float]
+        public var c: [Float]
+    }
+
+    public var weights: ModelWeights
+    public let config: ModelConfig
+    public var options: Options
+    public var adam: Adam
+    private var shardGrads: [ModelWeights] = []
+
+    public init(weights: ModelWeights, config: ModelConfig, options: Options) {
+        self.weights = weights; self.config = config; self.options = options
+        adam = Adam(for: weights, learningRate: options.learningRate)
+    }
+
+    /// Mean cross-entropy (nats per character) of the windows, its gradients, and the final state.
+    public mutating func lossAndGradients(windows: [[Int32]], state: StreamState?) -> (loss: Double, grads: ModelWeights, state: StreamState) {
+        let B = windows.count
+        let shards = max(1, min(options.threads <= 0 ? Parallel.cores : options.threads, B))
+        if shardGrads.count != shards { shardGrads = Array(repeating: weights.zeros(), count: shards) }
+        let L = weights.rnn.numLayers, H = weights.rnn.hiddenSize
+        var losses = [Double](repeating: 0, count: shards)
+        var finals = [StreamState](repeating: StreamState(h: [], c: []), count: shards)
+        let w = weights
+        shardGrads.withUnsafeMutableBufferPointer { gbuf in
+        losses.withUnsafeMutableBufferPointer { lbuf in
+        finals.withUnsafeMutableBufferPointer { fbuf in
+            Parallel.forEach(count: shards, threads: shards) { s in
+                let lo = s * B / shards, hi = (s + 1) * B / shards
+                var h0: [Float]?, c0: [Float]?
+                if let state {
+                    var h = [Float](), c = [Float]()
+                    for l in 0..<L {
+                        h += state.h[((l * B + lo) * H)..<((l * B + hi) * H)]
+                        c += state.c[((l * B + lo) * H)..<((l * B + hi) * H)]
+                    }
+                    h0 = h; c0 = c
+                }
+                gbuf[s].setZero()
+                let r = Self.shardStep(weights: w, windows: Array(windows[lo..<hi]), totalRows: B * (windows[0].count - 1),
+                                       h0: h0, c0: c0, grads: &gbuf[s])
+                lbuf[s] = r.loss
+                fbuf[s] = r.state
+            }
+        }}}
+        var grads = shardGrads[0]
+        for s in 1..<shards { grads.add(shardGrads[s]) }
+        // Reassemble the per-shard states into [L, B, H].
+        var h = [Float](repeating: 0, count: L * B * H), c = h
+        for s in 0..<shards {
+            let lo = s * B / shards, hi = (s + 1) * B / shards, n = hi - lo
+            for l in 0..<L {
+                for q in 0..<(n * H) {
+                    h[(l * B + lo) * H + q] = finals[s].h[l * n * H + q]
+                    c[(l * B + lo) * H + q] = finals[s].c.isEmpty ? 0 : finals[s].c[l * n * H + q]
+                }
+            }
+        }
+        return (losses.reduce(0, +), grads, StreamState(h: h, c: c))
+    }
+
+    /// One optimizer step on `windows` (each `seqLength + 1` ids). Returns loss and final state.
+    public mutating func step(windows: [[Int32]], state: StreamState?) -> (loss: Double, state: StreamState) {
+        var (loss, grads, final) = lossAndGradients(windows: windows, state: state)
+        if let c = options.clipNorm { GradientClipping.clipGlobalNorm(&grads, maxNorm: c) }
+        adam.update(&weights, grads: grads)
+        return (loss, final)
+    }
+
+    static func shardStep(weights w: ModelWeights, windows: [[Int32]], totalRows: Int, h0: [Float]?, c0: [Float]?,
+                          grads: inout ModelWeights) -> (loss: Double, state: StreamState) {
+        let B = windows.count, T = windows[0].count - 1
+        let E = w.embedding.dimension, V = w.embedding.count, rnn = w.rnn
+        let packed = PackedBatch(lengths: [Int](repeating: T, count: B))
+        var ids = [Int32](repeating: 0, count: T * B)
+        var targets = [Int32](repeating: 0, count: T * B)
+        for t in 0..<T { for b in 0..<B { ids[t * B + b] = windows[b][t]; targets[t * B + b] = windows[b][t + 1] } }
+        var x = [Float](repeating: 0, count: T * B * E)
+        w.embedding.weight.withUnsafeBufferPointer { ew in
+            x.withUnsafeMutableBufferPointer { xp in
+                for (r, id) in ids.enumerated() { (xp.baseAddress! + r * E).update(from: ew.baseAddress! + Int(id) * E, count: E) }
+            }
+        }
+        let tape = RecurrentTape(layers: rnn.numLayers, directions: 1)
+        let out = rnn.forward(x, batch: packed, h0: h0, c0: c0, tape: tape)
+        let fc = w.head[0]
+        let logits = fc.forward(out.output)
+        let (loss, dLogits) = Losses.crossEntropy(logits, classes: V, targets, normalizer: totalRows)
+        let dOut = fc.backward(x: out.output, dy: dLogits, rows: T * B, grad: &grads.head[0])
+        let dx = rnn.backward(batch: packed, tape: tape, output: out.output, dOutput: dOut, dhN: nil, h0: h0, c0: c0,
+                              grads: &grads.rnn.weights)
+        w.embedding.backward(ids: ids, dOut: dx, dWeight: &grads.embedding.weight)
+        return (loss, StreamState(h: out.h, c: out.c ?? []))
+    }
+}

@@ -1,2 +1,0 @@
-// Training lives here (issue 4).
-import SwiftRNN

@@ -1,2 +1,0 @@
-import SwiftRNN
-print(SwiftRNNVersion.string)
