@@ -170,7 +170,8 @@ SWIFTRNN_API swiftrnn_status swiftrnn_score_sentiment(const swiftrnn_model *mode
 
 /* Scores count texts; out_probabilities[i] is exactly what swiftrnn_score_sentiment gives for
  * texts[i]. n_threads: 0 uses every core, otherwise at most that many threads (it is capped at
- * 256). texts[i] may be NULL only when text_lens[i] == 0. count 0 is OK and does nothing.
+ * 256; negative is INVALID_ARGUMENT). texts[i] may be NULL only when text_lens[i] == 0 (an
+ * empty text). count 0 is OK and does nothing; then the arrays may be NULL.
  * Thread-safe. */
 SWIFTRNN_API swiftrnn_status swiftrnn_score_sentiment_batch(const swiftrnn_model *model,
                                                             const char *const *texts,
@@ -195,10 +196,13 @@ SWIFTRNN_API void swiftrnn_sample_params_init(swiftrnn_sample_params *params);
 
 /* Writes prime + n_chars generated characters, NUL-terminated, as the book's sample() returns:
  * the state is warmed on every prime character but the last, which is then fed to draw the
- * first new character. *out_len = bytes written without the NUL; when out_capacity is too small:
- * BUFFER_TOO_SMALL and *out_len = the bytes needed without the NUL (then the text is generated
- * to measure it; call again with the same params to get the same text). params NULL: defaults.
- * n_chars 0 returns the prime. An empty prime or one with a character outside the model's table
+ * first new character. *out_len = bytes written without the NUL. When out_capacity is too small
+ * the buffer is left untouched, the result is BUFFER_TOO_SMALL and *out_len = the bytes needed
+ * without the NUL: exact when the text was generated to measure it (call again with the same
+ * params to get the same text); when out_capacity < prime_len + n_chars + 1 (which can never
+ * suffice) nothing is generated and *out_len is the upper bound prime_len + n_chars x the longest
+ * UTF-8 character of the model's table, so a huge n_chars costs no time. Memory stays bounded by
+ * out_capacity whatever n_chars is. params NULL: defaults. n_chars 0 returns the prime. An empty prime or one with a character outside the model's table
  * is INVALID_ARGUMENT. WRONG_KIND for a sentiment model. Thread-safe. */
 SWIFTRNN_API swiftrnn_status swiftrnn_sample_text(const swiftrnn_model *model, const char *prime,
                                                   size_t prime_len, size_t n_chars,
@@ -218,9 +222,10 @@ SWIFTRNN_API swiftrnn_status swiftrnn_generator_create(const swiftrnn_model *mod
 
 /* Draws the next character and writes its UTF-8 bytes plus a NUL to out (at most 5 bytes are
  * ever needed). *out_len = bytes without the NUL. The sequence equals the characters that
- * swiftrnn_sample_text appends to the prime with the same params. If out_capacity is too small
- * no character is drawn: BUFFER_TOO_SMALL, *out_len = bytes needed. One thread at a time per
- * generator. */
+ * swiftrnn_sample_text appends to the prime with the same params. If out_capacity is not larger
+ * than the longest character of the model's table, no character is drawn: BUFFER_TOO_SMALL,
+ * *out_len = that longest length (the buffer needs one more byte, for the NUL). One thread at a
+ * time per generator. */
 SWIFTRNN_API swiftrnn_status swiftrnn_generator_next(swiftrnn_generator *generator, char *out,
                                                      size_t out_capacity, size_t *out_len);
 

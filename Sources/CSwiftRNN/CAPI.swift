@@ -259,8 +259,12 @@ public func swiftrnn_score_sentiment_batch(_ model: OpaquePointer?, _ texts: Uns
         var strings: [String] = []
         strings.reserveCapacity(count)
         for i in 0..<count {
-            guard let p = texts[i] else { throw .init(.invalidArgument, "texts[\(i)] is NULL") }
-            strings.append(text(p, lens[i]))
+            if let p = texts[i] {
+                strings.append(text(p, lens[i]))
+            } else {
+                guard lens[i] == 0 else { throw .init(.invalidArgument, "texts[\(i)] is NULL but text_lens[\(i)] is \(lens[i])") }
+                strings.append("")
+            }
         }
         let probs = m.scoreBatch(strings, threads: Int(threads))
         probs.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: count) }
@@ -315,23 +319,21 @@ public func swiftrnn_sample_text(_ model: OpaquePointer?, _ primePtr: UnsafePoin
             outLen.pointee = bound
             throw .init(.bufferTooSmall, "up to \(bound + 1) bytes needed (with the NUL), capacity is \(capacity)")
         }
-        let dst = UnsafeMutableRawPointer(out!)
-        dst.copyMemory(from: primePtr, byteCount: primeLen)
-        var used = primeLen
+        // Generate into our own buffer (bounded by the caller's capacity) so a too-small buffer
+        // is left untouched; past the capacity only count the bytes.
+        var text = [UInt8](UnsafeRawBufferPointer(start: primePtr, count: primeLen))
+        text.reserveCapacity(min(capacity, bound + 1))
         var needed = primeLen
         for _ in 0..<nChars {
-            let c = g.next()
-            let enc = UTF8.encode(c)!
-            if needed + enc.count < capacity {
-                for b in enc { dst.storeBytes(of: b, toByteOffset: used, as: UInt8.self); used += 1 }
-            }
+            let enc = UTF8.encode(g.next())!
+            if needed + enc.count < capacity { text.append(contentsOf: enc) }
             needed += enc.count
         }
         outLen.pointee = needed
         guard needed < capacity else {
             throw .init(.bufferTooSmall, "\(needed + 1) bytes needed (with the NUL), capacity is \(capacity)")
         }
-        dst.storeBytes(of: 0, toByteOffset: used, as: UInt8.self)
+        try deliver(text, out, capacity, outLen)
     }
 }
 

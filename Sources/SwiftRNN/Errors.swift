@@ -25,6 +25,6 @@ public struct SwiftRNNError: Error, CustomStringConvertible, Equatable, Sendable
 
     public var description: String { message }
 
-    static func format(_ message: String) -> SwiftRNNError { .init(.format, message) }
-    static func invalid(_ message: String) -> SwiftRNNError { .init(.invalidArgument, message) }
+    public static func format(_ message: String) -> SwiftRNNError { .init(.format, message) }
+    public static func invalid(_ message: String) -> SwiftRNNError { .init(.invalidArgument, message) }
 }

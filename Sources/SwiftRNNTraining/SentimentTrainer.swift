@@ -31,41 +31,45 @@ public struct SentimentTrainer {
 
     /// Mean loss of a batch without dropout (evaluation, gradient checks).
     public func loss(weights w: ModelWeights, batch: [[Int32]], labels: [Float]) -> Double {
-        var g = w.zeros()
+        var unused = w
         return Self.shardForward(weights: w, batch: batch, labels: labels, total: batch.count, dropout: 0,
-                                 seed: 0, grads: &g, backward: false).loss * Double(batch.count) / Double(batch.count)
+                                 seed: 0, grads: &unused, backward: false).loss
     }
 
     /// Mean loss and its gradients (summed over shards), at the current weights.
-    public mutating func lossAndGradients(batch: [[Int32]], labels: [Float], step: Int = 0) -> (loss: Double, grads: ModelWeights) {
+    public mutating func lossAndGradients(batch: [[Int32]], labels: [Float], step: Int = 0) -> (loss: Double, grads: ModelWeights, logits: [Float]) {
         let shards = max(1, min(options.threads <= 0 ? Parallel.cores : options.threads, batch.count))
         if shardGrads.count != shards { shardGrads = Array(repeating: weights.zeros(), count: shards) }
         var losses = [Double](repeating: 0, count: shards)
+        var logits = [Float](repeating: 0, count: batch.count)
         let w = weights, total = batch.count, dropout = options.dropout
         let seed = options.seed &* 0x9E37_79B9 &+ UInt64(step)
         shardGrads.withUnsafeMutableBufferPointer { gbuf in
             losses.withUnsafeMutableBufferPointer { lbuf in
+            logits.withUnsafeMutableBufferPointer { zbuf in
                 Parallel.forEach(count: shards, threads: shards) { s in
                     let lo = s * total / shards, hi = (s + 1) * total / shards
                     gbuf[s].setZero()
-                    lbuf[s] = Self.shardForward(weights: w, batch: Array(batch[lo..<hi]), labels: Array(labels[lo..<hi]),
-                                                total: total, dropout: dropout, seed: seed &+ UInt64(s) &* 7919,
-                                                grads: &gbuf[s], backward: true).loss
+                    let r = Self.shardForward(weights: w, batch: Array(batch[lo..<hi]), labels: Array(labels[lo..<hi]),
+                                              total: total, dropout: dropout, seed: seed &+ UInt64(s) &* 7919,
+                                              grads: &gbuf[s], backward: true)
+                    lbuf[s] = r.loss
+                    for (k, z) in r.logits.enumerated() { zbuf[lo + k] = z }
                 }
-            }
+            }}
         }
         var grads = shardGrads[0]
         for s in 1..<shards { grads.add(shardGrads[s]) }
-        return (losses.reduce(0, +), grads)
+        return (losses.reduce(0, +), grads, logits)
     }
 
-    /// One optimizer step. Returns the mean loss.
+    /// One optimizer step. Returns the mean loss and the batch's logits (before the step).
     @discardableResult
-    public mutating func step(batch: [[Int32]], labels: [Float]) -> Double {
-        var (loss, grads) = lossAndGradients(batch: batch, labels: labels, step: adam.step)
+    public mutating func step(batch: [[Int32]], labels: [Float]) -> (loss: Double, logits: [Float]) {
+        var (loss, grads, logits) = lossAndGradients(batch: batch, labels: labels, step: adam.step)
         if let c = options.clipNorm { GradientClipping.clipGlobalNorm(&grads, maxNorm: c) }
         adam.update(&weights, grads: grads)
-        return loss
+        return (loss, logits)
     }
 
     /// Forward (and backward) of one shard; the loss returned is this shard's sum divided by
@@ -128,10 +132,4 @@ public struct SentimentTrainer {
         return (loss, logits)
     }
 
-    /// Logits of a batch at the current weights (no dropout).
-    public func logits(batch: [[Int32]]) -> [Float] {
-        var g = ModelWeights(embedding: weights.embedding, rnn: weights.rnn, head: weights.head)
-        return Self.shardForward(weights: weights, batch: batch, labels: [Float](repeating: 0, count: batch.count),
-                                 total: batch.count, dropout: 0, seed: 0, grads: &g, backward: false).logits
-    }
 }

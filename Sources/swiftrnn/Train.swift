@@ -1,12 +1,166 @@
 import ArgumentParser
 import SwiftRNN
+import SwiftRNNTraining
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension CellKind: ExpressibleByArgument {
+    public init?(argument: String) {
+        switch argument {
+        case "rnn": self = .rnnTanh
+        default: self.init(rawValue: argument)
+        }
+    }
+}
+
+func commandLineText() -> String { CommandLine.arguments.joined(separator: " ") }
+
+func rethrowing<R>(_ body: () throws(SwiftRNNError) -> R) throws -> R {
+    do { return try body() } catch { throw ValidationError(error.message) }
+}
 
 struct Train: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Train a model (see issue 4).")
-    func run() throws { throw ValidationError("training is not built yet") }
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model from data.", subcommands: [TrainSentiment.self, TrainCharLM.self])
+}
+
+struct TrainSentiment: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sentiment",
+        abstract: "Train a review classifier on an aclImdb folder (train/{pos,neg}); 20,000/5,000 train/validation split.")
+    @Option(help: "The aclImdb folder (https://ai.stanford.edu/~amaas/data/sentiment/, unpacked).") var data: String
+    @Option(help: "The model file to write (a checkpoint MODEL.ckpt and MODEL.metrics.csv go beside it).") var out: String
+    @Option(help: "Epochs.") var epochs = 10
+    @Option(name: .customLong("batch-size")) var batchSize = 32
+    @Option(help: "Adam learning rate.") var lr: Float = 1e-3
+    @Option(help: "Embedding size.") var embedding = 20
+    @Option(help: "Recurrent hidden size.") var hidden = 64
+    @Option(name: .customLong("fc-hidden"), help: "Hidden size of the head (fc1).") var fcHidden = 64
+    @Option(help: "lstm, gru, rnn (tanh) or rnn_relu.") var cell = CellKind.lstm
+    @Option(help: "Recurrent layers.") var layers = 1
+    @Flag(help: "Bidirectional recurrent layers.") var bidirectional = false
+    @Option(help: "Dropout on embeddings and head input (0: off).") var dropout: Float = 0
+    @Option(help: "Clip gradients to this global norm (0: off).") var clip: Float = 0
+    @Option(name: .customLong("max-vocab"), help: "Keep the N most frequent tokens (0: all).") var maxVocab = 0
+    @Option(help: "Seed for initialisation, split, shuffling and dropout.") var seed: UInt64 = 1
+    @Option(help: "Threads (0: all cores).") var threads = 0
+    @Flag(help: "Continue from MODEL.ckpt.") var resume = false
+
+    func run() throws {
+        Interrupt.install()
+        let all = try rethrowing { () throws(SwiftRNNError) in try IMDb.load(dir: data, split: "train") }
+        let (train, valid) = IMDb.split(all, seed: seed)
+        print("train \(train.count) reviews, validation \(valid.count); threads \(threads == 0 ? Parallel.cores : threads)")
+        var c = SentimentRunConfig(out: out)
+        c.epochs = epochs; c.batchSize = batchSize; c.learningRate = lr; c.embeddingDim = embedding
+        c.hiddenSize = hidden; c.fcHidden = fcHidden; c.cell = cell; c.layers = layers
+        c.bidirectional = bidirectional; c.dropout = dropout; c.clipNorm = clip > 0 ? clip : nil
+        c.seed = seed; c.threads = threads; c.maxVocab = maxVocab > 0 ? maxVocab : nil; c.resume = resume
+        c.commandLine = commandLineText()
+        let r = try rethrowing { () throws(SwiftRNNError) in try SentimentRun.run(c, train: train, valid: valid) }
+        print("best validation accuracy \(fmt(r.bestValidAccuracy, 4)) (epoch \(r.bestEpoch)); \(clock(r.seconds)); model: \(out)")
+        if r.interrupted { throw ExitCode(130) }
+    }
+}
+
+struct TrainCharLM: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "charlm",
+        abstract: "Train a character model on a text (the book: The Mysterious Island, Project Gutenberg #1268).")
+    @Option(help: "A UTF-8 text file.") var text: String
+    @Option(help: "The model file to write.") var out: String
+    @Option(help: "Iterations (batches).") var iterations = 10000
+    @Option(name: .customLong("seq-length")) var seqLength = 40
+    @Option(name: .customLong("batch-size")) var batchSize = 64
+    @Option(help: "Adam learning rate.") var lr: Float = 0.005
+    @Option(help: "Embedding size.") var embedding = 256
+    @Option(help: "Hidden size.") var hidden = 512
+    @Option(help: "lstm, gru, rnn (tanh) or rnn_relu.") var cell = CellKind.lstm
+    @Option(help: "Recurrent layers.") var layers = 1
+    @Option(help: "Truncated BPTT: carry the state across consecutive windows, cutting the gradient every K steps (0: the book's independent windows).") var tbptt = 0
+    @Option(help: "Clip gradients to this global norm (0: off).") var clip: Float = 0
+    @Option(help: "Text start marker ('' for none).") var start = "THE MYSTERIOUS ISLAND"
+    @Option(help: "Text end marker ('' for none).") var end = "End of the Project Gutenberg"
+    @Option(help: "Seed.") var seed: UInt64 = 1
+    @Option(help: "Threads (0: all cores).") var threads = 0
+    @Flag(help: "Continue from MODEL.ckpt.") var resume = false
+
+    func run() throws {
+        Interrupt.install()
+        let corpus = try rethrowing { () throws(SwiftRNNError) in
+            try CharCorpus(path: text, startMarker: start.isEmpty ? nil : start, endMarker: end.isEmpty ? nil : end)
+        }
+        print("text \(corpus.text.count) characters, \(corpus.characters.count) distinct; training on \(corpus.trainIds.count), holding out \(corpus.heldOutIds.count)")
+        var c = CharLMRunConfig(out: out)
+        c.iterations = iterations; c.seqLength = seqLength; c.batchSize = batchSize; c.learningRate = lr
+        c.embeddingDim = embedding; c.hiddenSize = hidden; c.cell = cell; c.layers = layers; c.tbptt = tbptt
+        c.clipNorm = clip > 0 ? clip : nil; c.seed = seed; c.threads = threads; c.resume = resume
+        c.commandLine = commandLineText()
+        let r = try rethrowing { () throws(SwiftRNNError) in try CharLMRun.run(c, corpus: corpus) }
+        print("last loss \(fmt(r.lastLoss, 4)) nats/char; \(clock(r.seconds)); model: \(out)")
+        if r.interrupted { throw ExitCode(130) }
+    }
 }
 
 struct Eval: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Evaluate a model.")
-    func run() throws { throw ValidationError("evaluation is not built yet") }
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a model on held-out data.", subcommands: [EvalSentiment.self, EvalCharLM.self])
+}
+
+struct EvalSentiment: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sentiment", abstract: "Accuracy, loss and confusion matrix on aclImdb's test split.")
+    @Option(help: "The aclImdb folder.") var data: String
+    @Option(help: "A sentiment model.") var model: String
+    @Option(help: "Split to evaluate.") var split = "test"
+    @Option(help: "Threads (0: all cores).") var threads = 0
+
+    func run() throws {
+        guard case let .sentiment(m) = try loadModel(model) else { throw ValidationError("\(model) is not a sentiment model") }
+        let reviews = try rethrowing { () throws(SwiftRNNError) in try IMDb.load(dir: data, split: split) }
+        let t0 = monotonicSeconds()
+        let probs = m.scoreBatch(reviews.map(\.text), threads: threads)
+        let seconds = monotonicSeconds() - t0
+        var tp = 0, tn = 0, fp = 0, fn = 0
+        var loss = 0.0
+        for (p, r) in zip(probs, reviews) {
+            let pos = p >= 0.5
+            switch (pos, r.label > 0.5) {
+            case (true, true): tp += 1
+            case (false, false): tn += 1
+            case (true, false): fp += 1
+            case (false, true): fn += 1
+            }
+            let q = Double(min(max(p, 1e-7), 1 - 1e-7))
+            loss -= r.label > 0.5 ? log(q) : log(1 - q)
+        }
+        let n = reviews.count
+        print("\(split): \(n) reviews, accuracy \(fmt(Double(tp + tn) / Double(n), 4)), loss \(fmt(loss / Double(n), 4)) (BCE)")
+        print("confusion matrix (rows: true label, columns: predicted)")
+        print("             pred neg  pred pos")
+        print("true neg   \(pad(tn, 10))\(pad(fp, 10))")
+        print("true pos   \(pad(fn, 10))\(pad(tp, 10))")
+        print("scored in \(fmt(seconds, 2)) s (\(fmt(Double(n) / seconds, 0)) reviews/s, threads \(threads == 0 ? Parallel.cores : threads))")
+    }
+
+    func pad(_ v: Int, _ w: Int) -> String { let s = String(v); return String(repeating: " ", count: max(0, w - s.count)) + s }
+}
+
+struct EvalCharLM: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "charlm", abstract: "Held-out bits per character (the last 5% of the sliced text).")
+    @Option(help: "The text the model was trained on.") var text: String
+    @Option(help: "A charlm model.") var model: String
+    @Option(help: "Text start marker ('' for none).") var start = "THE MYSTERIOUS ISLAND"
+    @Option(help: "Text end marker ('' for none).") var end = "End of the Project Gutenberg"
+
+    func run() throws {
+        guard case let .charlm(m) = try loadModel(model) else { throw ValidationError("\(model) is not a charlm model") }
+        let corpus = try rethrowing { () throws(SwiftRNNError) in
+            try CharCorpus(path: text, startMarker: start.isEmpty ? nil : start, endMarker: end.isEmpty ? nil : end)
+        }
+        let t0 = monotonicSeconds()
+        let r = try rethrowing { () throws(SwiftRNNError) in try m.negativeLogLikelihood(corpus.heldOut) }
+        let nats = r.nats / Double(max(r.predicted, 1))
+        print("held-out: \(r.predicted) characters predicted, \(fmt(nats, 4)) nats/char, \(fmt(nats / log(2.0), 4)) bits/char (\(fmt(monotonicSeconds() - t0, 1)) s)")
+    }
 }

@@ -68,7 +68,7 @@ final class GradientTests: XCTestCase {
             let labels: [Float] = [1, 0, 1]
             var trainer = SentimentTrainer(weights: model.weights, config: model.config,
                                            options: .init(learningRate: 0, threads: 1, dropout: 0))
-            let (_, grads) = trainer.lossAndGradients(batch: batch, labels: labels)
+            let (_, grads, _) = trainer.lossAndGradients(batch: batch, labels: labels)
             var w = model.weights
             let eps: Float = 3e-3
             for (name, path) in w.parameterPaths {

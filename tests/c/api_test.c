@@ -107,7 +107,11 @@ int main(int argc, char **argv) {
   CHECK(swiftrnn_score_sentiment_batch(sent, NULL, NULL, 0, 0, NULL) == SWIFTRNN_OK);
   CHECK(swiftrnn_score_sentiment_batch(sent, texts, lens, 3, -1, probs) == SWIFTRNN_ERR_INVALID_ARGUMENT);
   const char *with_null[2] = {review, NULL};
-  CHECK(swiftrnn_score_sentiment_batch(sent, with_null, lens, 2, 1, probs) == SWIFTRNN_ERR_INVALID_ARGUMENT);
+  size_t null_lens[2] = {strlen(review), 3};
+  CHECK(swiftrnn_score_sentiment_batch(sent, with_null, null_lens, 2, 1, probs) == SWIFTRNN_ERR_INVALID_ARGUMENT);
+  null_lens[1] = 0; /* NULL with length 0 is an empty text */
+  CHECK(swiftrnn_score_sentiment_batch(sent, with_null, null_lens, 2, 1, probs) == SWIFTRNN_OK);
+  CHECK(swiftrnn_score_sentiment(sent, "", 0, &q) == SWIFTRNN_OK && q == probs[1]);
 
   /* encode: two-call sizing. */
   size_t count = 0;
@@ -153,6 +157,16 @@ int main(int argc, char **argv) {
   CHECK(swiftrnn_sample_text(lm, "The", 3, 0, NULL, a, sizeof a, &la) == SWIFTRNN_OK && strcmp(a, "The") == 0);
   CHECK(swiftrnn_sample_text(lm, "The", 3, 100, NULL, a, 0, &la) == SWIFTRNN_ERR_BUFFER_TOO_SMALL && la >= 103);
   CHECK(swiftrnn_sample_text(lm, "The", 3, 100, NULL, NULL, 0, &la) == SWIFTRNN_ERR_BUFFER_TOO_SMALL);
+  {
+    /* Exact size once generated; a too-small buffer stays untouched. */
+    size_t exact = 0, again = 0;
+    char small[600];
+    CHECK(swiftrnn_sample_text(lm, "The", 3, 20, NULL, small, sizeof small, &exact) == SWIFTRNN_OK);
+    memset(small, 'X', sizeof small);
+    CHECK(swiftrnn_sample_text(lm, "The", 3, 20, NULL, small, exact, &again) == SWIFTRNN_ERR_BUFFER_TOO_SMALL);
+    CHECK(again == exact && small[0] == 'X' && small[exact - 1] == 'X');
+    CHECK(swiftrnn_sample_text(lm, "The", 3, 20, NULL, small, exact + 1, &again) == SWIFTRNN_OK && again == exact);
+  }
   CHECK(swiftrnn_sample_text(lm, "The", 3, (size_t)1000000000, NULL, a, sizeof a, &la) == SWIFTRNN_ERR_BUFFER_TOO_SMALL
         && la >= 1000000003u);
   CHECK(swiftrnn_sample_text(lm, "The", 3, (size_t)-1, NULL, a, sizeof a, &la) == SWIFTRNN_ERR_INVALID_ARGUMENT);

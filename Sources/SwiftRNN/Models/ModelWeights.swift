@@ -42,7 +42,9 @@ public struct ModelWeights: Sendable {
 
     /// Reads every tensor the config names with the exact shape it implies; refuses missing and
     /// extra tensors, non-weight dtypes and non-finite values.
-    public init(config: ModelConfig, file: SafeTensors) throws(SwiftRNNError) {
+    /// Tensors whose names start with one of `ignoring` are skipped (a training checkpoint
+    /// keeps the optimizer's state beside the model's).
+    public init(config: ModelConfig, file: SafeTensors, ignoring: [String] = []) throws(SwiftRNNError) {
         var used = Set<String>()
         func tensor(_ name: String, _ shape: [Int]) throws(SwiftRNNError) -> [Float] {
             guard let e = file[name] else {
@@ -100,7 +102,7 @@ public struct ModelWeights: Sendable {
             width = out
         }
         head = layers
-        let extra = file.entries.map(\.name).filter { !used.contains($0) }
+        let extra = file.entries.map(\.name).filter { n in !used.contains(n) && !ignoring.contains { n.hasPrefix($0) } }
         guard extra.isEmpty else {
             throw .format("model file has tensors its config does not use: \(extra.prefix(5).joined(separator: ", "))\(extra.count > 5 ? ", ..." : "") (is 'bidirectional', 'num_layers' or 'head' right?)")
         }

@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import ctypes
 import os
-from ctypes import byref, c_char, c_char_p, c_double, c_float, c_int32, c_size_t
-from typing import Iterable, Iterator, List, Optional, Tuple, Union
+from ctypes import byref, c_char_p, c_double, c_float, c_int32, c_size_t
+from typing import Iterable, List, Optional, Tuple, Union
 
 from . import _lib
 
@@ -69,6 +69,7 @@ class SwiftRNNError(Exception):
     status = -1
 
     def __init__(self, status: int, message: str = ""):
+        """``status``: a swiftrnn_status value; ``message``: what went wrong."""
         super().__init__(status, message)
         self.status = int(status)
         self.message = message
@@ -79,6 +80,7 @@ class SwiftRNNError(Exception):
         return _lib.STATUS_NAMES.get(self.status, "unknown status")
 
     def __str__(self) -> str:
+        """``message [STATUS_NAME]``."""
         return f"{self.message} [{self.status_name}]" if self.message else self.status_name
 
 
@@ -129,6 +131,7 @@ _ERRORS = {cls.status: cls for cls in (
 
 
 def _error(status: int, context: str = "") -> SwiftRNNError:
+    """The exception for a failed call: the status's subclass with this thread's last_error."""
     msg = _lib.last_error()
     if context:
         msg = f"{context}: {msg}" if msg else context
@@ -136,6 +139,7 @@ def _error(status: int, context: str = "") -> SwiftRNNError:
 
 
 def _check(status: int, context: str = "") -> None:
+    """Raise the matching SwiftRNNError unless status is SWIFTRNN_OK."""
     if status != _lib.SWIFTRNN_OK:
         raise _error(status, context)
 
@@ -143,6 +147,7 @@ def _check(status: int, context: str = "") -> None:
 # ---- helpers ------------------------------------------------------------------------------------
 
 def _to_bytes(text: Text, what: str = "text") -> bytes:
+    """str -> UTF-8 (lone surrogates replaced); bytes-like -> bytes; else TypeError."""
     if isinstance(text, str):
         try:
             return text.encode("utf-8")
@@ -154,6 +159,7 @@ def _to_bytes(text: Text, what: str = "text") -> bytes:
 
 
 def _decode(b: bytes) -> str:
+    """UTF-8 bytes from the library -> str (never raises)."""
     return b.decode("utf-8", errors="replace")
 
 
@@ -192,9 +198,11 @@ class _ModelHandle:
     __slots__ = ("ptr",)
 
     def __init__(self, ptr):
+        """Take ownership of a ``swiftrnn_model *`` (may be NULL)."""
         self.ptr = ptr
 
     def __del__(self):
+        """Free the C model (runs when the last holder lets go)."""
         ptr, self.ptr = self.ptr, None
         if ptr:
             try:
@@ -204,6 +212,7 @@ class _ModelHandle:
 
 
 def _sample_params(scale_factor, top_k, top_p, greedy, seed) -> "_lib.swiftrnn_sample_params":
+    """A filled swiftrnn_sample_params; InvalidArgumentError for values ctypes cannot hold."""
     p = _lib.swiftrnn_sample_params()
     _lib.swiftrnn_sample_params_init(byref(p))
     p.struct_size = ctypes.sizeof(_lib.swiftrnn_sample_params)
@@ -228,6 +237,7 @@ def _sample_params(scale_factor, top_k, top_p, greedy, seed) -> "_lib.swiftrnn_s
 
 
 def _check_length(length) -> int:
+    """A number of characters to generate: an int >= 0."""
     if not isinstance(length, int) or length < 0:
         raise InvalidArgumentError(_lib.SWIFTRNN_ERR_INVALID_ARGUMENT,
                                    f"length must be an int >= 0, got {length!r}")
@@ -286,6 +296,7 @@ class Model:
     # -- lifetime --
 
     def _handle(self) -> _ModelHandle:
+        """The live handle (the caller keeps it in a local for the call), or ValueError."""
         h = self._h
         if h is None:
             raise ValueError("model is closed")
@@ -302,20 +313,26 @@ class Model:
         self._h = None
 
     def __enter__(self) -> "Model":
+        """``with swiftrnn.load(path) as m:`` closes the model at the end of the block."""
         return self
 
     def __exit__(self, *exc) -> None:
+        """Close the model."""
         self.close()
 
     def __del__(self):
+        """Garbage collection closes the model (frees the C model unless a stream or a call
+        in progress still holds it)."""
         self._h = None
 
     def __reduce__(self):
+        """Pickle as ``load(path)``, or ``load_bytes(data)`` for a model loaded from memory."""
         if self.path is not None:
             return (load, (self.path,))
         return (load_bytes, (self._data,))
 
     def __repr__(self) -> str:
+        """``<swiftrnn.Model KIND from SOURCE: description>``."""
         state = "closed" if self._h is None else self.info["description"]
         src = self.path if self.path is not None else f"<{len(self._data or b'')} bytes>"
         return f"<swiftrnn.Model {self.kind} from {src}: {state}>"
@@ -450,9 +467,13 @@ class Stream:
         self._out_len = c_size_t(0)
 
     def __iter__(self) -> "Stream":
+        """A Stream is its own iterator."""
         return self
 
     def __next__(self) -> str:
+        """The prime (first call), then the next generated character; StopIteration after
+        ``length`` characters (the generator is then freed). A library error frees the generator
+        and is raised."""
         if self._prime is not None:
             p, self._prime = self._prime, None
             return p
@@ -481,12 +502,15 @@ class Stream:
         self._model_h = None          # after the generator: the model must outlive it
 
     def __enter__(self) -> "Stream":
+        """``with m.stream(...) as s:`` frees the generator at the end of the block."""
         return self
 
     def __exit__(self, *exc) -> None:
+        """Free the generator."""
         self.close()
 
     def __del__(self):
+        """Garbage collection frees the generator."""
         try:
             self.close()
         except Exception:  # noqa: BLE001 - interpreter shutdown

@@ -19,6 +19,7 @@ from typing import List, Optional
 
 
 def _parser() -> argparse.ArgumentParser:
+    """The argparse parser of ``python -m swiftrnn``."""
     ap = argparse.ArgumentParser(prog="python -m swiftrnn",
                                  description="Run libswiftrnn models (Raschka et al., ch. 15).")
     ap.add_argument("--version", action="store_true", help="print the library version and exit")
@@ -49,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args) -> int:
+    """Run one parsed command; returns the exit status."""
     import swiftrnn
 
     if args.cmd == "info":

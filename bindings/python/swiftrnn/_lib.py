@@ -29,7 +29,7 @@ import glob
 import os
 from ctypes import (POINTER, Structure, c_char, c_char_p, c_double, c_float, c_int, c_int32,
                     c_size_t, c_uint64, c_void_p)
-from typing import List, Optional
+from typing import List
 
 __all__ = [
     "lib", "library_path", "EXPECTED_MAJOR", "LibraryNotFoundError",
@@ -137,6 +137,7 @@ class LibraryNotFoundError(ImportError):
 
 
 def _candidates() -> List[str]:
+    """The paths tried after SWIFTRNN_LIBRARY, in order."""
     here = os.path.dirname(os.path.abspath(__file__))
     found = sorted(glob.glob(os.path.join(here, "lib", "libswiftrnn.so*")), key=len)
     out = found or [os.path.join(here, "lib", "libswiftrnn.so*")]
@@ -152,6 +153,7 @@ def _candidates() -> List[str]:
 
 
 def _load() -> "tuple[ctypes.CDLL, str]":
+    """-> (CDLL, path), or LibraryNotFoundError listing every place tried."""
     env = os.environ.get("SWIFTRNN_LIBRARY")
     if env:
         try:
@@ -178,6 +180,7 @@ lib, library_path = _load()
 
 
 def _declare(name: str, restype, argtypes) -> None:
+    """Set restype and argtypes of one exported function."""
     try:
         fn = getattr(lib, name)
     except AttributeError:
@@ -266,6 +269,7 @@ def last_error() -> str:
 
 
 def _check_version() -> None:
+    """LibraryNotFoundError unless the library's major version is EXPECTED_MAJOR."""
     v = version()
     try:
         major = int(v.split(".")[0])

@@ -496,6 +496,87 @@ def test_stream_lifetime(lm):
     del s3                                      # freed by the garbage collector
 
 
+@pytest.fixture(scope="module")
+def wide_lm(tmp_path_factory):
+    """A tiny random charlm whose table has 1- to 4-byte UTF-8 characters (stdlib export)."""
+    import random
+    from swiftrnn.export import export_charlm
+    rnd = random.Random(0)
+    chars = ["a", "b", " ", "\u00e9", "\u20ac", "\U0001F600"]
+    V, E, H = len(chars), 4, 5
+
+    def t(*shape):
+        return (list(shape), [rnd.uniform(-1.5, 1.5) for _ in range(math.prod(shape))])
+
+    sd = {"embedding.weight": t(V, E), "rnn.weight_ih_l0": t(4 * H, E),
+          "rnn.weight_hh_l0": t(4 * H, H), "rnn.bias_ih_l0": t(4 * H),
+          "rnn.bias_hh_l0": t(4 * H), "fc.weight": t(V, H), "fc.bias": t(V)}
+    path = tmp_path_factory.mktemp("wide") / "wide.safetensors"
+    export_charlm(sd, chars, str(path))
+    m = swiftrnn.load(path)
+    yield m
+    m.close()
+
+
+def test_multibyte_characters(wide_lm):
+    prime = "a\u20ac\U0001F600"
+    for seed in range(6):
+        out = wide_lm.sample(prime, 300, seed=seed)
+        assert out.startswith(prime) and len(out) == len(prime) + 300
+        assert "".join(wide_lm.stream(prime, 300, seed=seed)) == out
+        assert wide_lm.encode(out) == [wide_lm.encode(ch)[0] for ch in out]
+        nats, n = wide_lm.log_likelihood(out)
+        assert n == len(out) - 1 and nats > 0
+    assert any(ord(ch) > 0xFFFF for s in range(6) for ch in wide_lm.sample("a", 300, seed=s))
+
+
+def _raw_sample(m, prime, n, seed, cap):
+    p = _lib.swiftrnn_sample_params()
+    _lib.swiftrnn_sample_params_init(ctypes.byref(p))
+    p.seed = seed
+    buf = ctypes.create_string_buffer(b"\xaa" * 512, 512)
+    out_len = ctypes.c_size_t(0)
+    pb = prime.encode("utf-8")
+    st = _lib.swiftrnn_sample_text(m._h.ptr, pb, len(pb), n, ctypes.byref(p), buf, cap,
+                                   ctypes.byref(out_len))
+    return st, out_len.value, buf.raw
+
+
+def test_raw_sample_text_two_call_protocol(wide_lm):
+    """The bindings' protocol works: a too-small buffer gives BUFFER_TOO_SMALL with a size that
+    is enough (>= the text) for the second call."""
+    want = wide_lm.sample("ab", 40, seed=9).encode("utf-8")
+    for cap in (0, 1, 10, len(want) // 2, len(want) - 1, len(want)):
+        st, needed, _ = _raw_sample(wide_lm, "ab", 40, 9, cap)
+        assert st == _lib.SWIFTRNN_ERR_BUFFER_TOO_SMALL, cap
+        assert needed >= len(want)
+        st, n, raw = _raw_sample(wide_lm, "ab", 40, 9, needed + 1)
+        assert st == _lib.SWIFTRNN_OK and raw[:n] == want and raw[n] == 0
+
+
+def test_raw_sample_text_buffer_too_small_contract(wide_lm):
+    """The header's contract: a too-small buffer is never written; the size reported is exact
+    once the text was generated (capacity >= prime + n_chars + 1), an upper bound otherwise."""
+    want = wide_lm.sample("ab", 40, seed=9).encode("utf-8")
+    st, needed, raw = _raw_sample(wide_lm, "ab", 40, 9, len(want))
+    assert st == _lib.SWIFTRNN_ERR_BUFFER_TOO_SMALL
+    assert needed == len(want)
+    assert raw == b"\xaa" * 512
+    st, needed, raw = _raw_sample(wide_lm, "ab", 40, 9, 1)
+    assert st == _lib.SWIFTRNN_ERR_BUFFER_TOO_SMALL
+    assert needed >= len(want)
+    assert raw == b"\xaa" * 512
+
+
+def test_raw_batch_null_text_with_zero_length(senti):
+    texts = (ctypes.c_char_p * 2)(None, b"good")
+    lens = (ctypes.c_size_t * 2)(0, 4)
+    out = (ctypes.c_float * 2)()
+    st = _lib.swiftrnn_score_sentiment_batch(senti._h.ptr, texts, lens, 2, 1, out)
+    assert st == _lib.SWIFTRNN_OK, _lib.last_error()
+    assert list(out) == [senti.score(""), senti.score("good")]
+
+
 # ---------------------------------------------------------------------------------------------
 # threads and processes
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,277 @@
+import SwiftRNN
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// The two training programs behind `swiftrnn train`: data in, a model file (plus a checkpoint
+// and a metrics CSV beside it) out. Every random choice derives from the seed and the position
+// in training, so a run resumed from its checkpoint continues exactly as if never stopped.
+
+public struct SentimentRunConfig {
+    public var out: String
+    public var epochs = 10
+    public var batchSize = 32
+    public var learningRate: Float = 1e-3
+    public var embeddingDim = 20
+    public var hiddenSize = 64
+    public var fcHidden = 64
+    public var cell = CellKind.lstm
+    public var layers = 1
+    public var bidirectional = false
+    public var dropout: Float = 0
+    public var clipNorm: Float? = nil
+    public var seed: UInt64 = 1
+    public var threads = 0
+    public var maxVocab: Int? = nil
+    public var resume = false
+    public var quiet = false
+    public var commandLine = ""
+
+    public init(out: String) { self.out = out }
+}
+
+public struct SentimentRunResult {
+    public var bestValidAccuracy: Double
+    public var bestEpoch: Int
+    public var epochsRun: Int
+    public var interrupted: Bool
+    public var seconds: Double
+}
+
+public enum SentimentRun {
+    /// Length-bucketed batches: shuffle, sort chunks of 50 batches by length (little padding
+    /// work, as packed sequences stop early anyway), then shuffle the batch order.
+    static func batches(count: Int, lengths: [Int], batchSize: Int, seed: UInt64, epoch: Int) -> [[Int]] {
+        var rng = RandomSource(seed: seed &* 1_000_003 &+ UInt64(epoch))
+        var idx = Array(0..<count)
+        shuffle(&idx, &rng)
+        var out: [[Int]] = []
+        let chunk = batchSize * 50
+        for c in stride(from: 0, to: count, by: chunk) {
+            let part = idx[c..<min(count, c + chunk)].sorted { lengths[$0] < lengths[$1] || (lengths[$0] == lengths[$1] && $0 < $1) }
+            for b in stride(from: 0, to: part.count, by: batchSize) {
+                out.append(Array(part[b..<min(part.count, b + batchSize)]))
+            }
+        }
+        shuffle(&out, &rng)
+        return out
+    }
+
+    public static func run(_ cfg: SentimentRunConfig, train: [Review], valid: [Review]) throws(SwiftRNNError) -> SentimentRunResult {
+        let ckptPath = cfg.out + ".ckpt"
+        var config: ModelConfig
+        var trainer: SentimentTrainer
+        var startEpoch = 0, startBatch = 0
+        var best = (acc: -1.0, epoch: 0)
+        let options = SentimentTrainer.Options(learningRate: cfg.learningRate, threads: cfg.threads, dropout: cfg.dropout,
+                                               clipNorm: cfg.clipNorm, seed: cfg.seed)
+        if cfg.resume, access(ckptPath, F_OK) == 0 {
+            let ck = try Checkpoint.load(path: ckptPath)
+            config = ck.config
+            trainer = SentimentTrainer(weights: ck.weights, config: config, options: options)
+            trainer.adam = ck.adam
+            startEpoch = ck.progress["epoch"] ?? 0
+            startBatch = ck.progress["batch"] ?? 0
+            best = (Double(ck.progress["best_acc_ppm"] ?? -1_000_000) / 1e6, ck.progress["best_epoch"] ?? 0)
+            if !cfg.quiet { print("resuming from \(ckptPath): epoch \(startEpoch + 1), batch \(startBatch)") }
+        } else {
+            let vocab = Vocabulary.build(from: train.map(\.text), maxTokens: cfg.maxVocab)
+            config = ModelConfig(kind: .sentiment, cell: cfg.cell, vocabSize: vocab.count, embeddingDim: cfg.embeddingDim,
+                                 hiddenSize: cfg.hiddenSize, numLayers: cfg.layers, bidirectional: cfg.bidirectional,
+                                 head: ["fc1", "fc2"], vocab: vocab.tokens)
+            let w = Initialization.pytorchDefault(config: config, headSizes: [cfg.fcHidden, 1], seed: cfg.seed)
+            trainer = SentimentTrainer(weights: w, config: config, options: options)
+        }
+        config.trainedBy = cfg.commandLine.isEmpty ? nil : cfg.commandLine
+        let vocab = try Vocabulary(tokens: config.vocab)
+        func encodeAll(_ r: [Review]) -> [[Int32]] {
+            var ids = [[Int32]](repeating: [], count: r.count)
+            ids.withUnsafeMutableBufferPointer { buf in Parallel.forEach(count: r.count, threads: cfg.threads) { buf[$0] = vocab.encode(r[$0].text) } }
+            return ids
+        }
+        let trainIds = encodeAll(train), validIds = encodeAll(valid)
+        let lengths = trainIds.map(\.count)
+        let csv = CSVLog(path: cfg.out + ".metrics.csv", header: "epoch,train_loss,train_acc,valid_loss,valid_acc,seconds,reviews_per_s",
+                         append: startEpoch > 0 || startBatch > 0)
+        let t0 = monotonicSeconds()
+        var epochsRun = 0
+        for epoch in startEpoch..<cfg.epochs {
+            let batches = Self.batches(count: train.count, lengths: lengths, batchSize: cfg.batchSize, seed: cfg.seed, epoch: epoch)
+            var progress = Progress(total: batches.count, label: "epoch \(epoch + 1)/\(cfg.epochs)")
+            progress.quiet = cfg.quiet
+            var lossSum = 0.0, correct = 0, seen = 0
+            let te = monotonicSeconds()
+            for bi in (epoch == startEpoch ? startBatch : 0)..<batches.count {
+                let b = batches[bi]
+                let labels = b.map { train[$0].label }
+                let (loss, logits) = trainer.step(batch: b.map { trainIds[$0] }, labels: labels)
+                lossSum += loss * Double(b.count)
+                seen += b.count
+                for (z, y) in zip(logits, labels) where (z > 0) == (y > 0.5) { correct += 1 }
+                progress.update(bi + 1, "loss \(fmt(lossSum / Double(seen), 4)) acc \(fmt(Double(correct) / Double(seen), 4))",
+                                unitsPerSecond: Double(seen) / (monotonicSeconds() - te), unit: "reviews")
+                if Interrupt.requested {
+                    try Checkpoint(config: config, weights: trainer.weights, adam: trainer.adam,
+                                   progress: ["epoch": epoch, "batch": bi + 1, "best_acc_ppm": Int(best.acc * 1e6), "best_epoch": best.epoch]).save(to: ckptPath)
+                    if !cfg.quiet { print("\ninterrupted: checkpoint written to \(ckptPath); continue with --resume") }
+                    return SentimentRunResult(bestValidAccuracy: best.acc, bestEpoch: best.epoch, epochsRun: epochsRun,
+                                              interrupted: true, seconds: monotonicSeconds() - t0)
+                }
+            }
+            epochsRun += 1
+            let seconds = monotonicSeconds() - te
+            // Validation.
+            let model = try SentimentModel(config: config, weights: trainer.weights)
+            var logits = [Float](repeating: 0, count: validIds.count)
+            logits.withUnsafeMutableBufferPointer { buf in
+                Parallel.forEach(count: validIds.count, threads: cfg.threads) { buf[$0] = model.logit(ids: validIds[$0]) }
+            }
+            let vLoss = Losses.binaryCrossEntropyWithLogits(logits, valid.map(\.label)).loss
+            let vAcc = validIds.isEmpty ? 0 : Double(zip(logits, valid).filter { ($0.0 > 0) == ($0.1.label > 0.5) }.count) / Double(valid.count)
+            let tAcc = seen > 0 ? Double(correct) / Double(seen) : 0
+            csv.write([String(epoch + 1), fmt(lossSum / Double(max(seen, 1)), 5), fmt(tAcc, 5), fmt(vLoss, 5), fmt(vAcc, 5),
+                       fmt(seconds, 1), fmt(Double(seen) / seconds, 1)])
+            if !cfg.quiet { print("epoch \(epoch + 1): train loss \(fmt(lossSum / Double(max(seen, 1)), 4)) acc \(fmt(tAcc, 4)) | valid loss \(fmt(vLoss, 4)) acc \(fmt(vAcc, 4)) | \(fmt(seconds, 1)) s") }
+            if vAcc > best.acc {
+                best = (vAcc, epoch + 1)
+                var c = config
+                c.description = "sentiment \(config.cell.rawValue)\(config.bidirectional ? " bidirectional" : ""); epoch \(epoch + 1) of \(cfg.epochs), validation accuracy \(fmt(vAcc, 4))"
+                try Model.make(config: c, weights: trainer.weights).save(to: cfg.out)
+            }
+            try Checkpoint(config: config, weights: trainer.weights, adam: trainer.adam,
+                           progress: ["epoch": epoch + 1, "batch": 0, "best_acc_ppm": Int(best.acc * 1e6), "best_epoch": best.epoch]).save(to: ckptPath)
+        }
+        return SentimentRunResult(bestValidAccuracy: best.acc, bestEpoch: best.epoch, epochsRun: epochsRun,
+                                  interrupted: false, seconds: monotonicSeconds() - t0)
+    }
+}
+
+public struct CharLMRunConfig {
+    public var out: String
+    public var iterations = 10000
+    public var batchSize = 64
+    public var seqLength = 40
+    public var learningRate: Float = 0.005
+    public var embeddingDim = 256
+    public var hiddenSize = 512
+    public var cell = CellKind.lstm
+    public var layers = 1
+    /// 0: the book's scheme (independent random windows from a zero state). K > 0: stateful
+    /// streams through the text, state carried across windows, gradient cut every K steps.
+    public var tbptt = 0
+    public var clipNorm: Float? = nil
+    public var seed: UInt64 = 1
+    public var threads = 0
+    public var logEvery = 100
+    public var checkpointEvery = 500
+    public var resume = false
+    public var quiet = false
+    public var commandLine = ""
+
+    public init(out: String) { self.out = out }
+}
+
+public enum CharLMRun {
+    public static func run(_ cfg: CharLMRunConfig, corpus: CharCorpus) throws(SwiftRNNError) -> (lastLoss: Double, interrupted: Bool, seconds: Double) {
+        let ckptPath = cfg.out + ".ckpt"
+        var config: ModelConfig
+        var trainer: CharLMTrainer
+        var start = 0, pos = 0
+        var state: CharLMTrainer.StreamState? = nil
+        let options = CharLMTrainer.Options(learningRate: cfg.learningRate, batchSize: cfg.batchSize, seqLength: cfg.seqLength,
+                                            threads: cfg.threads, clipNorm: cfg.clipNorm)
+        if cfg.resume, access(ckptPath, F_OK) == 0 {
+            let ck = try Checkpoint.load(path: ckptPath)
+            config = ck.config
+            trainer = CharLMTrainer(weights: ck.weights, config: config, options: options)
+            trainer.adam = ck.adam
+            start = ck.progress["iteration"] ?? 0
+            pos = ck.progress["pos"] ?? 0
+            if let h = ck.extra["state.h"], let c = ck.extra["state.c"] { state = .init(h: h, c: c) }
+            if !cfg.quiet { print("resuming from \(ckptPath): iteration \(start)") }
+        } else {
+            config = ModelConfig(kind: .charlm, cell: cfg.cell, vocabSize: corpus.characters.count, embeddingDim: cfg.embeddingDim,
+                                 hiddenSize: cfg.hiddenSize, numLayers: cfg.layers, bidirectional: false, head: ["fc"],
+                                 vocab: corpus.characters)
+            let w = Initialization.pytorchDefault(config: config, headSizes: [corpus.characters.count], seed: cfg.seed)
+            trainer = CharLMTrainer(weights: w, config: config, options: options)
+        }
+        config.trainedBy = cfg.commandLine.isEmpty ? nil : cfg.commandLine
+        let ids = corpus.trainIds, B = cfg.batchSize, T = cfg.seqLength
+        guard ids.count > B * (T + 1) else { throw .invalid("the training text (\(ids.count) characters) is too short for batch \(B) x \(T + 1)") }
+        let streamLen = ids.count / B
+        let csv = CSVLog(path: cfg.out + ".metrics.csv", header: "iteration,loss_nats,bits_per_char,seconds,chars_per_s", append: start > 0)
+        var progress = Progress(total: cfg.iterations, label: "charlm")
+        progress.quiet = cfg.quiet
+        let t0 = monotonicSeconds()
+        var windowLoss = 0.0, windowCount = 0, last = 0.0
+        var tLog = monotonicSeconds()
+        func save(_ it: Int) throws(SwiftRNNError) {
+            var extra: [String: [Float]] = [:]
+            if let state { extra["state.h"] = state.h; extra["state.c"] = state.c }
+            try Checkpoint(config: config, weights: trainer.weights, adam: trainer.adam,
+                           progress: ["iteration": it, "pos": pos], extra: extra).save(to: ckptPath)
+        }
+        for it in start..<cfg.iterations {
+            var loss = 0.0
+            if cfg.tbptt > 0 {
+                if pos + T + 1 > streamLen { pos = 0; state = nil }
+                var grads: ModelWeights? = nil
+                var w0 = 0
+                while w0 < T {
+                    let len = min(cfg.tbptt, T - w0)
+                    let windows = (0..<B).map { b in Array(ids[(b * streamLen + pos + w0)..<(b * streamLen + pos + w0 + len + 1)]) }
+                    let r = trainer.lossAndGradients(windows: windows, state: state)
+                    var g = r.grads
+                    let share = Float(len) / Float(T)
+                    for (_, p) in g.parameterPaths { g[keyPath: p].withUnsafeMutableBufferPointer { b in for k in b.indices { b[k] *= share } } }
+                    if grads == nil { grads = g } else { grads!.add(g) }
+                    loss += r.loss * Double(share)
+                    state = r.state
+                    w0 += len
+                }
+                pos += T
+                trainer.apply(grads!)
+            } else {
+                var rng = RandomSource(seed: cfg.seed &* 0x2545_F491 &+ UInt64(it))
+                let windows = (0..<B).map { _ -> [Int32] in
+                    let s = Int(rng.next() % UInt64(ids.count - T - 1))
+                    return Array(ids[s..<(s + T + 1)])
+                }
+                let r = trainer.lossAndGradients(windows: windows, state: nil)
+                loss = r.loss
+                trainer.apply(r.grads)
+            }
+            last = loss
+            windowLoss += loss; windowCount += 1
+            let elapsed = monotonicSeconds() - t0
+            progress.update(it + 1, "loss \(fmt(loss, 4)) (\(fmt(loss / log(2.0), 3)) bits/char)",
+                            unitsPerSecond: Double(it + 1 - start) / elapsed, unit: "it")
+            if (it + 1) % cfg.logEvery == 0 || it + 1 == cfg.iterations {
+                let now = monotonicSeconds()
+                let avg = windowLoss / Double(windowCount)
+                csv.write([String(it + 1), fmt(avg, 5), fmt(avg / log(2.0), 5), fmt(now - t0, 1),
+                           fmt(Double(windowCount * B * T) / (now - tLog), 1)])
+                windowLoss = 0; windowCount = 0; tLog = now
+            }
+            if (it + 1) % cfg.checkpointEvery == 0 || it + 1 == cfg.iterations { try save(it + 1) }
+            if Interrupt.requested {
+                try save(it + 1)
+                try Model.make(config: config, weights: trainer.weights).save(to: cfg.out)
+                if !cfg.quiet { print("\ninterrupted: checkpoint written to \(ckptPath); continue with --resume") }
+                return (last, true, monotonicSeconds() - t0)
+            }
+        }
+        try Model.make(config: config, weights: trainer.weights).save(to: cfg.out)
+        return (last, false, monotonicSeconds() - t0)
+    }
+}
+
+extension CharLMTrainer {
+    /// Clips (if asked) and takes one Adam step with `grads`.
+    public mutating func apply(_ grads: ModelWeights) {
+        var g = grads
+        if let c = options.clipNorm { GradientClipping.clipGlobalNorm(&g, maxNorm: c) }
+        adam.update(&weights, grads: g)
+    }
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Proves the parity tests can fail: applies one deliberate bug at a time to the core (a gate
+# order, a bias, the packing rule), runs the parity tests, and expects each run to FAIL.
+# Restores the sources afterwards. Usage: bash tools/mutation_check.sh
+set -u
+cd "$(dirname "$0")/.."
+R=Sources/SwiftRNN/Layers/Recurrent.swift
+mutations=(
+  "LSTM gates i/f swapped|s/let i = Kernels.sigmoid(gx\[k\] + gh\[k\])/let i = Kernels.sigmoid(gx[H + k] + gh[H + k])/"
+  "GRU reset gate applied outside W_hn h|s/let n = Kernels.tanh(gx\[2 \* H + k\] + r \* gh\[2 \* H + k\])/let n = Kernels.tanh(r * (gx[2 * H + k] + gh[2 * H + k]))/"
+  "bias_hh ignored|s/Kernels.broadcastRows(bhh.baseAddress!, n: G, into: HH, m: n, ldc: G)/HH.update(repeating: 0, count: n * G)/"
+  "packing: reverse direction starts at the padded end|s/let n = batch.batchSizes\[t\], r0 = batch.offsets\[t\]/let n = reverse ? batch.batchSizes[0] : batch.batchSizes[t], r0 = batch.offsets[t]/"
+)
+cp $R /tmp/Recurrent.swift.orig
+trap 'cp /tmp/Recurrent.swift.orig $R' EXIT
+caught=0
+for m in "${mutations[@]}"; do
+  name=${m%%|*}; expr=${m#*|}
+  cp /tmp/Recurrent.swift.orig $R
+  sed -i "$expr" $R
+  if cmp -s $R /tmp/Recurrent.swift.orig; then echo "NOT APPLIED: $name"; continue; fi
+  if swift test --filter "LayerParityTests|ModelParityTests" >/tmp/mutation.log 2>&1; then
+    echo "SURVIVED (tests passed with the bug): $name"
+  else
+    echo "caught: $name"; caught=$((caught + 1))
+  fi
+done
+echo "$caught of ${#mutations[@]} mutations caught"
+[ "$caught" = "${#mutations[@]}" ]
