@@ -1,0 +1,112 @@
+import Foundation
+import XCTest
+@testable import SwiftRNN
+@testable import SwiftRNNTraining
+
+/// Training on tiny synthetic data: it learns, it resumes exactly, it writes usable models.
+final class TrainingTests: XCTestCase {
+    static let positive = ["great", "excellent", "wonderful", "loved", "superb", "brilliant"]
+    static let negative = ["terrible", "awful", "boring", "worst", "dull", "horrible"]
+    static let filler = ["the", "movie", "film", "plot", "was", "a", "it", "and", "i", "this", "story", "acting"]
+
+    /// Reviews whose label is decided by one keyword among filler words.
+    static func keywordReviews(_ n: Int, seed: UInt64) -> [Review] {
+        var rng = RandomSource(seed: seed)
+        func pick(_ a: [String]) -> String { a[Int(rng.next() % UInt64(a.count))] }
+        return (0..<n).map { k in
+            let label = k % 2
+            var words = (0..<(3 + Int(rng.next() % 10))).map { _ in pick(filler) }
+            words.insert(pick(label == 1 ? positive : negative), at: Int(rng.next() % UInt64(words.count + 1)))
+            return Review(text: "<br />" + words.joined(separator: " ") + ".", label: Float(label))
+        }
+    }
+
+    func tmp(_ name: String) -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrnn-tests-\(getpid())")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir.appendingPathComponent(name).path
+    }
+
+    func testSentimentLearnsAKeywordRule() throws {
+        var c = SentimentRunConfig(out: tmp("kw.safetensors"))
+        c.epochs = 4; c.batchSize = 16; c.learningRate = 0.01; c.embeddingDim = 8; c.hiddenSize = 8; c.fcHidden = 8
+        c.threads = 2; c.quiet = true; c.seed = 3
+        let r = try SentimentRun.run(c, train: Self.keywordReviews(600, seed: 1), valid: Self.keywordReviews(200, seed: 2))
+        XCTAssertGreaterThanOrEqual(r.bestValidAccuracy, 0.95)
+        guard case let .sentiment(m) = try Model.load(path: c.out) else { return XCTFail() }
+        XCTAssertGreaterThan(m.score("a wonderful story, i loved it"), 0.5)
+        XCTAssertLessThan(m.score("a boring and dull plot"), 0.5)
+        let test = Self.keywordReviews(200, seed: 99)
+        let acc = Double(zip(m.scoreBatch(test.map(\.text)), test).filter { ($0.0 > 0.5) == ($0.1.label > 0.5) }.count) / 200
+        XCTAssertGreaterThanOrEqual(acc, 0.95)
+    }
+
+    func testCharModelMemorisesAString() throws {
+        let text = "THE MYSTERIOUS ISLAND\n" + String(repeating: "the sea was calm. ", count: 40) + "End of the Project Gutenberg"
+        let path = tmp("corpus.txt")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let corpus = try CharCorpus(path: path)
+        var c = CharLMRunConfig(out: tmp("lm.safetensors"))
+        c.iterations = 150; c.batchSize = 8; c.seqLength = 16; c.embeddingDim = 8; c.hiddenSize = 24
+        c.learningRate = 0.02; c.threads = 2; c.quiet = true; c.tbptt = 8; c.clipNorm = 5
+        let r = try CharLMRun.run(c, corpus: corpus)
+        XCTAssertLessThan(r.lastLoss, 0.3, "nats/char on a repeated sentence")
+        guard case let .charlm(m) = try Model.load(path: c.out) else { return XCTFail() }
+        let out = try Generator.sample(model: m, prime: "the sea", count: 30, parameters: .init(greedy: true))
+        XCTAssertTrue(out.hasPrefix("the sea was calm. the sea was"), out)
+        let (nats, n) = try m.negativeLogLikelihood(corpus.heldOut)
+        XCTAssertLessThan(nats / Double(n), 0.5)
+    }
+
+    func testResumedSentimentRunEqualsAnUninterruptedOne() throws {
+        let train = Self.keywordReviews(120, seed: 5), valid = Self.keywordReviews(40, seed: 6)
+        func config(_ name: String, epochs: Int, resume: Bool) -> SentimentRunConfig {
+            var c = SentimentRunConfig(out: tmp(name))
+            c.epochs = epochs; c.batchSize = 16; c.embeddingDim = 6; c.hiddenSize = 5; c.fcHidden = 4
+            c.dropout = 0.2; c.clipNorm = 1; c.threads = 2; c.quiet = true; c.resume = resume; c.seed = 11
+            c.cell = .gru; c.bidirectional = true
+            return c
+        }
+        _ = try SentimentRun.run(config("straight.safetensors", epochs: 3, resume: false), train: train, valid: valid)
+        _ = try SentimentRun.run(config("resumed.safetensors", epochs: 1, resume: false), train: train, valid: valid)
+        _ = try SentimentRun.run(config("resumed.safetensors", epochs: 3, resume: true), train: train, valid: valid)
+        let a = try Checkpoint.load(path: tmp("straight.safetensors.ckpt")), b = try Checkpoint.load(path: tmp("resumed.safetensors.ckpt"))
+        XCTAssertEqual(a.adam.step, b.adam.step)
+        for (name, p) in a.weights.parameterPaths {
+            XCTAssertEqual(a.weights[keyPath: p], b.weights[keyPath: p], name)
+        }
+    }
+
+    func testResumedCharRunEqualsAnUninterruptedOne() throws {
+        let text = "THE MYSTERIOUS ISLAND\n" + String(repeating: "abc def ghi. ", count: 30) + "End of the Project Gutenberg"
+        let path = tmp("corpus2.txt")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let corpus = try CharCorpus(path: path)
+        func config(_ name: String, iterations: Int, resume: Bool, tbptt: Int) -> CharLMRunConfig {
+            var c = CharLMRunConfig(out: tmp(name))
+            c.iterations = iterations; c.batchSize = 4; c.seqLength = 6; c.embeddingDim = 4; c.hiddenSize = 6
+            c.threads = 2; c.quiet = true; c.resume = resume; c.tbptt = tbptt; c.checkpointEvery = 3
+            return c
+        }
+        for tbptt in [0, 3] {
+            _ = try CharLMRun.run(config("s\(tbptt).safetensors", iterations: 8, resume: false, tbptt: tbptt), corpus: corpus)
+            _ = try CharLMRun.run(config("r\(tbptt).safetensors", iterations: 5, resume: false, tbptt: tbptt), corpus: corpus)
+            _ = try CharLMRun.run(config("r\(tbptt).safetensors", iterations: 8, resume: true, tbptt: tbptt), corpus: corpus)
+            let a = try Checkpoint.load(path: tmp("s\(tbptt).safetensors.ckpt")), b = try Checkpoint.load(path: tmp("r\(tbptt).safetensors.ckpt"))
+            for (name, p) in a.weights.parameterPaths { XCTAssertEqual(a.weights[keyPath: p], b.weights[keyPath: p], "tbptt \(tbptt) \(name)") }
+        }
+    }
+
+    func testCorpusReadsLikePythonTextMode() throws {
+        let path = tmp("crlf.txt")
+        let raw: [UInt8] = [0xEF, 0xBB, 0xBF] + Array("junk THE MYSTERIOUS ISLAND\r\nline\rtwo\r\n".utf8)
+            + Array(String(repeating: "x", count: 200).utf8) + Array("End of the Project Gutenberg tail".utf8)
+        try Data(raw).write(to: URL(fileURLWithPath: path))
+        let c = try CharCorpus(path: path)
+        let s = String(String.UnicodeScalarView(c.text))
+        XCTAssertTrue(s.hasPrefix("THE MYSTERIOUS ISLAND\nline\ntwo\nxx"))
+        XCTAssertFalse(s.contains("\r"))
+        XCTAssertFalse(s.contains("End of"))
+        XCTAssertEqual(c.characters, c.characters.sorted { $0.unicodeScalars.first!.value < $1.unicodeScalars.first!.value })
+    }
+}
