@@ -21,10 +21,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
+        // OpenBLAS's header only. The library itself is loaded at run time (SwiftRNN's
+        // Kernels/BLAS.swift) so that its kernels can be chosen before it initialises; that is why
+        // there is no pkg-config name here: its `--libs` would link libopenblas into
+        // libswiftrnn.so and have it initialise before any of our code runs.
         .systemLibrary(
             name: "COpenBLAS",
             path: "Sources/COpenBLAS",
-            pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
         .target(name: "SwiftRNN", dependencies: ["COpenBLAS"]),

@@ -58,6 +58,7 @@ public enum SentimentRun {
     }
 
     public static func run(_ cfg: SentimentRunConfig, train: [Review], valid: [Review]) throws(SwiftRNNError) -> SentimentRunResult {
+        try BLAS.ensureLoaded()
         let ckptPath = cfg.out + ".ckpt"
         var config: ModelConfig
         var trainer: SentimentTrainer
@@ -173,6 +174,7 @@ public struct CharLMRunConfig {
 
 public enum CharLMRun {
     public static func run(_ cfg: CharLMRunConfig, corpus: CharCorpus) throws(SwiftRNNError) -> (lastLoss: Double, interrupted: Bool, seconds: Double) {
+        try BLAS.ensureLoaded()
         let ckptPath = cfg.out + ".ckpt"
         var config: ModelConfig
         var trainer: CharLMTrainer

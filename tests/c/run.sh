@@ -30,11 +30,20 @@ check "ldd shows no libswift*" bash -c "! ldd '$LIB' | grep -q libswift"
 check "ldd resolves every dependency" bash -c "! ldd '$LIB' | grep -q 'not found'"
 check "only swiftrnn_* exported" bash -c "[ -z \"\$(nm -D --defined-only --extern-only '$LIB' | awk '\$2 != \"A\" {print \$3}' | grep -v '^swiftrnn_')\" ]"
 check "soname libswiftrnn.so.0" bash -c "readelf -d '$LIB' | grep -q 'SONAME.*libswiftrnn.so.0'"
+check "OpenBLAS is not a link-time dependency (loaded lazily)" bash -c "! readelf -d '$LIB' | grep -q 'NEEDED.*openblas'"
 
 # 3. Contract tests from the header alone.
 export LIBDIR; build() { cc -std=c99 -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L -Iinclude "$@" -L$LIBDIR -Wl,-rpath,$PWD/$LIBDIR -lswiftrnn -lm; }
 check "abi_check builds and runs" bash -c "$(declare -f build); build tests/c/abi_check.c -o $TMP/abi && $TMP/abi"
 check "api_test" bash -c "$(declare -f build); build tests/c/api_test.c -o $TMP/api && $TMP/api $FIX"
+
+# 3b. The OpenBLAS core: chosen for the CPU when the user did not, the user's choice otherwise.
+check "blas_core builds" bash -c "$(declare -f build); build -D_GNU_SOURCE tests/c/blas_core.c -o $TMP/blas_core -ldl"
+if grep -qw avx512bw /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo; then want=SkylakeX; elif grep -qw avx2 /proc/cpuinfo; then want=Haswell; else want=; fi
+if [ -n "$want" ]; then
+  check "OpenBLAS core is $want without OPENBLAS_CORETYPE, env restored" bash -c "env -u OPENBLAS_CORETYPE $TMP/blas_core $FIX/models/charlm_small.safetensors | grep -qx 'core=$want env=unset'"
+fi
+check "OPENBLAS_CORETYPE set by the user wins" bash -c "OPENBLAS_CORETYPE=Prescott $TMP/blas_core $FIX/models/charlm_small.safetensors | grep -qx 'core=Prescott env=Prescott'"
 
 # 4. The examples.
 SENT=models/sentiment-imdb.safetensors

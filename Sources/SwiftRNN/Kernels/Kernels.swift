@@ -1,4 +1,3 @@
-import COpenBLAS
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,14 +7,6 @@ import Glibc
 /// Shapes are row-major. Layers call these with pointers into their own buffers, so the time
 /// loop of a recurrent layer allocates nothing.
 public enum Kernels {
-    /// OpenBLAS runs single-threaded here: the library parallelises across reviews (and
-    /// training across batch shards) itself, and OpenBLAS threading inside calls made from
-    /// several threads collapses throughput. Read once, before the first BLAS call.
-    static let blasConfigured: Bool = {
-        openblas_set_num_threads(1)
-        return true
-    }()
-
     /// General `C = alpha * op(A) op(B) + beta * C`, row-major (training's backward passes).
     @inline(__always)
     public static func gemm(
@@ -24,9 +15,8 @@ public enum Kernels {
         beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         guard m > 0, n > 0, k > 0 else { return }
-        _ = blasConfigured
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
+                   beta: beta, c, ldc: ldc)
     }
 
     /// `C[m, n] = beta * C[m, n] + sum_k A[m, k] * W[n, k]`: a batch of rows times the transpose
@@ -46,11 +36,8 @@ public enum Kernels {
             if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
             return
         }
-        _ = blasConfigured
-        cblas_sgemm(
-            CblasRowMajor, CblasNoTrans, CblasTrans,
-            Int32(m), Int32(n), Int32(k),
-            1, a, Int32(lda), w, Int32(k), beta, c, Int32(ldc))
+        BLAS.sgemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a, lda: lda, w, ldb: k,
+                   beta: beta, c, ldc: ldc)
     }
 
     /// Writes `bias` into each of `m` rows of `c` (row stride `ldc`), ready for `gemmNT` with

@@ -24,6 +24,7 @@ public enum Model: Sendable {
 
     /// Loads a model from the bytes of a model file (copied; the buffer may go afterwards).
     public static func load(bytes: UnsafeRawBufferPointer) throws(SwiftRNNError) -> Model {
+        try BLAS.ensureLoaded()
         let file = try SafeTensors(bytes: bytes)
         let config = try ModelConfig(metadata: file.metadata)
         let weights = try ModelWeights(config: config, file: file)
@@ -31,6 +32,7 @@ public enum Model: Sendable {
     }
 
     public static func make(config: ModelConfig, weights: ModelWeights) throws(SwiftRNNError) -> Model {
+        try BLAS.ensureLoaded()
         switch config.kind {
         case .sentiment: return .sentiment(try SentimentModel(config: config, weights: weights))
         case .charlm: return .charlm(try CharLanguageModel(config: config, weights: weights))
