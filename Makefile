@@ -77,5 +77,14 @@ install: lib
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/swiftrnn.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/swiftrnn.pc
 
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tools/fuzz.sh
+
+# Sanitizers (each in its own scratch folder): the Swift tests under AddressSanitizer and
+# ThreadSanitizer, the C examples against an ASan build, and valgrind on a C loop.
+check:
+	bash tests/check.sh
+
 clean:
-	rm -rf .build $(OUT)
+	rm -rf .build .build-* $(OUT)

@@ -48,3 +48,12 @@ let package = Package(
     ],
     swiftLanguageModes: [.v5]
 )
+
+// libFuzzer targets (docs/bad-input.md, `make fuzz`), only when SWIFTRNN_FUZZ is set: they
+// must be built with `--sanitize=fuzzer`, and a plain build would fail to link them.
+if Context.environment["SWIFTRNN_FUZZ"] != nil {
+    for name in ["FuzzLoad", "FuzzScore", "FuzzSample"] {
+        package.targets.append(.executableTarget(name: name, dependencies: ["SwiftRNN", "CSwiftRNN"], path: "Fuzz/\(name)"))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
+}

@@ -20,7 +20,6 @@ import argparse
 import collections
 import glob
 import json
-import math
 import os
 import platform
 import random
@@ -31,7 +30,6 @@ import statistics
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 import warnings
 
@@ -313,12 +311,19 @@ def export_onnx(paths):
             Padded(m).eval(), (x, ln), paths["sent_onnx"], ["text", "lengths"], ["prob"],
             {"text": {0: "B", 1: "T"}, "lengths": {0: "B"}, "prob": {0: "B"}})
         # Does the book's own forward (pack_padded_sequence) export? Recorded, not used.
+        # (The exporters dump whole graphs to fd 2 when it fails: silenced.)
+        saved = os.dup(2)
         try:
-            info["book_forward_exporter"] = _onnx_export(
-                m, (x, ln), paths["sent_onnx"] + ".book.onnx", ["text", "lengths"], ["prob"],
-                {"text": {0: "B", 1: "T"}, "lengths": {0: "B"}, "prob": {0: "B"}})
+            with open(os.devnull, "w") as dn:
+                os.dup2(dn.fileno(), 2)
+                info["book_forward_exporter"] = _onnx_export(
+                    m, (x, ln), paths["sent_onnx"] + ".book.onnx", ["text", "lengths"], ["prob"],
+                    {"text": {0: "B", 1: "T"}, "lengths": {0: "B"}, "prob": {0: "B"}})
         except Exception as e:  # noqa: BLE001
-            info["book_forward_exporter"] = f"failed: {str(e)[:300]}"
+            info["book_forward_exporter"] = "failed: " + " ".join(str(e).split())[:300]
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
         with open(paths["sent_onnx"] + ".json", "w") as f:
             json.dump(info, f)
     if not os.path.exists(paths["char_onnx"]):
@@ -635,8 +640,22 @@ def w3_py_worker(a):
             res = int(np.argmax(logits[0]))
     t_end = time.perf_counter()
     return {"import_ms": 1e3 * (t_imp - t_start), "total_ms": 1e3 * (t_end - t_imp),
-            "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "peak_rss_kb": vm_hwm_kb(),
             "result": res}
+
+
+def vm_hwm_kb():
+    """Peak RSS of this process (VmHWM). Not ru_maxrss: Linux carries the parent's high-water
+    mark across fork+exec into it, so a child of a big Python process would report the parent's
+    RSS."""
+    try:
+        with open("/proc/self/status") as f:
+            for ln in f:
+                if ln.startswith("VmHWM:"):
+                    return int(ln.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def w4_worker(a):
@@ -1428,7 +1447,8 @@ def cmd_report(a):
                  "runs): `load+first` = clock_gettime around `swiftrnn_model_load` and the first "
                  "score / first generated character; `process` = exec to exit as seen by the "
                  "harness (adds dynamic loading and OpenBLAS start-up); peak RSS = "
-                 "`ru_maxrss`. PyTorch / ONNX Runtime: a fresh Python process; `load+first` "
+                 "`VmHWM` from /proc/self/status (not `ru_maxrss`, which Linux carries over "
+                 "from the parent across fork+exec). PyTorch / ONNX Runtime: a fresh Python process; `load+first` "
                  "excludes the imports (shown separately).\n")
         L.append("| peer | model | threads | load+first ms | (load / first) | imports ms | "
                  "process ms | peak RSS MB | file MB |")

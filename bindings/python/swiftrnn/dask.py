@@ -44,6 +44,7 @@ import glob as _glob
 import hashlib
 import os
 import threading
+from asyncio import TimeoutError as asyncio_TimeoutError
 import time
 import uuid
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -343,7 +344,7 @@ def score_files(inputs: Union[str, Sequence[str], "dd.DataFrame"], output: str,
     _prepare_output(output, overwrite)
     workers = {}
     if preload_model:
-        workers = client.run(preload, path, sha)
+        workers = _preload_all(client, path, sha)
     t0 = time.perf_counter()
     parts = scored.to_delayed()
     meta = scored._meta
@@ -352,7 +353,10 @@ def score_files(inputs: Union[str, Sequence[str], "dd.DataFrame"], output: str,
                    f"{uuid.uuid4().hex[:8]}") for i, p in enumerate(parts)]
     futures = client.compute(tasks)
     if progress:
-        dask_progress(futures)
+        import contextlib
+        import sys
+        with contextlib.redirect_stdout(sys.stderr):    # stdout stays for results
+            dask_progress(futures)
     else:
         wait(futures)
     results = client.gather(futures)
@@ -362,6 +366,21 @@ def score_files(inputs: Union[str, Sequence[str], "dd.DataFrame"], output: str,
     return ScoreSummary(rows=rows, malformed=sum(b for _, b in results), partitions=len(parts),
                         seconds=seconds, rows_per_second=rows / seconds if seconds > 0 else 0.0,
                         output=output, model=path, sha256=sha, workers=workers)
+
+
+def _preload_all(client, path: str, sha: str) -> Dict[str, str]:
+    """``preload`` on every worker; model errors are raised, a worker that dies meanwhile is
+    skipped (its restarted process loads the model at its first task)."""
+    from distributed.comm import CommClosedError
+
+    out = {}
+    for addr, r in client.run(preload, path, sha, on_error="return").items():
+        if isinstance(r, (CommClosedError, asyncio_TimeoutError)):
+            continue
+        if isinstance(r, BaseException):
+            raise r
+        out[addr] = r
+    return out
 
 
 def _prepare_output(output: str, overwrite: bool) -> None:

@@ -266,6 +266,7 @@ def test_worker_killed_mid_job_every_row_exactly_once(cluster, corpus, tmp_path)
         killed["pid"] = pid
 
     out = str(tmp_path / "scored")
+    client.run(sd.preload, *sd.model_fingerprint(MODEL))    # warm workers: kill during scoring
     t0 = time.perf_counter()
     timer = threading.Timer(1.0, kill)
     timer.start()

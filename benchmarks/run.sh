@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# What `make bench` runs: venv, C probes, measurements, benchmarks/RESULTS.md + plot.png.
+#   QUICK=1   reduced sizes (W1 5,000 reviews, W2 1,000 chars, W4 on a 2,000-review subset,
+#             extrapolated and labelled so)
+#   SMOKE=1   tiny sizes, to check the harness (results go to $WORK/smoke-results, RESULTS.md
+#             is written there too, not into the repo)
+#   IMDB=DIR TEXT=FILE WORK=DIR THREADS=1,2 PEERS=swiftrnn,torch-book,... WORKLOADS=bw,w1,w2,w3,w4
+#   PYTHON=/path/to/python  skip setup_venv.sh and use that interpreter
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(git -C "$HERE" rev-parse --show-toplevel)
+WORK=${WORK:-$REPO/../bench-work}
+CC=${CC:-cc}
+mkdir -p "$WORK/bin"
+
+if [ ! -e "$REPO/out/lib/libswiftrnn.so" ]; then
+  echo "out/lib/libswiftrnn.so is missing: run 'make lib cli' first" >&2; exit 1
+fi
+PY=${PYTHON:-$(bash "$HERE/setup_venv.sh" | tail -n 1)}
+echo "python: $PY" >&2
+
+$CC -O2 -std=c99 -Wall -Wextra -D_POSIX_C_SOURCE=200809L -I"$REPO/include" "$HERE/coldstart.c" \
+    -o "$WORK/bin/coldstart" -L"$REPO/out/lib" -Wl,-rpath,"$REPO/out/lib" -lswiftrnn
+$CC -O3 -march=native -fopenmp -Wall "$HERE/bandwidth.c" -o "$WORK/bin/bandwidth" \
+  || echo "warning: bandwidth.c did not build (needs OpenMP); no roofline" >&2
+
+ARGS=(run --work "$WORK" --coldstart "$WORK/bin/coldstart" --bandwidth "$WORK/bin/bandwidth")
+RESULTS=$HERE/results OUT=$HERE/RESULTS.md PLOT=$HERE/plot.png
+if [ "${SMOKE:-0}" = 1 ]; then
+  ARGS+=(--smoke); RESULTS=$WORK/smoke-results; OUT=$RESULTS/RESULTS.md; PLOT=$RESULTS/plot.png
+elif [ "${QUICK:-0}" = 1 ]; then
+  ARGS+=(--quick)
+fi
+ARGS+=(--results "$RESULTS")
+[ -n "${IMDB:-}" ] && ARGS+=(--imdb "$IMDB")
+[ -n "${TEXT:-}" ] && ARGS+=(--text "$TEXT")
+[ -n "${THREADS:-}" ] && ARGS+=(--threads "$THREADS")
+[ -n "${PEERS:-}" ] && ARGS+=(--peers "$PEERS")
+[ -n "${WORKLOADS:-}" ] && ARGS+=(--workloads "$WORKLOADS")
+
+"$PY" "$HERE/bench.py" "${ARGS[@]}"
+"$PY" "$HERE/bench.py" report --results "$RESULTS" --out "$OUT" --plot "$PLOT"
+echo "results: $OUT" >&2
