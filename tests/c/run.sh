@@ -61,6 +61,10 @@ check "generate: same seed, same text" bash -c "$OUT/bin/generate $LM '$PRIME' 2
 check "generate: other seed, other text" bash -c "$OUT/bin/generate $LM '$PRIME' 200 1.0 8 > $TMP/g3 && ! cmp -s $TMP/g1 $TMP/g3"
 check "generate: starts with the prime" bash -c "head -c ${#PRIME} $TMP/g1 | grep -qx '$PRIME'"
 
+# 4b. Memory: resident memory flat over 100,000 calls (growth under 1 MB after the first 10%).
+check "leak_loop builds" bash -c "$(declare -f build); build tests/c/leak_loop.c -o $TMP/leak_loop"
+check "RSS flat over 100,000 score calls" bash -c "$TMP/leak_loop $FIX/models/sentiment_keyword_trained.safetensors $FIX/models/charlm_small.safetensors 20 100000 | tee /dev/stderr | awk -F'[= ]' '{ exit !(\$4 - \$2 < 1024) }'"
+
 # 5. make install + pkg-config.
 check "make install PREFIX" make -s install PREFIX="$TMP/prefix"
 check "pkg-config builds a program" bash -c "PKG_CONFIG_PATH=$TMP/prefix/lib/pkgconfig; export PKG_CONFIG_PATH; cc -std=c99 -Wall -Wextra -Werror examples/c/generate.c -D_POSIX_C_SOURCE=200809L -o $TMP/gen_pc \$(pkg-config --cflags --libs swiftrnn) && LD_LIBRARY_PATH=$TMP/prefix/lib $TMP/gen_pc $LM '$PRIME' 20 1.0 7 >/dev/null"

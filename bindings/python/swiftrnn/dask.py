@@ -54,11 +54,30 @@ import swiftrnn
 try:
     import dask
     import dask.dataframe as dd
+    import distributed  # noqa: F401 - imported now so that _fix_error_pickling comes after it
     import pandas as pd
 except ImportError as _e:  # pragma: no cover - depends on the environment
     raise ImportError(
         "swiftrnn.dask needs the dask extra: pip install './bindings/python[dask]' "
         f"(dask[dataframe], distributed, pyarrow): {_e}") from _e
+
+
+def _reduce_error(e: "swiftrnn.SwiftRNNError"):
+    return type(e), (e.status, e.message)
+
+
+def _fix_error_pickling() -> None:
+    """Importing dask/distributed runs ``tblib.pickling_support.install()``, which registers a
+    copyreg reducer for every exception class already defined, swiftrnn's included; its
+    unpickler calls ``cls.__new__(cls)``, which fails for :class:`swiftrnn.OutOfMemoryError`
+    (``MemoryError.__new__(OutOfMemoryError) is not safe``). Register the plain
+    ``cls(status, message)`` reducer again for swiftrnn's errors."""
+    import copyreg
+    for cls in {swiftrnn.SwiftRNNError, *swiftrnn._ERRORS.values()}:
+        copyreg.pickle(cls, _reduce_error)
+
+
+_fix_error_pickling()
 
 __all__ = [
     "score", "score_files", "read_input", "model_fingerprint", "get_model", "load_counts",

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `make check`: the sanitizer and leak runs of docs/bad-input.md, each in its own scratch
+# folder. Prints "N passed, N failed"; CI runs it after `make test`.
+set -u
+cd "$(dirname "$0")/.."
+export SWIFT_BACKTRACE=enable=no
+FIX=Tests/SwiftRNNTests/Fixtures
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0; fail=0
+run() { local name=$1; shift; echo "== $name"; if "$@" >"$TMP/log" 2>&1; then pass=$((pass+1)); echo "ok   $name"; tail -n 3 "$TMP/log" | sed 's/^/     /'; else fail=$((fail+1)); echo "FAIL $name"; tail -n 30 "$TMP/log" | sed 's/^/     /'; fi; }
+
+# 1. Every Swift test under AddressSanitizer (XCTest itself leaks, hence detect_leaks=0).
+run "swift test under ASan" env ASAN_OPTIONS=detect_leaks=0 swift test --sanitize=address --scratch-path .build-asan
+
+# 2. The concurrency test (8 scorers + 2 generators on shared models) and the batch paths
+#    under ThreadSanitizer.
+run "swift test under TSan" swift test --sanitize=thread --scratch-path .build-tsan \
+    --filter 'ConcurrencyTests|ModelParityTests|TrainingTests'
+
+# 3. The C contract tests and examples against an ASan build of libswiftrnn.so.
+CLANG=$(dirname "$(readlink -f "$(command -v swift)")")/clang
+run "ASan libswiftrnn.so" swift build --sanitize=address --scratch-path .build-asan --product swiftrnn
+ASAN_LIB=.build-asan/debug
+asan_build() { "$CLANG" -fsanitize=address -g -std=c99 -D_POSIX_C_SOURCE=200809L -Iinclude "$@" -L$ASAN_LIB -Wl,-rpath,$PWD/$ASAN_LIB -lswiftrnn -lm; }
+run "api_test against ASan lib" bash -c "$(declare -f asan_build); CLANG=$CLANG ASAN_LIB=$ASAN_LIB; asan_build tests/c/api_test.c -o $TMP/api && ASAN_OPTIONS=detect_leaks=0 $TMP/api $FIX"
+run "examples against ASan lib" bash -c "$(declare -f asan_build); CLANG=$CLANG ASAN_LIB=$ASAN_LIB; \
+  asan_build examples/c/score_reviews.c -o $TMP/sr && asan_build examples/c/generate.c -o $TMP/gen && \
+  printf 'great film\nawful film\n' | ASAN_OPTIONS=detect_leaks=0 $TMP/sr $FIX/models/sentiment_keyword_trained.safetensors && \
+  ASAN_OPTIONS=detect_leaks=0 $TMP/gen $FIX/models/charlm_small.safetensors 'The sea' 200 1.0 3"
+
+# 4. valgrind memcheck: 1,000 x (load, score, sample, stream, free) against the release library.
+[ -f out/lib/libswiftrnn.so ] || make -s lib
+cc -std=c99 -D_POSIX_C_SOURCE=200809L -Iinclude tests/c/leak_loop.c -o "$TMP/leak_loop" -Lout/lib -Wl,-rpath,$PWD/out/lib -lswiftrnn -lm
+if command -v valgrind >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq valgrind >/dev/null 2>&1; }; then
+  run "valgrind: 1,000 load/score/sample/free loops, 0 bytes definitely lost" bash -c \
+    "valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3 $TMP/leak_loop \
+      $FIX/models/sentiment_keyword_trained.safetensors $FIX/models/charlm_small.safetensors 1000 2>&1 | tee $TMP/vg.log | grep -E 'definitely lost|ERROR SUMMARY'; \
+     grep -q 'definitely lost: 0 bytes' $TMP/vg.log"
+else
+  echo "valgrind missing: skipped"; fail=$((fail+1))
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
