@@ -11,7 +11,7 @@ struct SwiftRNNCommand: ParsableCommand {
         commandName: "swiftrnn",
         abstract: "Run and train the LSTM/GRU/RNN models of libswiftrnn.",
         version: SwiftRNNVersion.string,
-        subcommands: [Inspect.self, Score.self, Sample.self, Tokenize.self, Train.self, Eval.self]
+        subcommands: [Inspect.self, Score.self, Sample.self, Tokenize.self, Convert.self, Train.self, Eval.self]
     )
 }
 
@@ -99,6 +99,22 @@ struct Sample: ParsableCommand {
         } catch let e as SwiftRNNError {
             throw ValidationError(e.message)
         }
+    }
+}
+
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Rewrite a model with another weight dtype (F32, F16, BF16).")
+    @Argument(help: "A model file.") var model: String
+    @Option(help: "F32, F16 or BF16.") var dtype: String = "F16"
+    @Option(help: "The file to write.") var out: String
+
+    func run() throws {
+        guard let d = SafeTensors.DType(rawValue: dtype.uppercased()), d.isFloat else {
+            throw ValidationError("--dtype must be F32, F16 or BF16")
+        }
+        let m = try loadModel(model)
+        do { try m.save(to: out, dtype: d) } catch let e as SwiftRNNError { throw ValidationError(e.message) }
+        print("wrote \(out) (\(d.rawValue))")
     }
 }
 
