@@ -13,7 +13,14 @@ CC         ?= cc
 PYTHON     ?= python3
 VERSION    := 0.1.0
 SOVERSION  := 0
-RELEASE    := -c release -Xswiftc -static-stdlib
+# The SIMD kernels (Sources/SwiftRNN/Kernels/Vector.swift) are compiled for the building
+# machine's vector width: AVX-512 or AVX2 when /proc/cpuinfo lists them. PORTABLE=1 builds for
+# baseline x86-64 (a library to copy to older machines).
+CPUFLAGS   := $(shell bash tools/cpuflags.sh)
+ifeq ($(PORTABLE),1)
+CPUFLAGS   :=
+endif
+RELEASE    := -c release -Xswiftc -static-stdlib $(if $(CPUFLAGS),-Xswiftc -target-cpu -Xswiftc $(CPUFLAGS))
 LIBFLAGS   := -Xlinker --as-needed -Xlinker --version-script=$(CURDIR)/Sources/CSwiftRNN/exports.map -Xlinker -soname=libswiftrnn.so.$(SOVERSION)
 LIB        := $(OUT)/lib/libswiftrnn.so.$(VERSION)
 CFLAGS_EX  := -std=c99 -Wall -Wextra -Werror -pedantic -O2 -D_POSIX_C_SOURCE=200809L -Iinclude

@@ -854,34 +854,8 @@ def conditions(cfg):
         c["torch_num_threads_default"] = torch.get_num_threads()
     except Exception:  # noqa: BLE001
         pass
-    for k in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+    for k in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS"):
         c["env " + k] = os.environ.get(k, "(unset)")
-    # the OpenBLAS our library loads, probed in a subprocess with the same environment
-    probe = (
-        "import ctypes,os,sys\n"
-        f"sys.path.insert(0,{os.path.join(REPO, 'bindings', 'python')!r})\n"
-        "import swiftrnn\n"
-        "print('VERSION', swiftrnn.__version__)\n"
-        "maps=open('/proc/self/maps').read()\n"
-        "p=sorted({l.split()[-1] for l in maps.splitlines() if 'openblas' in l.lower()})\n"
-        "print('PATH', ' '.join(p))\n"
-        "l=ctypes.CDLL(p[0] if p else 'libopenblas.so.0')\n"
-        "l.openblas_get_corename.restype=ctypes.c_char_p\n"
-        "l.openblas_get_config.restype=ctypes.c_char_p\n"
-        "print('CORE', l.openblas_get_corename().decode())\n"
-        "print('CONFIG', l.openblas_get_config().decode())\n")
-    try:
-        env = thread_env(1)
-        env["OPENBLAS_VERBOSE"] = "2"
-        p = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
-                           text=True, timeout=60)
-        for ln in p.stdout.splitlines():
-            k, _, v = ln.partition(" ")
-            c[{"VERSION": "libswiftrnn", "PATH": "openblas_path", "CORE": "openblas_core",
-               "CONFIG": "openblas_config"}.get(k, k)] = v
-        c["openblas_verbose"] = " ".join(p.stderr.split())[:200]
-    except Exception as e:  # noqa: BLE001
-        c["openblas_core"] = f"probe failed: {e}"
     try:
         c["repo_commit"] = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
                                           capture_output=True, text=True).stdout.strip()
@@ -894,6 +868,43 @@ def conditions(cfg):
         c["loadavg_at_start"] = open("/proc/loadavg").read().split()[:3]
     except OSError:
         pass
+    return c
+
+
+def openblas_probe(model_path):
+    """The OpenBLAS our library uses, probed in a subprocess with the benchmark environment:
+    libswiftrnn loads OpenBLAS lazily (dlopen at first use), so the probe generates a few
+    characters first, then reads /proc/self/maps and asks that OpenBLAS for its core."""
+    probe = (
+        "import ctypes,sys\n"
+        f"sys.path.insert(0,{os.path.join(REPO, 'bindings', 'python')!r})\n"
+        "import swiftrnn\n"
+        "print('VERSION', swiftrnn.__version__)\n"
+        f"swiftrnn.load({model_path!r}).sample('The island', length=3, seed=1)\n"
+        "maps=open('/proc/self/maps').read()\n"
+        "p=sorted({l.split()[-1] for l in maps.splitlines() if 'openblas' in l.lower()})\n"
+        "print('PATH', ' '.join(p) or '(OpenBLAS not mapped)')\n"
+        "if p:\n"
+        "    l=ctypes.CDLL(p[0])\n"
+        "    l.openblas_get_corename.restype=ctypes.c_char_p\n"
+        "    l.openblas_get_config.restype=ctypes.c_char_p\n"
+        "    print('CORE', l.openblas_get_corename().decode())\n"
+        "    print('CONFIG', l.openblas_get_config().decode())\n")
+    c = {}
+    try:
+        env = thread_env(1)
+        env["OPENBLAS_VERBOSE"] = "2"
+        p = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                           text=True, timeout=60)
+        for ln in p.stdout.splitlines():
+            k, _, v = ln.partition(" ")
+            c[{"VERSION": "libswiftrnn", "PATH": "openblas_path", "CORE": "openblas_core",
+               "CONFIG": "openblas_config"}.get(k, k)] = v
+        c["openblas_verbose"] = " ".join(p.stderr.split())[:200]
+        c.setdefault("openblas_core", "not loaded" if p.returncode == 0
+                     else f"probe failed: {p.stderr[-300:]}")
+    except Exception as e:  # noqa: BLE001
+        c["openblas_core"] = f"probe failed: {e}"
     return c
 
 
@@ -1168,6 +1179,8 @@ def cmd_run(a):
         paths, facts = setup_models(cfg)
     else:
         raise SystemExit("torch is needed to build the benchmark models (benchmarks/setup_venv.sh)")
+    cond.update(openblas_probe(paths["char_st"]))
+    save(cfg, "conditions", cond)
     facts["sent_st"] = paths["sent_st"]
     facts["char_st"] = paths["char_st"]
     if facts.get("onnx", {}).get("error") and "onnxruntime" in peers:
@@ -1303,7 +1316,8 @@ def cmd_report(a):
     keys = ["date", "mode", "cpu", "lscpu CPU family", "lscpu Model", "lscpu L1d cache",
             "lscpu L2 cache", "lscpu L3 cache", "lscpu Hypervisor vendor", "cores", "threads",
             "kernel", "python", "libswiftrnn", "repo_commit", "repo_sources_dirty",
-            "openblas_core", "openblas_config", "openblas_path", "env OPENBLAS_CORETYPE",
+            "openblas_core", "openblas_config", "openblas_path", "openblas_verbose",
+            "env OPENBLAS_CORETYPE", "env OPENBLAS_L2_SIZE",
             "env OPENBLAS_NUM_THREADS", "env OMP_NUM_THREADS", "torch", "torch_blas",
             "onnxruntime", "onnx", "onnxscript", "numpy", "matplotlib", "peers",
             "missing_peers", "loadavg_at_start", "loadavg_at_end", "elapsed_s"]
@@ -1600,7 +1614,7 @@ def plot(path, cond, w1, w2, w3, w4):
         return
     colors = {"swiftrnn": "#d62728", "torch-book": "#7f7f7f", "torch-best": "#1f77b4",
               "torch": "#1f77b4", "onnxruntime": "#2ca02c"}
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.6))
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(7.0, 4.2 * len(panels)), 4.8))
     if len(panels) == 1:
         axes = [axes]
     for ax, (title, d) in zip(axes, panels):
@@ -1613,7 +1627,7 @@ def plot(path, cond, w1, w2, w3, w4):
         ax.set_title(title, fontsize=9)
         ax.grid(axis="y", which="both", alpha=0.3)
     mode = cond.get("mode", "")
-    fig.suptitle(f"libswiftrnn vs peers — {cond.get('cpu', '')}, {mode} run "
+    fig.suptitle(f"libswiftrnn vs peers — {cond.get('cpu', '')}\n{mode} run "
                  f"{cond.get('date', '')}" + ("" if mode == "full" else " (REDUCED SIZES)"),
                  fontsize=9)
     fig.tight_layout()
@@ -1660,6 +1674,11 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.cmd == "run":
         cmd_run(a)
+        # torch 2.15 + the ONNX exporters segfault in interpreter teardown after
+        # torch.onnx.export (seen on the reference machine); everything is saved: skip teardown.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     elif a.cmd == "report":
         cmd_report(a)
     else:

@@ -11,7 +11,7 @@ struct SwiftRNNCommand: ParsableCommand {
         commandName: "swiftrnn",
         abstract: "Run and train the LSTM/GRU/RNN models of libswiftrnn.",
         version: SwiftRNNVersion.string,
-        subcommands: [Inspect.self, Score.self, Sample.self, Tokenize.self, Convert.self, Train.self, Eval.self]
+        subcommands: [Inspect.self, Score.self, Sample.self, Tokenize.self, Convert.self, Train.self, Eval.self, Bench.self]
     )
 }
 

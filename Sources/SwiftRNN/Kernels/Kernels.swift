@@ -61,7 +61,7 @@ public enum Kernels {
         for v in x where v > mx { mx = v }
         if !mx.isFinite { return Double(mx) }
         var s = 0.0
-        for v in x { s += exp(Double(v - mx)) }
-        return Double(mx) + log(s)
+        for v in x { s += Glibc.exp(Double(v - mx)) }
+        return Double(mx) + Glibc.log(s)
     }
 }

@@ -19,8 +19,8 @@ public struct Linear: Sendable {
             Kernels.broadcastRows(b.baseAddress!, n: outFeatures, into: y, m: rows, ldc: outFeatures)
         }
         weight.withUnsafeBufferPointer { w in
-            Kernels.gemmNT(m: rows, n: outFeatures, k: inFeatures, x, lda: inFeatures, w.baseAddress!,
-                           y, ldc: outFeatures, beta: 1)
+            Kernels.rowsTimesTransposed(m: rows, n: outFeatures, k: inFeatures, x, lda: inFeatures, w.baseAddress!,
+                                        y, ldc: outFeatures)
         }
     }
 

@@ -210,7 +210,7 @@ public struct Recurrent: Sendable {
                 let t = reverse ? batch.steps - 1 - s : s
                 let n = batch.batchSizes[t], r0 = batch.offsets[t]
                 Kernels.broadcastRows(bhh.baseAddress!, n: G, into: HH, m: n, ldc: G)
-                Kernels.gemmNT(m: n, n: G, k: H, Hs, lda: H, whh.baseAddress!, HH, ldc: G, beta: 1)
+                Kernels.rowsTimesTransposed(m: n, n: G, k: H, Hs, lda: H, whh.baseAddress!, HH, ldc: G)
                 let tw = tapeWidth
                 for j in 0..<n {
                     let gx = P + (r0 + j) * G, gh = HH + j * G
@@ -238,48 +238,47 @@ public final class RecurrentTape {
 
 /// The elementwise part of one step of each cell, on one sequence: the gate pre-activations
 /// from the input (`gx`, biases included) and from the state (`gh`, biases included) -> the new
-/// `h` (and `c`), in place.
+/// `h` (and `c`), in place. Sixteen hidden units at a time with the SIMD activations of
+/// Kernels/Vector.swift (a partial last chunk runs the same code on zero-padded lanes).
 enum CellMath {
     @inline(__always)
     static func step(_ cell: CellKind, H: Int, gx: UnsafeMutablePointer<Float>, gh: UnsafePointer<Float>,
                      h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>,
                      tape: UnsafeMutablePointer<Float>?) {
-        switch cell {
-        case .lstm:
-            for k in 0..<H {
-                let i = Kernels.sigmoid(gx[k] + gh[k])
-                let f = Kernels.sigmoid(gx[H + k] + gh[H + k])
-                let g = Kernels.tanh(gx[2 * H + k] + gh[2 * H + k])
-                let o = Kernels.sigmoid(gx[3 * H + k] + gh[3 * H + k])
-                let cn = f * c[k] + i * g
-                c[k] = cn
-                h[k] = o * Kernels.tanh(cn)
+        typealias K = Kernels
+        var k = 0
+        while k < H {
+            let n = min(16, H - k)
+            @inline(__always) func pre(_ gate: Int) -> Vec { K.load(gx + gate * H + k, n) + K.load(gh + gate * H + k, n) }
+            switch cell {
+            case .lstm:
+                let i = K.sigmoid(pre(0)), f = K.sigmoid(pre(1)), g = K.tanh(pre(2)), o = K.sigmoid(pre(3))
+                let cn = f * K.load(c + k, n) + i * g
+                K.store(cn, c + k, n)
+                K.store(o * K.tanh(cn), h + k, n)
                 if let tape {
-                    tape[k] = i; tape[H + k] = f; tape[2 * H + k] = g; tape[3 * H + k] = o
-                    tape[4 * H + k] = cn
+                    K.store(i, tape + k, n); K.store(f, tape + H + k, n); K.store(g, tape + 2 * H + k, n)
+                    K.store(o, tape + 3 * H + k, n); K.store(cn, tape + 4 * H + k, n)
                 }
-            }
-        case .gru:
-            for k in 0..<H {
-                let r = Kernels.sigmoid(gx[k] + gh[k])
-                let z = Kernels.sigmoid(gx[H + k] + gh[H + k])
-                let n = Kernels.tanh(gx[2 * H + k] + r * gh[2 * H + k])
-                h[k] = (1 - z) * n + z * h[k]
+            case .gru:
+                let r = K.sigmoid(pre(0)), z = K.sigmoid(pre(1))
+                let hn = K.load(gh + 2 * H + k, n)
+                let nn = K.tanh(K.load(gx + 2 * H + k, n) + r * hn)
+                K.store((1 - z) * nn + z * K.load(h + k, n), h + k, n)
                 if let tape {
-                    tape[k] = r; tape[H + k] = z; tape[2 * H + k] = n; tape[3 * H + k] = gh[2 * H + k]
+                    K.store(r, tape + k, n); K.store(z, tape + H + k, n); K.store(nn, tape + 2 * H + k, n)
+                    K.store(hn, tape + 3 * H + k, n)
                 }
+            case .rnnTanh:
+                let v = K.tanh(pre(0))
+                K.store(v, h + k, n)
+                if let tape { K.store(v, tape + k, n) }
+            case .rnnRelu:
+                let v = pre(0).replacing(with: 0, where: .!(pre(0) .> 0))
+                K.store(v, h + k, n)
+                if let tape { K.store(v, tape + k, n) }
             }
-        case .rnnTanh:
-            for k in 0..<H {
-                h[k] = Kernels.tanh(gx[k] + gh[k])
-                tape?[k] = h[k]
-            }
-        case .rnnRelu:
-            for k in 0..<H {
-                let v = gx[k] + gh[k]
-                h[k] = v > 0 ? v : 0
-                tape?[k] = h[k]
-            }
+            k += 16
         }
     }
 }

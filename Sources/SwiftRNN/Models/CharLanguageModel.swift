@@ -6,12 +6,28 @@ public final class CharLanguageModel: Sendable {
     public let config: ModelConfig
     public let table: CharacterTable
     public let weights: ModelWeights
+    /// `W_ih_l0 . embedding[v] + b_ih_l0` for every character v (`[vocab, G*H]`): the embedding
+    /// and the first input projection folded into one lookup, so a generation step reads no
+    /// `W_ih_l0` (a third of the book model's weights).
+    let inputTable: [Float]
 
     public init(config: ModelConfig, weights: ModelWeights) throws(SwiftRNNError) {
         guard config.kind == .charlm else { throw .init(.wrongKind, "not a character model") }
         self.config = config
         self.table = try CharacterTable(entries: config.vocab)
         self.weights = weights
+        let V = weights.embedding.count, E = weights.embedding.dimension, G = weights.rnn.gateWidth
+        var t = [Float](repeating: 0, count: V * G)
+        let w0 = weights.rnn.weights[0]
+        t.withUnsafeMutableBufferPointer { tp in
+            w0.bIH.withUnsafeBufferPointer { Kernels.broadcastRows($0.baseAddress!, n: G, into: tp.baseAddress!, m: V, ldc: G) }
+            weights.embedding.weight.withUnsafeBufferPointer { ep in
+                w0.wIH.withUnsafeBufferPointer { wp in
+                    Kernels.gemmNT(m: V, n: G, k: E, ep.baseAddress!, lda: E, wp.baseAddress!, tp.baseAddress!, ldc: G, beta: 1)
+                }
+            }
+        }
+        inputTable = t
     }
 
     /// The recurrent state of one generation plus its scratch space: a step allocates nothing.
@@ -35,10 +51,6 @@ public final class CharLanguageModel: Sendable {
     /// Feeds character `id`; `state.logits` then holds the scores of the next character.
     public func step(_ id: Int32, _ s: inout State, computeLogits: Bool = true) {
         let r = weights.rnn, H = r.hiddenSize, G = r.gateWidth
-        let E = weights.embedding.dimension
-        weights.embedding.weight.withUnsafeBufferPointer { w in
-            s.x.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: w.baseAddress! + Int(id) * E, count: E) }
-        }
         s.x.withUnsafeMutableBufferPointer { xp in
         s.gx.withUnsafeMutableBufferPointer { gxp in
         s.gh.withUnsafeMutableBufferPointer { ghp in
@@ -46,17 +58,22 @@ public final class CharLanguageModel: Sendable {
         s.c.withUnsafeMutableBufferPointer { cp in
             for layer in 0..<r.numLayers {
                 let w = r.weights[layer], inW = r.layerInputSize(layer)
-                let hl = hp.baseAddress! + layer * H, cl = cp.baseAddress! + layer * H
-                w.bIH.withUnsafeBufferPointer { gxp.baseAddress!.update(from: $0.baseAddress!, count: G) }
-                w.bHH.withUnsafeBufferPointer { ghp.baseAddress!.update(from: $0.baseAddress!, count: G) }
-                w.wIH.withUnsafeBufferPointer {
-                    Kernels.gemmNT(m: 1, n: G, k: inW, xp.baseAddress!, lda: inW, $0.baseAddress!, gxp.baseAddress!, ldc: G, beta: 1)
+                let hl = hp.baseAddress!, cl = cp.baseAddress!
+                let hlayer = hl + layer * H, clayer = cl + layer * H
+                if layer == 0 {
+                    inputTable.withUnsafeBufferPointer { gxp.baseAddress!.update(from: $0.baseAddress! + Int(id) * G, count: G) }
+                } else {
+                    w.wIH.withUnsafeBufferPointer {
+                        Kernels.matvec($0.baseAddress!, rows: G, cols: inW, xp.baseAddress!, gxp.baseAddress!, accumulate: false)
+                    }
+                    w.bIH.withUnsafeBufferPointer { b in for q in 0..<G { gxp[q] += b[q] } }
                 }
                 w.wHH.withUnsafeBufferPointer {
-                    Kernels.gemmNT(m: 1, n: G, k: H, hl, lda: H, $0.baseAddress!, ghp.baseAddress!, ldc: G, beta: 1)
+                    Kernels.matvec($0.baseAddress!, rows: G, cols: H, hlayer, ghp.baseAddress!, accumulate: false)
                 }
-                CellMath.step(r.cell, H: H, gx: gxp.baseAddress!, gh: ghp.baseAddress!, h: hl, c: cl, tape: nil)
-                xp.baseAddress!.update(from: hl, count: H)
+                w.bHH.withUnsafeBufferPointer { b in for q in 0..<G { ghp[q] += b[q] } }
+                CellMath.step(r.cell, H: H, gx: gxp.baseAddress!, gh: ghp.baseAddress!, h: hlayer, c: clayer, tape: nil)
+                xp.baseAddress!.update(from: hlayer, count: H)
             }
         }}}}}
         if computeLogits {
