@@ -6,8 +6,8 @@ set -u
 cd "$(dirname "$0")/.."
 R=Sources/SwiftRNN/Layers/Recurrent.swift
 mutations=(
-  "LSTM gates i/f swapped|s/let i = Kernels.sigmoid(gx\[k\] + gh\[k\])/let i = Kernels.sigmoid(gx[H + k] + gh[H + k])/"
-  "GRU reset gate applied outside W_hn h|s/let n = Kernels.tanh(gx\[2 \* H + k\] + r \* gh\[2 \* H + k\])/let n = Kernels.tanh(r * (gx[2 * H + k] + gh[2 * H + k]))/"
+  "LSTM gates i/f swapped|s/let i = K.sigmoid(pre(0)), f = K.sigmoid(pre(1))/let i = K.sigmoid(pre(1)), f = K.sigmoid(pre(0))/"
+  "GRU reset gate applied outside W_hn h|s/let nn = K.tanh(K.load(gx + 2 \* H + k, n) + r \* hn)/let nn = K.tanh(r * (K.load(gx + 2 * H + k, n) + hn))/"
   "bias_hh ignored|s/Kernels.broadcastRows(bhh.baseAddress!, n: G, into: HH, m: n, ldc: G)/HH.update(repeating: 0, count: n * G)/"
   "packing: reverse direction starts at the padded end|s/let n = batch.batchSizes\[t\], r0 = batch.offsets\[t\]/let n = reverse ? batch.batchSizes[0] : batch.batchSizes[t], r0 = batch.offsets[t]/"
 )

@@ -94,6 +94,15 @@ int main(int argc, char **argv) {
   CHECK(swiftrnn_score_sentiment(sent, "!!! ...", 7, &q) == SWIFTRNN_OK && q == p); /* no tokens */
   CHECK(swiftrnn_score_sentiment(sent, "\xff\xfe bad \xc3 utf8", 14, &p) == SWIFTRNN_OK);
   CHECK(swiftrnn_score_sentiment(sent, "nul\0inside", 10, &p) == SWIFTRNN_OK);
+  {
+    /* A 10 MB review. */
+    size_t big = 10u << 20;
+    char *huge = malloc(big);
+    for (size_t i = 0; i < big; i++) huge[i] = "a great film, awful plot <br /> "[i % 32];
+    p = -1.0f;
+    CHECK(swiftrnn_score_sentiment(sent, huge, big, &p) == SWIFTRNN_OK && p >= 0.0f && p <= 1.0f);
+    free(huge);
+  }
 
   const char *texts[3] = {review, "", "terrible, boring"};
   size_t lens[3] = {strlen(review), 0, strlen("terrible, boring")};
