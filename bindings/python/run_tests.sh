@@ -24,6 +24,12 @@ if ! "$PY" -c "import pytest" >/dev/null 2>&1; then
   "$PY" -m pip install -q pytest || { echo "run_tests.sh: cannot install pytest" >&2; exit 1; }
 fi
 
+# The dask extra (issue 7's tests); without it those tests skip, so a failed install is not fatal.
+if ! "$PY" -c "import dask.dataframe, distributed, pyarrow" >/dev/null 2>&1; then
+  echo "run_tests.sh: installing the dask extra (dask[dataframe], distributed, pyarrow) for $PY" >&2
+  "$PY" -m pip install -q "dask[dataframe]" distributed pyarrow >/dev/null 2>&1 || echo "run_tests.sh: could not install dask: its tests will skip" >&2
+fi
+
 cd "$REPO" || exit 1
 echo "python tests: $("$PY" --version 2>&1) ($PY), library $SWIFTRNN_LIBRARY"
 "$PY" -m pytest -q -p no:cacheprovider bindings/python/tests "$@"
