@@ -84,6 +84,11 @@ install: lib
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/swiftrnn.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/swiftrnn.pc
 
+# Against PyTorch and ONNX Runtime (a venv outside the repo): benchmarks/RESULTS.md and plot.png.
+# QUICK=1 for a reduced run.
+bench: lib cli
+	bash benchmarks/run.sh
+
 FUZZ_SECONDS ?= 60
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tools/fuzz.sh

@@ -68,12 +68,17 @@ public enum BLAS {
             chosen = core
             setenv("OPENBLAS_CORETYPE", core, 0)
         }
+        // One OpenBLAS thread (we parallelise ourselves): saying so before it initialises also
+        // spares it starting a thread pool at load time.
+        let setThreads = getenv("OPENBLAS_NUM_THREADS") == nil
+        if setThreads { setenv("OPENBLAS_NUM_THREADS", "1", 0) }
         var handle: UnsafeMutableRawPointer? = nil
         for name in ["libopenblas.so.0", "libopenblas.so"] {
             handle = dlopen(name, RTLD_NOW | RTLD_LOCAL)
             if handle != nil { break }
         }
         if chosen != nil { unsetenv("OPENBLAS_CORETYPE") }
+        if setThreads { unsetenv("OPENBLAS_NUM_THREADS") }
         guard let handle else {
             let why = dlerror().map { String(cString: $0) } ?? "not found"
             return .failure(.init(.io, "cannot load OpenBLAS (libopenblas.so.0): \(why); install it, e.g. apt-get install libopenblas0"))

@@ -186,6 +186,17 @@ public struct JSONParser {
 
     private mutating func string() throws(SwiftRNNError) -> String {
         i += 1  // opening quote
+        // Fast path: no escapes before the closing quote, so the bytes are the string (a model's
+        // vocabulary is tens of thousands of such strings).
+        var j = i
+        while j < bytes.count, bytes[j] != UInt8(ascii: "\""), bytes[j] != UInt8(ascii: "\\"), bytes[j] >= 0x20 { j += 1 }
+        if j < bytes.count, bytes[j] == UInt8(ascii: "\"") {
+            guard let s = String(validating: UnsafeRawBufferPointer(rebasing: bytes[i..<j]), as: UTF8.self) else {
+                throw .format("invalid JSON: a string is not valid UTF-8")
+            }
+            i = j + 1
+            return s
+        }
         var out: [UInt8] = []
         while true {
             guard i < bytes.count else { throw fail("unterminated string") }

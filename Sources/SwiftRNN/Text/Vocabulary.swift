@@ -5,7 +5,7 @@ public struct Vocabulary: Sendable {
     public static let unknownIndex: Int32 = 1
 
     public let tokens: [String]
-    private let index: [[UInt8]: Int32]
+    private let index: [TokenKey: Int32]
 
     public var count: Int { tokens.count }
 
@@ -14,10 +14,10 @@ public struct Vocabulary: Sendable {
         guard tokens.count >= 2, tokens[0] == "<pad>", tokens[1] == "<unk>" else {
             throw .format("vocabulary must start with \"<pad>\", \"<unk>\"")
         }
-        var idx: [[UInt8]: Int32] = [:]
+        var idx: [TokenKey: Int32] = [:]
         idx.reserveCapacity(tokens.count)
         for (k, t) in tokens.enumerated() {
-            let key = Array(t.utf8)
+            let key = TokenKey(t)
             guard idx.updateValue(Int32(k), forKey: key) == nil else {
                 throw .format("vocabulary has the token \"\(t)\" twice (at \(idx[key]!) and \(k))")
             }
@@ -47,7 +47,7 @@ public struct Vocabulary: Sendable {
     }
 
     public func id(_ token: ArraySlice<UInt8>) -> Int32 {
-        index[Array(token)] ?? Vocabulary.unknownIndex
+        index[TokenKey(String(decoding: token, as: UTF8.self))] ?? Vocabulary.unknownIndex
     }
 
     /// The ids of `text`'s tokens.
@@ -55,6 +55,18 @@ public struct Vocabulary: Sendable {
         var ids: [Int32] = []
         Tokenizer.forEachToken(text) { ids.append(id($0)) }
         return ids
+    }
+}
+
+/// A token as a dictionary key compared by its UTF-8 bytes (code points, as Python compares),
+/// not by Swift's canonical equivalence, and without allocating: short strings live inline.
+struct TokenKey: Hashable, Sendable {
+    let text: String
+    init(_ text: String) { self.text = text }
+    static func == (a: TokenKey, b: TokenKey) -> Bool { a.text.utf8.elementsEqual(b.text.utf8) }
+    func hash(into h: inout Hasher) {
+        var t = text
+        t.withUTF8 { h.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 }
 
