@@ -56,6 +56,51 @@ extension Kernels {
     @inline(__always)
     public static func tanh(_ x: Vec) -> Vec { 1 - 2 / (exp(x + x) + 1) }
 
+    /// `y[:] += x^T Wt` with `Wt` the transpose `[cols, rows]` of a weight: vectorised along the
+    /// outputs, so no horizontal sums, which dominate `matvec` when `cols` is small (a hidden
+    /// size of 64). Each `y[r]` adds the products in `k` order, whatever the other rows do.
+    public static func matvecTransposed(_ wt: UnsafePointer<Float>, rows: Int, cols: Int, _ x: UnsafePointer<Float>,
+                                        _ y: UnsafeMutablePointer<Float>) {
+        var c = 0
+        while c < rows {
+            let n = min(64, rows - c)
+            let n0 = min(16, n), n1 = max(0, min(16, n - 16)), n2 = max(0, min(16, n - 32)), n3 = max(0, min(16, n - 48))
+            var a0 = load(y + c, n0), a1 = Vec(), a2 = Vec(), a3 = Vec()
+            if n1 > 0 { a1 = load(y + c + 16, n1) }
+            if n2 > 0 { a2 = load(y + c + 32, n2) }
+            if n3 > 0 { a3 = load(y + c + 48, n3) }
+            if n == 64 {
+                for k in 0..<cols {
+                    let xv = Vec(repeating: x[k]), row = wt + k * rows + c
+                    a0 = a0 + load(row, 16) * xv
+                    a1 = a1 + load(row + 16, 16) * xv
+                    a2 = a2 + load(row + 32, 16) * xv
+                    a3 = a3 + load(row + 48, 16) * xv
+                }
+            } else {
+                for k in 0..<cols {
+                    let xv = Vec(repeating: x[k]), row = wt + k * rows + c
+                    a0 = a0 + load(row, n0) * xv
+                    if n1 > 0 { a1 = a1 + load(row + 16, n1) * xv }
+                    if n2 > 0 { a2 = a2 + load(row + 32, n2) * xv }
+                    if n3 > 0 { a3 = a3 + load(row + 48, n3) * xv }
+                }
+            }
+            store(a0, y + c, n0)
+            if n1 > 0 { store(a1, y + c + 16, n1) }
+            if n2 > 0 { store(a2, y + c + 32, n2) }
+            if n3 > 0 { store(a3, y + c + 48, n3) }
+            c += 64
+        }
+    }
+
+    /// `[rows, cols]` -> `[cols, rows]`.
+    public static func transpose(_ w: [Float], rows: Int, cols: Int) -> [Float] {
+        var t = [Float](repeating: 0, count: w.count)
+        for r in 0..<rows { for k in 0..<cols { t[k * rows + r] = w[r * cols + k] } }
+        return t
+    }
+
     /// `C[i, :] += A[i, :] W^T` for `m` rows: the SIMD kernel for a few rows (inference, where a
     /// review or a generation is one row), OpenBLAS for many (training batches).
     @inline(__always)

@@ -132,8 +132,11 @@ public struct Recurrent: Sendable {
     /// `h0`/`c0` are `[layers * directions, batch, hidden]` in the caller's order (nil: zeros).
     /// `dropout` (training only) is applied by the caller-supplied closure to each layer's
     /// output except the last.
+    ///
+    /// `transposedHH` (inference): each direction's `W_hh` transposed (`[H, G*H]`), for the
+    /// output-vectorised kernel on the one-sequence steps where it beats the row dot products.
     public func forward(_ input: [Float], batch: PackedBatch, h0: [Float]? = nil, c0: [Float]? = nil,
-                        tape: RecurrentTape? = nil) -> Output {
+                        tape: RecurrentTape? = nil, transposedHH: [[Float]]? = nil) -> Output {
         let B = batch.batch, H = hiddenSize, D = directions
         var x = input
         var hOut = [Float](repeating: 0, count: numLayers * D * B * H)
@@ -157,7 +160,8 @@ public struct Recurrent: Sendable {
                 tape?.layerInputs[layer] = x
                 runDirection(weights[slot], inputWidth: layerInputSize(layer), x, batch: batch,
                              reverse: dir == 1, proj: &proj, hh: &hh, h: &h, c: &c,
-                             out: &out, outOffset: dir * H, outStride: D * H, tape: tape, slot: slot)
+                             out: &out, outOffset: dir * H, outStride: D * H, tape: tape, slot: slot,
+                             wHHT: transposedHH?[slot])
                 for (j, b) in batch.order.enumerated() {
                     for k in 0..<H {
                         hOut[(slot * B + b) * H + k] = h[j * H + k]
@@ -178,7 +182,7 @@ public struct Recurrent: Sendable {
     func runDirection(_ w: RecurrentWeights, inputWidth: Int, _ x: [Float], batch: PackedBatch,
                       reverse: Bool, proj: inout [Float], hh: inout [Float], h: inout [Float],
                       c: inout [Float], out: inout [Float], outOffset: Int, outStride: Int,
-                      tape: RecurrentTape?, slot: Int) {
+                      tape: RecurrentTape?, slot: Int, wHHT: [Float]? = nil) {
         let H = hiddenSize, G = gateWidth, rows = batch.rows
         if let tape, tape.slots[slot].count != rows * tapeWidth {
             tape.slots[slot] = [Float](repeating: 0, count: rows * tapeWidth)
@@ -210,7 +214,13 @@ public struct Recurrent: Sendable {
                 let t = reverse ? batch.steps - 1 - s : s
                 let n = batch.batchSizes[t], r0 = batch.offsets[t]
                 Kernels.broadcastRows(bhh.baseAddress!, n: G, into: HH, m: n, ldc: G)
-                Kernels.rowsTimesTransposed(m: n, n: G, k: H, Hs, lda: H, whh.baseAddress!, HH, ldc: G)
+                if let wHHT, n <= 4 {
+                    wHHT.withUnsafeBufferPointer { wt in
+                        for j in 0..<n { Kernels.matvecTransposed(wt.baseAddress!, rows: G, cols: H, Hs + j * H, HH + j * G) }
+                    }
+                } else {
+                    Kernels.rowsTimesTransposed(m: n, n: G, k: H, Hs, lda: H, whh.baseAddress!, HH, ldc: G)
+                }
                 let tw = tapeWidth
                 for j in 0..<n {
                     let gx = P + (r0 + j) * G, gh = HH + j * G

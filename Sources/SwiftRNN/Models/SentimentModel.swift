@@ -7,12 +7,17 @@ public final class SentimentModel: Sendable {
     public let config: ModelConfig
     public let vocabulary: Vocabulary
     public let weights: ModelWeights
+    /// Each direction's `W_hh` transposed, for the one-review step kernel (small hidden sizes).
+    let transposedHH: [[Float]]?
 
     public init(config: ModelConfig, weights: ModelWeights) throws(SwiftRNNError) {
         guard config.kind == .sentiment else { throw .init(.wrongKind, "not a sentiment model") }
         self.config = config
         self.vocabulary = try Vocabulary(tokens: config.vocab)
         self.weights = weights
+        let r = weights.rnn
+        transposedHH = r.hiddenSize <= 256
+            ? r.weights.map { Kernels.transpose($0.wHH, rows: r.gateWidth, cols: r.hiddenSize) } : nil
     }
 
     public func encode(_ text: String) -> [Int32] { vocabulary.encode(text) }
@@ -40,7 +45,7 @@ public final class SentimentModel: Sendable {
                 }
             }
         }
-        let out = weights.rnn.forward(x, batch: packed)
+        let out = weights.rnn.forward(x, batch: packed, transposedHH: transposedHH)
         return head(finalHidden: out.h, batch: packed.batch)
     }
 
