@@ -83,9 +83,8 @@ public struct CharLMTrainer {
 
     /// One optimizer step on `windows` (each `seqLength + 1` ids). Returns loss and final state.
     public mutating func step(windows: [[Int32]], state: StreamState?) -> (loss: Double, state: StreamState) {
-        var (loss, grads, final) = lossAndGradients(windows: windows, state: state)
-        if let c = options.clipNorm { GradientClipping.clipGlobalNorm(&grads, maxNorm: c) }
-        adam.update(&weights, grads: grads)
+        let (loss, grads, final) = lossAndGradients(windows: windows, state: state)
+        apply(grads)
         return (loss, final)
     }
 

@@ -59,9 +59,6 @@ public struct PackedBatch: Sendable {
         offsets = offs
     }
 
-    /// Packed row of (caller's sequence `b`, time `t`), for `t < lengths[b]`.
-    public func row(sequence b: Int, time t: Int, sortedPosition j: Int) -> Int { offsets[t] + j }
-
     /// Packs a batch-first padded tensor `[B, T, width]`.
     public func pack(_ padded: [Float], steps T: Int, width: Int) -> [Float] {
         var out = [Float](repeating: 0, count: rows * width)
