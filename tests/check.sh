@@ -8,7 +8,7 @@ FIX=Tests/SwiftRNNTests/Fixtures
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 pass=0; fail=0
-run() { local name=$1; shift; echo "== $name"; if "$@" >"$TMP/log" 2>&1; then pass=$((pass+1)); echo "ok   $name"; tail -n 3 "$TMP/log" | sed 's/^/     /'; else fail=$((fail+1)); echo "FAIL $name"; tail -n 30 "$TMP/log" | sed 's/^/     /'; fi; }
+run() { local name=$1; shift; echo "== $name"; if "$@" >"$TMP/log" 2>&1; then pass=$((pass+1)); echo "ok   $name"; grep -E "Executed [0-9]+ tests|passed|definitely lost" "$TMP/log" | tail -n 2 | sed 's/^/     /'; else fail=$((fail+1)); echo "FAIL $name"; tail -n 30 "$TMP/log" | sed 's/^/     /'; fi; }
 
 # 1. Every Swift test under AddressSanitizer (XCTest itself leaks, hence detect_leaks=0).
 run "swift test under ASan" env ASAN_OPTIONS=detect_leaks=0 swift test --sanitize=address --scratch-path .build-asan
@@ -23,7 +23,7 @@ CLANG=$(dirname "$(readlink -f "$(command -v swift)")")/clang
 run "ASan libswiftrnn.so" swift build --sanitize=address --scratch-path .build-asan --product swiftrnn
 ASAN_LIB=.build-asan/debug
 asan_build() { "$CLANG" -fsanitize=address -g -std=c99 -D_POSIX_C_SOURCE=200809L -Iinclude "$@" -L$ASAN_LIB -Wl,-rpath,$PWD/$ASAN_LIB -lswiftrnn -lm; }
-run "api_test against ASan lib" bash -c "$(declare -f asan_build); CLANG=$CLANG ASAN_LIB=$ASAN_LIB; asan_build tests/c/api_test.c -o $TMP/api && ASAN_OPTIONS=detect_leaks=0 $TMP/api $FIX"
+run "api_test against ASan lib" bash -c "$(declare -f asan_build); CLANG=$CLANG ASAN_LIB=$ASAN_LIB; asan_build tests/c/api_test.c -o $TMP/api && API_TEST_BIG_MB=1 ASAN_OPTIONS=detect_leaks=0 $TMP/api $FIX"
 run "examples against ASan lib" bash -c "$(declare -f asan_build); CLANG=$CLANG ASAN_LIB=$ASAN_LIB; \
   asan_build examples/c/score_reviews.c -o $TMP/sr && asan_build examples/c/generate.c -o $TMP/gen && \
   printf 'great film\nawful film\n' | ASAN_OPTIONS=detect_leaks=0 $TMP/sr $FIX/models/sentiment_keyword_trained.safetensors && \
