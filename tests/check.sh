@@ -29,14 +29,17 @@ run "examples against ASan lib" bash -c "$(declare -f asan_build); CLANG=$CLANG 
   printf 'great film\nawful film\n' | ASAN_OPTIONS=detect_leaks=0 $TMP/sr $FIX/models/sentiment_keyword_trained.safetensors && \
   ASAN_OPTIONS=detect_leaks=0 $TMP/gen $FIX/models/charlm_small.safetensors 'The sea' 200 1.0 3"
 
-# 4. valgrind memcheck: 1,000 x (load, score, sample, stream, free) against the release library.
-[ -f out/lib/libswiftrnn.so ] || make -s lib
-cc -std=c99 -D_POSIX_C_SOURCE=200809L -Iinclude tests/c/leak_loop.c -o "$TMP/leak_loop" -Lout/lib -Wl,-rpath,$PWD/out/lib -lswiftrnn -lm
+# 4. valgrind memcheck: 1,000 x (load, score, sample, stream, free) against a release library
+#    built for baseline x86-64 (valgrind 3.19 has no AVX-512) with OpenBLAS's Haswell kernels.
+run "portable release libswiftrnn.so for valgrind" swift build -c release -Xswiftc -static-stdlib --product swiftrnn \
+    --scratch-path .build-portable -Xlinker --as-needed
+PLIB=.build-portable/release
+cc -std=c99 -D_POSIX_C_SOURCE=200809L -Iinclude tests/c/leak_loop.c -o "$TMP/leak_loop" -L$PLIB -Wl,-rpath,$PWD/$PLIB -lswiftrnn -lm
 if command -v valgrind >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq valgrind >/dev/null 2>&1; }; then
   run "valgrind: 1,000 load/score/sample/free loops, 0 bytes definitely lost" bash -c \
-    "valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3 $TMP/leak_loop \
-      $FIX/models/sentiment_keyword_trained.safetensors $FIX/models/charlm_small.safetensors 1000 2>&1 | tee $TMP/vg.log | grep -E 'definitely lost|ERROR SUMMARY'; \
-     grep -q 'definitely lost: 0 bytes' $TMP/vg.log"
+    "OPENBLAS_CORETYPE=Haswell valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3 $TMP/leak_loop \
+      $FIX/models/sentiment_keyword_trained.safetensors $FIX/models/charlm_small.safetensors 1000 > $TMP/vg.log 2>&1; \
+     grep -E 'definitely lost|ERROR SUMMARY' $TMP/vg.log; grep -q 'definitely lost: 0 bytes' $TMP/vg.log || grep -q 'no leaks are possible' $TMP/vg.log"
 else
   echo "valgrind missing: skipped"; fail=$((fail+1))
 fi
