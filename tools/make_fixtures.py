@@ -436,7 +436,34 @@ def make_sentiment():
             jpath = path[: -len(".safetensors")] + ".expected.json"
             dump_json(jpath, exp)
             note(jpath)
+            if dtype == "F32" and name in ("lstm_bi", "gru_bi"):
+                make_sentiment_grads(model, ids, os.path.join(d, f"sentiment_{name}.grads.safetensors"))
     return vocab
+
+
+def make_sentiment_grads(model, ids, path):
+    """Golden gradients of the whole book model (embedding with padding_idx, recurrent stack,
+    Linear, ReLU, and BCE-with-logits as the book's Sigmoid + BCELoss): the mean loss of one
+    padded batch of SCORE_TEXTS with fixed labels, backward, every parameter's .grad."""
+    labels = torch.tensor([float(i % 2) for i in range(len(ids))])
+    padded, lengths = collate(ids)
+    model.train()
+    model.zero_grad()
+    loss = nn.BCELoss()(model(padded, lengths).squeeze(1), labels)
+    loss.backward()
+    model.eval()
+    tensors = OrderedDict()
+    flat = [t for one in ids for t in (one or [0])]
+    tensors["ids"] = ("I64", [len(flat)], i64_bytes(torch.tensor(flat)))
+    tensors["lengths"] = ("I64", [len(ids)], i64_bytes(lengths))
+    tensors["labels"] = ("F32", [len(ids)], f32_bytes(labels))
+    tensors["loss"] = ("F32", [1], f32_bytes(loss.detach().reshape(1)))
+    for k, prm in model.named_parameters():
+        tensors["grad." + k] = ("F32", list(prm.shape), f32_bytes(prm.grad))
+    write_safetensors(path, tensors, OrderedDict([("format", "swiftrnn"), ("kind", "gradient_fixture"),
+                                                  ("description", f"torch {torch.__version__}: BCELoss "
+                                                   "of the batch, mean; ids concatenated, empty texts as [0]")]))
+    note(path)
 
 
 def check_rounded_export(path, model, tdtype):

@@ -118,6 +118,33 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    /// The whole book sentiment model against PyTorch's autograd: embedding (padding row
+    /// excluded), the recurrent stack, Linear, ReLU and BCE, on one batch of mixed lengths.
+    func testSentimentModelGradientsMatchPyTorch() throws {
+        for name in ["sentiment_lstm_bi", "sentiment_gru_bi"] {
+            let model = try Model.load(path: fixturePath("models/\(name).safetensors"))
+            try withSafeTensors(fixturePath("models/\(name).grads.safetensors")) { st in
+                let flat = st.ints(st["ids"]!).map(Int32.init), lengths = st.ints(st["lengths"]!)
+                var batch: [[Int32]] = [], at = 0
+                for l in lengths { batch.append(Array(flat[at..<(at + l)])); at += l }
+                let labels = st.floats(st["labels"]!)
+                var trainer = SentimentTrainer(weights: model.weights, config: model.config,
+                                               options: .init(learningRate: 0, threads: 1, dropout: 0))
+                let (loss, grads, _) = trainer.lossAndGradients(batch: batch, labels: labels)
+                XCTAssertEqual(Float(loss), st.floats(st["loss"]!)[0], accuracy: 1e-5, name)
+                for (param, path) in grads.parameterPaths {
+                    var torchName = param
+                    if param.hasPrefix("head") {  // head0.weight -> fc1.weight
+                        let k = Int(param.dropFirst(4).prefix(while: { $0.isNumber }))!
+                        torchName = model.config.head[k] + param.drop(while: { $0 != "." })
+                    }
+                    let want = st.floats(try XCTUnwrap(st["grad." + torchName], "grad.\(torchName)"))
+                    XCTAssertLessThanOrEqual(maxRelErr(grads[keyPath: path], want), 1e-4, "\(name) \(torchName)")
+                }
+            }
+        }
+    }
+
     func testClippingBoundsTheNorm() {
         var g = makeModel(kind: .sentiment).weights
         let before = GradientClipping.clipGlobalNorm(&g, maxNorm: 0.5)
