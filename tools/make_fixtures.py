@@ -598,6 +598,27 @@ def make_charlm():
         jpath = os.path.join(d, fname + ".expected.json")
         dump_json(jpath, exp)
         note(jpath)
+        if fname == "charlm_small":
+            make_charlm_grads(model, ids, os.path.join(d, fname + ".grads.safetensors"))
+
+
+def make_charlm_grads(model, ids, path):
+    """Golden gradients of the book's char model training step: windows of 9 characters
+    (8 inputs, 8 targets) from the text, batch 3, zero state, CrossEntropyLoss (mean)."""
+    T, B = 8, 3
+    windows = torch.tensor([ids[b * 5: b * 5 + T + 1] for b in range(B)])
+    model.zero_grad()
+    out = model.fc(model.rnn(model.embedding(windows[:, :T]))[0])
+    loss = nn.CrossEntropyLoss()(out.reshape(-1, out.size(-1)), windows[:, 1:].reshape(-1))
+    loss.backward()
+    tensors = OrderedDict()
+    tensors["windows"] = ("I64", [B, T + 1], i64_bytes(windows))
+    tensors["loss"] = ("F32", [1], f32_bytes(loss.detach().reshape(1)))
+    for k, prm in model.named_parameters():
+        tensors["grad." + k] = ("F32", list(prm.shape), f32_bytes(prm.grad))
+    write_safetensors(path, tensors, OrderedDict([("format", "swiftrnn"), ("kind", "gradient_fixture"),
+                                                  ("description", f"torch {torch.__version__}: CrossEntropyLoss, mean")]))
+    note(path)
 
 
 # ---------------------------------------------------------------------------------------------

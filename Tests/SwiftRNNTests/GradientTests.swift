@@ -145,6 +145,25 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    /// The book's char model training step against PyTorch: embedding, LSTM, fc, cross-entropy.
+    func testCharModelGradientsMatchPyTorch() throws {
+        let model = try Model.load(path: fixturePath("models/charlm_small.safetensors"))
+        try withSafeTensors(fixturePath("models/charlm_small.grads.safetensors")) { st in
+            let w = st["windows"]!
+            let flat = st.ints(w).map(Int32.init), len = w.shape[1]
+            let windows = (0..<w.shape[0]).map { Array(flat[($0 * len)..<(($0 + 1) * len)]) }
+            var trainer = CharLMTrainer(weights: model.weights, config: model.config,
+                                        options: .init(learningRate: 0, batchSize: windows.count, seqLength: len - 1, threads: 2))
+            let (loss, grads, _) = trainer.lossAndGradients(windows: windows, state: nil)
+            XCTAssertEqual(Float(loss), st.floats(st["loss"]!)[0], accuracy: 1e-5)
+            for (param, path) in grads.parameterPaths {
+                let torchName = param.hasPrefix("head0") ? "fc" + param.dropFirst(5) : param
+                let want = st.floats(try XCTUnwrap(st["grad." + torchName], "grad.\(torchName)"))
+                XCTAssertLessThanOrEqual(maxRelErr(grads[keyPath: path], want), 1e-4, torchName)
+            }
+        }
+    }
+
     func testClippingBoundsTheNorm() {
         var g = makeModel(kind: .sentiment).weights
         let before = GradientClipping.clipGlobalNorm(&g, maxNorm: 0.5)
