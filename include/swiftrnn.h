@@ -83,8 +83,9 @@ typedef enum swiftrnn_status {
  * Static storage; thread-safe. */
 SWIFTRNN_API const char *swiftrnn_status_string(swiftrnn_status status);
 
-/* The message of the calling thread's last failed call ("" if none). Owned by the library;
- * valid until this thread's next call into the library. Thread-safe (one message per thread). */
+/* The message of the calling thread's last failed call ("" if no call has failed on this
+ * thread). Successful calls leave it unchanged. Owned by the library; valid until this thread's
+ * next failing call. Thread-safe (one message per thread). */
 SWIFTRNN_API const char *swiftrnn_last_error(void);
 
 /* ---- Models --------------------------------------------------------------------------- */
@@ -106,7 +107,9 @@ typedef enum swiftrnn_cell {
 
 /* Loads a model file (docs/model-format.md). Everything is validated before use; weights are
  * converted to F32 once. On failure *out_model is set to NULL: SWIFTRNN_ERR_IO (cannot open or
- * read), SWIFTRNN_ERR_FORMAT (bad content), SWIFTRNN_ERR_UNSUPPORTED (newer format or dtype).
+ * read, or not a regular file: a directory, FIFO or device), SWIFTRNN_ERR_FORMAT (bad content,
+ * an empty file included), SWIFTRNN_ERR_UNSUPPORTED (newer format or dtype). The first load in
+ * a process also loads OpenBLAS (libopenblas.so.0); if it is missing: SWIFTRNN_ERR_IO.
  * The caller owns the model and frees it with swiftrnn_model_free. Thread-safe. */
 SWIFTRNN_API swiftrnn_status swiftrnn_model_load(const char *path, swiftrnn_model **out_model);
 
@@ -154,8 +157,9 @@ SWIFTRNN_API swiftrnn_status swiftrnn_encode(const swiftrnn_model *model, const 
 
 /* The book's tokenizer, no model needed: the tokens of text, each followed by '\n' (tokens never
  * contain whitespace), NUL-terminated. *out_len = bytes without the NUL; when capacity is too
- * small (it needs *out_len + 1), BUFFER_TOO_SMALL with *out_len = the bytes needed without the
- * NUL. Thread-safe. */
+ * small (it needs *out_len + 1, so even a text without tokens needs 1), BUFFER_TOO_SMALL with
+ * *out_len = the bytes needed without the NUL. out may be NULL when out_capacity is 0.
+ * Thread-safe. */
 SWIFTRNN_API swiftrnn_status swiftrnn_tokenize(const char *text, size_t text_len, char *out,
                                                size_t out_capacity, size_t *out_len);
 
@@ -187,7 +191,8 @@ typedef struct swiftrnn_sample_params {
                            1/scale_factor. Must be finite and > 0 unless greedy. */
   int32_t top_k;        /* keep the k most likely characters; 0: off */
   float top_p;          /* keep the smallest set whose probability reaches top_p; 1.0: off */
-  int32_t greedy;       /* nonzero: always the most likely character (argmax) */
+  int32_t greedy;       /* nonzero: always the most likely character (argmax); then
+                           scale_factor, top_k and top_p are ignored */
   uint64_t seed;        /* the same (model, prime, params, seed) gives the same text */
 } swiftrnn_sample_params;
 
@@ -202,7 +207,8 @@ SWIFTRNN_API void swiftrnn_sample_params_init(swiftrnn_sample_params *params);
  * params to get the same text); when out_capacity < prime_len + n_chars + 1 (which can never
  * suffice) nothing is generated and *out_len is the upper bound prime_len + n_chars x the longest
  * UTF-8 character of the model's table, so a huge n_chars costs no time. Memory stays bounded by
- * out_capacity whatever n_chars is. params NULL: defaults. n_chars 0 returns the prime. An empty prime or one with a character outside the model's table
+ * out_capacity whatever n_chars is. out may be NULL only with out_capacity 0 (to ask for the
+ * size). params NULL: defaults. n_chars 0 returns the prime. An empty prime or one with a character outside the model's table
  * is INVALID_ARGUMENT. WRONG_KIND for a sentiment model. Thread-safe. */
 SWIFTRNN_API swiftrnn_status swiftrnn_sample_text(const swiftrnn_model *model, const char *prime,
                                                   size_t prime_len, size_t n_chars,
@@ -221,7 +227,7 @@ SWIFTRNN_API swiftrnn_status swiftrnn_generator_create(const swiftrnn_model *mod
                                                        swiftrnn_generator **out_generator);
 
 /* Draws the next character and writes its UTF-8 bytes plus a NUL to out (at most 5 bytes are
- * ever needed). *out_len = bytes without the NUL. The sequence equals the characters that
+ * ever needed, so a char[8] always does; out must not be NULL). *out_len = bytes without the NUL. The sequence equals the characters that
  * swiftrnn_sample_text appends to the prime with the same params. If out_capacity is not larger
  * than the longest character of the model's table, no character is drawn: BUFFER_TOO_SMALL,
  * *out_len = that longest length (the buffer needs one more byte, for the NUL). One thread at a

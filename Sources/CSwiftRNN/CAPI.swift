@@ -315,7 +315,8 @@ public func swiftrnn_sample_text(_ model: OpaquePointer?, _ primePtr: UnsafePoin
         let (grown, o1) = nChars.multipliedReportingOverflow(by: m.table.maxUTF8Length)
         let (bound, o2) = grown.addingReportingOverflow(primeLen)
         guard !o1, !o2 else { throw .init(.invalidArgument, "n_chars \(nChars) is too large") }
-        if capacity <= primeLen + nChars || out == nil {
+        if out == nil, capacity > 0 { throw nullArgument("out") }
+        if capacity <= primeLen + nChars {
             outLen.pointee = bound
             throw .init(.bufferTooSmall, "up to \(bound + 1) bytes needed (with the NUL), capacity is \(capacity)")
         }

@@ -236,11 +236,15 @@ def _sample_params(scale_factor, top_k, top_p, greedy, seed) -> "_lib.swiftrnn_s
     return p
 
 
+_MAX_SAMPLE = 1 << 32
+
+
 def _check_length(length) -> int:
-    """A number of characters to generate: an int >= 0."""
-    if not isinstance(length, int) or length < 0:
+    """A number of characters to generate: an int in 0 .. 2**32 (``sample`` allocates the
+    worst-case buffer up front; for longer texts use ``stream``)."""
+    if not isinstance(length, int) or isinstance(length, bool) or not 0 <= length <= _MAX_SAMPLE:
         raise InvalidArgumentError(_lib.SWIFTRNN_ERR_INVALID_ARGUMENT,
-                                   f"length must be an int >= 0, got {length!r}")
+                                   f"length must be an int in 0..{_MAX_SAMPLE}, got {length!r}")
     return length
 
 
@@ -261,7 +265,7 @@ class Model:
     Thread safety: every method may be called from any number of threads at once (the C model is
     immutable; the GIL is released during the work). The only mutable state is whether the model
     is closed; closing it while other threads are in a call is safe (the C model is freed when
-    the last call returns), later calls raise ``ValueError("model is closed")``.
+    the last call returns), later calls raise ``InvalidArgumentError("model is closed")`` (also a ``ValueError``).
 
     Ownership: the Model owns the C model and frees it on :meth:`close`, at the end of a
     ``with`` block or when garbage-collected. Streams keep it alive until they finish.
@@ -299,7 +303,7 @@ class Model:
         """The live handle (the caller keeps it in a local for the call), or ValueError."""
         h = self._h
         if h is None:
-            raise ValueError("model is closed")
+            raise InvalidArgumentError(_lib.SWIFTRNN_ERR_INVALID_ARGUMENT, "model is closed")
         return h
 
     @property
@@ -374,6 +378,8 @@ class Model:
         """Score many texts in one call, in parallel inside the library (``threads`` = 0: every
         core; otherwise at most that many). Element ``i`` equals ``score(texts[i])`` exactly.
         Thread-safe."""
+        if isinstance(texts, (str, bytes, bytearray)):
+            raise TypeError("score_batch takes a list of texts, not one text (use score)")
         h = self._handle()
         blobs = [_to_bytes(t, "texts[i]") for t in texts]
         if not isinstance(threads, int) or not 0 <= threads <= _INT32_MAX:

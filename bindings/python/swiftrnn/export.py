@@ -24,6 +24,7 @@ import json
 import math
 import re
 import struct
+import os
 import sys
 from array import array
 from collections import OrderedDict
@@ -505,14 +506,17 @@ def export_charlm(state_dict, chars: Sequence[str], out_path, dtype: str = "F32"
 # .pt loading and CLI
 # ---------------------------------------------------------------------------------------------
 
-def load_state_dict(path) -> Mapping[str, Any]:
+def load_state_dict(path, trust_pickle: bool = False) -> Mapping[str, Any]:
     """Load a state_dict saved with ``torch.save(model.state_dict(), path)``.
 
-    A whole pickled module (``torch.save(model, path)``) and a checkpoint dict holding a
-    ``state_dict``/``model_state_dict`` entry are accepted too. Loads with
-    ``weights_only=True`` first; only if that fails, warns and loads with
-    ``weights_only=False``, which runs arbitrary pickled code: do it only for files you trust.
+    A checkpoint dict holding a ``state_dict``/``model_state_dict`` entry is accepted too.
+    Loads with ``weights_only=True``, which cannot run code. A file that needs more (a whole
+    pickled module from ``torch.save(model, path)``) is refused unless ``trust_pickle=True``
+    (CLI: ``--trust-pickle``), which unpickles arbitrary objects and so runs whatever code the
+    file carries: only for files you made yourself.
     """
+    if not os.path.isfile(path):
+        raise OSError(f"{path}: no such file")
     try:
         import torch  # noqa: F401  (lazy: the rest of this module is stdlib-only)
     except ImportError as e:
@@ -522,10 +526,13 @@ def load_state_dict(path) -> Mapping[str, Any]:
     except TypeError:                           # a torch too old to know weights_only
         obj = torch.load(path, map_location="cpu")
     except Exception as e:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, ...
-        print(f"warning: {path}: torch.load(weights_only=True) failed ({type(e).__name__}: "
-              f"{str(e).splitlines()[0] if str(e) else ''}); retrying with weights_only=False, "
-              "which executes pickled code - only do this for files you trust",
-              file=sys.stderr)
+        first = str(e).splitlines()[0] if str(e) else ""
+        if not trust_pickle:
+            raise ValueError(f"{path}: not loadable as plain tensors ({type(e).__name__}: {first}). "
+                             "If it is a whole pickled model you made yourself, pass --trust-pickle "
+                             "(trust_pickle=True): unpickling runs code stored in the file") from e
+        print(f"warning: {path}: loading with weights_only=False (--trust-pickle): this runs "
+              "the code pickled in the file", file=sys.stderr)
         obj = torch.load(path, map_location="cpu", weights_only=False)
     if hasattr(obj, "state_dict") and callable(obj.state_dict):
         obj = obj.state_dict()
@@ -570,6 +577,9 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     ap.add_argument("--nonlinearity", choices=["tanh", "relu"],
                     help="for nn.RNN models (cannot be inferred from the weights); default tanh")
     ap.add_argument("--description", help="free text stored in the file")
+    ap.add_argument("--trust-pickle", action="store_true",
+                    help="allow a .pt that is not plain tensors (a whole pickled model): "
+                         "unpickling runs code from the file, so only for files you made")
     args = ap.parse_args(None if argv is None else list(argv))
 
     if args.kind == "sentiment":
@@ -579,7 +589,7 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
         if not args.chars or args.vocab:
             ap.error("--kind charlm needs --chars (and not --vocab)")
     try:
-        sd = load_state_dict(args.state_dict)
+        sd = load_state_dict(args.state_dict, trust_pickle=args.trust_pickle)
         if args.kind == "sentiment":
             table = _load_json_list(args.vocab, "vocab")
             md = export_sentiment(sd, table, args.out, dtype=args.dtype,

@@ -149,7 +149,8 @@ def _fixture_files(sub, prefix):
     if not os.path.isdir(d):
         return []
     return sorted(os.path.join(d, f) for f in os.listdir(d)
-                  if f.startswith(prefix) and f.endswith(".safetensors"))
+                  if f.startswith(prefix) and f.endswith(".safetensors")
+                  and not f.endswith(".grads.safetensors"))   # gradient fixtures, not models
 
 
 MODEL_FIXTURES = _fixture_files("models", "")
