@@ -448,7 +448,7 @@ def test_cli_charlm_from_pt_and_whole_module(tmp_path):
     assert r.returncode == 1 and "error:" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_cli_whole_pickled_module_warns(tmp_path):
+def test_cli_whole_pickled_module_needs_trust_pickle(tmp_path):
     torch, _, CharRNN = _torch_models()
     chars = list("abcdef")
     model = CharRNN(len(chars), 4, 8)
@@ -463,7 +463,11 @@ def test_cli_whole_pickled_module_warns(tmp_path):
     cj = tmp_path / "chars.json"
     cj.write_text(json.dumps(chars), encoding="utf-8")
     out = tmp_path / "w.safetensors"
+    # Refused by default: unpickling a module runs code from the file.
     r = _cli("--kind", "charlm", "--state-dict", str(pt), "--chars", str(cj), "--out", str(out))
+    assert r.returncode == 1 and "--trust-pickle" in r.stderr and not out.exists()
+    r = _cli("--kind", "charlm", "--state-dict", str(pt), "--chars", str(cj), "--out", str(out),
+             "--trust-pickle")
     assert r.returncode == 0, r.stderr
     assert "weights_only=False" in r.stderr
     assert read_safetensors(out)[0]["cell"] == "lstm"
