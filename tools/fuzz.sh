@@ -3,7 +3,8 @@
 # builds the libFuzzer targets with ASan (kept out of the default build: Package.swift adds
 # them only when SWIFTRNN_FUZZ is set) and runs each for N seconds on the committed seeds
 # (fuzz/corpus/*) plus a working corpus under .build-fuzz/. Crashes land in fuzz-artifacts/;
-# turn each into a regression test (Tests/SwiftRNNTests/FuzzRegressionTests.swift).
+# turn each into a regression test (a case in Tests/SwiftRNNTests/BadInputTests.swift or
+# tests/c/api_test.c) and a seed (fuzz/corpus/*).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${FUZZ_SECONDS:-60}
