@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make fuzz FUZZ_SECONDS=N [FUZZ_TARGETS="FuzzLoad FuzzScore FuzzSample"] [FUZZ_JOBS=1]`:
+# `make fuzz FUZZ_SECONDS=N [FUZZ_TARGETS="FuzzLoad FuzzScore FuzzSample"]`:
 # builds the libFuzzer targets with ASan (kept out of the default build: Package.swift adds
 # them only when SWIFTRNN_FUZZ is set) and runs each for N seconds on the committed seeds
 # (fuzz/corpus/*) plus a working corpus under .build-fuzz/. Crashes land in fuzz-artifacts/;
