@@ -12,8 +12,17 @@ TARGETS=${FUZZ_TARGETS:-"FuzzLoad FuzzScore FuzzSample"}
 export SWIFT_BACKTRACE=enable=no          # let crashes reach libFuzzer and be written as files
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
 mkdir -p fuzz-artifacts
+probe() { SWIFT_BACKTRACE=enable=no .build-fuzz/debug/$1 -runs=1 2>&1 | grep -q "Loaded 1 modules"; }
 for t in $TARGETS; do
   SWIFTRNN_FUZZ=1 swift build --sanitize=fuzzer --sanitize=address --scratch-path .build-fuzz --product "$t" 2>&1 | tail -n 1
+  # Seen here: an incremental build can leave objects without coverage instrumentation, and a
+  # fuzzer without coverage runs blind. Check, and rebuild its sources once if so.
+  if ! probe "$t"; then
+    echo "$t: no coverage counters; rebuilding its sources"
+    touch Fuzz/$t/main.swift   # its main module carries the counters' registration
+    SWIFTRNN_FUZZ=1 swift build --sanitize=fuzzer --sanitize=address --scratch-path .build-fuzz --product "$t" 2>&1 | tail -n 1
+    probe "$t" || { echo "$t: still no coverage instrumentation: not fuzzing blind"; exit 1; }
+  fi
 done
 status=0
 for t in $TARGETS; do
