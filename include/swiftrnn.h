@@ -208,8 +208,9 @@ SWIFTRNN_API void swiftrnn_sample_params_init(swiftrnn_sample_params *params);
  * suffice) nothing is generated and *out_len is the upper bound prime_len + n_chars x the longest
  * UTF-8 character of the model's table, so a huge n_chars costs no time. Memory stays bounded by
  * out_capacity whatever n_chars is. out may be NULL only with out_capacity 0 (to ask for the
- * size). params NULL: defaults. n_chars 0 returns the prime. An empty prime or one with a character outside the model's table
- * is INVALID_ARGUMENT. WRONG_KIND for a sentiment model. Thread-safe. */
+ * size). params NULL: defaults. n_chars 0 returns the prime. An empty prime or one with a
+ * character outside the model's table is INVALID_ARGUMENT. WRONG_KIND for a sentiment model.
+ * Thread-safe. */
 SWIFTRNN_API swiftrnn_status swiftrnn_sample_text(const swiftrnn_model *model, const char *prime,
                                                   size_t prime_len, size_t n_chars,
                                                   const swiftrnn_sample_params *params, char *out,
