@@ -161,6 +161,11 @@ public struct CharLMRunConfig {
     /// streams through the text, state carried across windows, gradient cut every K steps.
     public var tbptt = 0
     public var clipNorm: Float? = nil
+    /// When set, the learning rate follows a cosine from `learningRate` at the first iteration
+    /// down to this value at the last (SGDR without restarts). A constant rate keeps fitting
+    /// the training text after a few passes; the decay is what lets a long run keep improving
+    /// on text it has not seen.
+    public var finalLearningRate: Float? = nil
     public var seed: UInt64 = 1
     public var threads = 0
     public var logEvery = 100
@@ -215,6 +220,7 @@ public enum CharLMRun {
                            progress: ["iteration": it, "pos": pos], extra: extra).save(to: ckptPath)
         }
         for it in start..<cfg.iterations {
+            trainer.adam.learningRate = CharLMRun.learningRate(cfg, iteration: it)
             var loss = 0.0
             if cfg.tbptt > 0 {
                 if pos + T + 1 > streamLen { pos = 0; state = nil }
@@ -266,6 +272,14 @@ public enum CharLMRun {
         }
         try Model.make(config: config, weights: trainer.weights).save(to: cfg.out)
         return (last, false, monotonicSeconds() - t0)
+    }
+
+    /// The rate of 0-based iteration `it`: constant, or the cosine of `finalLearningRate`.
+    public static func learningRate(_ cfg: CharLMRunConfig, iteration it: Int) -> Float {
+        guard let lo = cfg.finalLearningRate, cfg.iterations > 1 else { return cfg.learningRate }
+        let progress = Double(it) / Double(cfg.iterations - 1)
+        let hi = Double(cfg.learningRate)
+        return Float(Double(lo) + 0.5 * (hi - Double(lo)) * (1 + cos(Double.pi * progress)))
     }
 }
 

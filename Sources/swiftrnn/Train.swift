@@ -74,6 +74,7 @@ struct TrainCharLM: ParsableCommand {
     @Option(name: .customLong("seq-length")) var seqLength = 40
     @Option(name: .customLong("batch-size")) var batchSize = 64
     @Option(help: "Adam learning rate.") var lr: Float = 0.005
+    @Option(name: .customLong("final-lr"), help: "Decay the learning rate along a cosine to this value at the last iteration (default: constant).") var finalLR: Float?
     @Option(help: "Embedding size.") var embedding = 256
     @Option(help: "Hidden size.") var hidden = 512
     @Option(help: "lstm, gru, rnn (tanh) or rnn_relu.") var cell = CellKind.lstm
@@ -96,6 +97,7 @@ struct TrainCharLM: ParsableCommand {
         c.iterations = iterations; c.seqLength = seqLength; c.batchSize = batchSize; c.learningRate = lr
         c.embeddingDim = embedding; c.hiddenSize = hidden; c.cell = cell; c.layers = layers; c.tbptt = tbptt
         c.clipNorm = clip > 0 ? clip : nil; c.seed = seed; c.threads = threads; c.resume = resume
+        c.finalLearningRate = finalLR
         c.commandLine = commandLineText()
         let r = try rethrowing { () throws(SwiftRNNError) in try CharLMRun.run(c, corpus: corpus) }
         print("last loss \(fmt(r.lastLoss, 4)) nats/char; \(clock(r.seconds)); model: \(out)")

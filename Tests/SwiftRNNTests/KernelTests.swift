@@ -1,5 +1,8 @@
 import XCTest
 @testable import SwiftRNN
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The BLAS core libswiftrnn selects must compute correct results: `make test` runs this once in
 /// the user's environment and once with OPENBLAS_CORETYPE unset (the core the library picks).
@@ -22,5 +25,61 @@ final class KernelTests: XCTestCase {
             } }
             XCTAssertLessThan(worst, 1e-4 * Double(k).squareRoot(), "\(m)x\(n)x\(k) on core \(BLAS.coreDescription.core)")
         }
+    }
+
+    /// The 4-row recurrence kernel gives each row the bits of the one-row kernel and the right
+    /// sums, for output counts around the 64-wide block.
+    func testRowsKernelEqualsTheOneRowKernel() {
+        var rng = RandomSource(seed: 5)
+        for (rows, cols, m) in [(256, 64, 9), (192, 64, 4), (160, 40, 7), (28, 7, 5), (64, 3, 1), (320, 80, 3)] {
+            let wt = (0..<(rows * cols)).map { _ in Float(rng.unit() - 0.5) }
+            let x = (0..<(m * cols)).map { _ in Float(rng.unit() - 0.5) }
+            let y0 = (0..<(m * rows)).map { _ in Float(rng.unit() - 0.5) }
+            var many = y0, one = y0
+            wt.withUnsafeBufferPointer { w in x.withUnsafeBufferPointer { xp in
+                many.withUnsafeMutableBufferPointer { yp in
+                    Kernels.matvecTransposedRows(w.baseAddress!, rows: rows, cols: cols, xp.baseAddress!, ldx: cols,
+                                                 yp.baseAddress!, ldy: rows, count: m)
+                }
+                one.withUnsafeMutableBufferPointer { yp in
+                    for j in 0..<m {
+                        Kernels.matvecTransposed(w.baseAddress!, rows: rows, cols: cols, xp.baseAddress! + j * cols,
+                                                 yp.baseAddress! + j * rows)
+                    }
+                }
+            } }
+            XCTAssertEqual(many.map(\.bitPattern), one.map(\.bitPattern), "\(rows)x\(cols), \(m) rows")
+            var worst = 0.0
+            for j in 0..<m { for r in 0..<rows {
+                var s = Double(y0[j * rows + r])
+                for k in 0..<cols { s += Double(wt[k * rows + r]) * Double(x[j * cols + k]) }
+                worst = max(worst, abs(s - Double(many[j * rows + r])))
+            } }
+            XCTAssertLessThan(worst, 1e-5, "\(rows)x\(cols)")
+        }
+    }
+
+    /// The activations every cell uses: exp within 3 ulp-ish relative, sigmoid and tanh within
+    /// 3e-7 absolute, clamping at the ends, NaN kept.
+    func testActivationsAreAccurate() {
+        var x: Float = -90
+        var worstExp = 0.0, worstSig = 0.0, worstTanh = 0.0
+        while x <= 90 {
+            let e = Double(Kernels.exp(x)), want = Glibc.exp(Double(x))
+            if x > -87 && x < 88 { worstExp = max(worstExp, abs(e - want) / want) }
+            worstSig = max(worstSig, abs(Double(Kernels.sigmoid(x)) - 1 / (1 + Glibc.exp(-Double(x)))))
+            worstTanh = max(worstTanh, abs(Double(Kernels.tanh(x)) - Glibc.tanh(Double(x))))
+            x += 0.0137
+        }
+        XCTAssertLessThan(worstExp, 4e-7)
+        XCTAssertLessThan(worstSig, 3e-7)
+        XCTAssertLessThan(worstTanh, 3e-7)
+        XCTAssertTrue(Kernels.exp(.nan).isNaN && Kernels.sigmoid(.nan).isNaN && Kernels.tanh(.nan).isNaN)
+        XCTAssertEqual(Kernels.sigmoid(-200), 0, accuracy: 1e-30)
+        XCTAssertEqual(Kernels.sigmoid(200), 1)
+        XCTAssertEqual(Kernels.tanh(-50), -1)
+        XCTAssertEqual(Kernels.tanh(50), 1)
+        XCTAssertEqual(Kernels.exp(1000), Kernels.exp(88.72283), "clamped")
+        XCTAssertEqual(Kernels.exp(-1000), Kernels.exp(-87.33654), "clamped")
     }
 }

@@ -53,6 +53,34 @@ final class LayerParityTests: XCTestCase {
     }
 }
 
+/// `scoreBatch` promises each text the bits `score` gives it: reviews run 16 at a time through
+/// the 4-row kernels, with remainders, mixed lengths, empty texts and hidden sizes that are not
+/// a multiple of the 64-wide kernel block.
+final class BatchIdentityTests: XCTestCase {
+    func testScoreBatchGivesEachReviewTheBitsOfScore() throws {
+        let words = ["good", "bad", "great", "awful", "movie", "the", "zzz", "<pad>"]
+        var rng = RandomSource(seed: 9)
+        let texts: [String] = (0..<53).map { i in
+            if i % 17 == 5 { return "" }
+            let n = Int(rng.next() % 40) + (i % 7 == 0 ? 120 : 0)
+            return (0..<n).map { _ in words[Int(rng.next() % UInt64(words.count))] }.joined(separator: " ")
+        }
+        let shapes: [(CellKind, Int, Bool, Int)] = [(.lstm, 1, false, 64), (.lstm, 2, true, 40), (.gru, 1, true, 64),
+                                                    (.gru, 2, false, 7), (.rnnTanh, 1, false, 70), (.rnnRelu, 2, true, 16)]
+        for (cell, layers, bi, H) in shapes {
+            let model = makeModel(kind: .sentiment, cell: cell, layers: layers, bidirectional: bi, E: 12, H: H)
+            guard case let .sentiment(s) = model else { return XCTFail() }
+            let alone = texts.map { s.score($0) }
+            for threads in [1, 2] {
+                let batch = s.scoreBatch(texts, threads: threads)
+                for k in texts.indices where batch[k].bitPattern != alone[k].bitPattern {
+                    XCTFail("\(cell) L\(layers) bi \(bi) H\(H) threads \(threads): text \(k) \(batch[k]) vs \(alone[k])")
+                }
+            }
+        }
+    }
+}
+
 final class ModelParityTests: XCTestCase {
     func testSentimentFixturesMatchTheBookPipeline() throws {
         let names = ["sentiment_lstm_uni", "sentiment_lstm_bi", "sentiment_gru_bi", "sentiment_rnn_tanh_uni"]

@@ -97,6 +97,18 @@ final class TrainingTests: XCTestCase {
         }
     }
 
+    func testCosineScheduleRunsFromTheRateToTheFinalRate() {
+        var c = CharLMRunConfig(out: "unused")
+        c.iterations = 101; c.learningRate = 0.005
+        XCTAssertEqual(CharLMRun.learningRate(c, iteration: 50), 0.005, "no --final-lr: constant")
+        c.finalLearningRate = 0.0001
+        XCTAssertEqual(CharLMRun.learningRate(c, iteration: 0), 0.005, accuracy: 1e-9)
+        XCTAssertEqual(CharLMRun.learningRate(c, iteration: 50), (0.005 + 0.0001) / 2, accuracy: 1e-9)
+        XCTAssertEqual(CharLMRun.learningRate(c, iteration: 100), 0.0001, accuracy: 1e-9)
+        let rates = (0..<101).map { CharLMRun.learningRate(c, iteration: $0) }
+        XCTAssertEqual(rates, rates.sorted(by: >), "the rate only decreases")
+    }
+
     func testCorpusReadsLikePythonTextMode() throws {
         let path = tmp("crlf.txt")
         let raw: [UInt8] = [0xEF, 0xBB, 0xBF] + Array("junk THE MYSTERIOUS ISLAND\r\nline\rtwo\r\n".utf8)

@@ -49,12 +49,6 @@ public enum Kernels {
         for i in 0..<m { (c + i * ldc).update(from: bias, count: n) }
     }
 
-    @inline(__always)
-    public static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
-
-    @inline(__always)
-    public static func tanh(_ x: Float) -> Float { tanhf(x) }
-
     /// Numerically stable `log(sum(exp(x)))`.
     public static func logSumExp(_ x: UnsafeBufferPointer<Float>) -> Double {
         var mx = -Float.infinity

@@ -23,45 +23,45 @@ extension Kernels {
     }
 
     /// exp(x) to about 2 ulp (Cephes' expf: x = n ln2 + r, a degree-6 polynomial in r, scaled
-    /// by 2^n through the exponent bits). Inputs are clamped to [-87.3, 88.7].
+    /// by 2^n through the exponent bits). Inputs are clamped to [-87.3, 88.7]; NaN stays NaN.
+    ///
+    /// Scalar on purpose: the activations run in loops over a hidden vector (`CellMath`), and
+    /// LLVM's loop vectoriser turns this branch-free code into full-width SIMD. The same code
+    /// written on `SIMD16<Float>` compiled to quarter-width shuffles whenever it was not
+    /// inlined. Rounding uses the 1.5 * 2^23 trick, so no float-to-integer conversion.
     @inline(__always)
-    public static func exp(_ x0: Vec) -> Vec {
-        // Written with only the SIMD operations the compiler vectorises: comparisons and
-        // `replacing` for the clamp, and the 1.5 * 2^23 trick for rounding and the float to
-        // integer conversion (the generic `rounded` and `SIMD16<Int32>(_:rounding:)` go lane by
-        // lane through slow generic code).
-        let lo = Vec(repeating: -87.33654), hi = Vec(repeating: 88.72283)
-        var x = x0.replacing(with: lo, where: x0 .< lo)
-        x = x.replacing(with: hi, where: x .> hi)
-        let magic = Vec(repeating: 12582912)          // 1.5 * 2^23
+    public static func exp(_ x0: Float) -> Float {
+        var x = x0 < -87.33654 ? -87.33654 : x0
+        x = x > 88.72283 ? 88.72283 : x
+        let magic: Float = 12582912                   // 1.5 * 2^23
         let t = x * 1.44269504088896341 + magic       // round to nearest, in the low mantissa bits
         let n = t - magic
         var r = x - n * 0.693359375
         r = r - n * -2.12194440e-4
-        var p = Vec(repeating: 1.9875691500e-4)
+        var p: Float = 1.9875691500e-4
         p = p * r + 1.3981999507e-3
         p = p * r + 8.3334519073e-3
         p = p * r + 4.1665795894e-2
         p = p * r + 1.6666665459e-1
         p = p * r + 5.0000001201e-1
         p = p * (r * r) + r + 1
-        let ni = unsafeBitCast(t, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)
-        return p * unsafeBitCast((ni &+ 127) &<< 23, to: Vec.self)
+        let ni = Int32(bitPattern: t.bitPattern) &- Int32(bitPattern: magic.bitPattern)
+        return p * Float(bitPattern: UInt32(bitPattern: (ni &+ 127) &<< 23))
     }
 
     @inline(__always)
-    public static func sigmoid(_ x: Vec) -> Vec { 1 / (1 + exp(-x)) }
+    public static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
 
     /// tanh(x) = 1 - 2 / (exp(2x) + 1); absolute error below 2e-7.
     @inline(__always)
-    public static func tanh(_ x: Vec) -> Vec { 1 - 2 / (exp(x + x) + 1) }
+    public static func tanh(_ x: Float) -> Float { 1 - 2 / (exp(x + x) + 1) }
 
     /// `y[:] += x^T Wt` with `Wt` the transpose `[cols, rows]` of a weight: vectorised along the
     /// outputs, so no horizontal sums, which dominate `matvec` when `cols` is small (a hidden
     /// size of 64). Each `y[r]` adds the products in `k` order, whatever the other rows do.
     public static func matvecTransposed(_ wt: UnsafePointer<Float>, rows: Int, cols: Int, _ x: UnsafePointer<Float>,
-                                        _ y: UnsafeMutablePointer<Float>) {
-        var c = 0
+                                        _ y: UnsafeMutablePointer<Float>, fromOutput start: Int = 0) {
+        var c = start
         while c < rows {
             let n = min(64, rows - c)
             let n0 = min(16, n), n1 = max(0, min(16, n - 16)), n2 = max(0, min(16, n - 32)), n3 = max(0, min(16, n - 48))
@@ -91,6 +91,55 @@ extension Kernels {
             if n2 > 0 { store(a2, y + c + 32, n2) }
             if n3 > 0 { store(a3, y + c + 48, n3) }
             c += 64
+        }
+    }
+
+    /// `matvecTransposed` for `m` sequences at once: `y_j[:] += x_j^T Wt` with `x_j = x + j * ldx`
+    /// and `y_j = y + j * ldy`. Four sequences share each load of the weights (16 accumulators,
+    /// 4 weight and 4 broadcast registers: 24 of AVX-512's 32), which turns the latency-bound
+    /// one-sequence loop into a throughput-bound one. Every `y_j[r]` still adds its products in
+    /// `k` order with the same operations as `matvecTransposed`, so a review scored in a batch
+    /// gets the same bits as scored alone.
+    public static func matvecTransposedRows(_ wt: UnsafePointer<Float>, rows: Int, cols: Int,
+                                            _ x: UnsafePointer<Float>, ldx: Int,
+                                            _ y: UnsafeMutablePointer<Float>, ldy: Int, count m: Int) {
+        let full = rows / 64 * 64
+        var j = 0
+        while j + 4 <= m {
+            let x0 = x + j * ldx, x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx
+            let y0 = y + j * ldy, y1 = y0 + ldy, y2 = y1 + ldy, y3 = y2 + ldy
+            var c = 0
+            while c < full {
+                var a00 = load(y0 + c, 16), a01 = load(y0 + c + 16, 16), a02 = load(y0 + c + 32, 16), a03 = load(y0 + c + 48, 16)
+                var a10 = load(y1 + c, 16), a11 = load(y1 + c + 16, 16), a12 = load(y1 + c + 32, 16), a13 = load(y1 + c + 48, 16)
+                var a20 = load(y2 + c, 16), a21 = load(y2 + c + 16, 16), a22 = load(y2 + c + 32, 16), a23 = load(y2 + c + 48, 16)
+                var a30 = load(y3 + c, 16), a31 = load(y3 + c + 16, 16), a32 = load(y3 + c + 32, 16), a33 = load(y3 + c + 48, 16)
+                for k in 0..<cols {
+                    let row = wt + k * rows + c
+                    let w0 = load(row, 16), w1 = load(row + 16, 16), w2 = load(row + 32, 16), w3 = load(row + 48, 16)
+                    let v0 = Vec(repeating: x0[k]), v1 = Vec(repeating: x1[k])
+                    let v2 = Vec(repeating: x2[k]), v3 = Vec(repeating: x3[k])
+                    a00 = a00 + w0 * v0; a01 = a01 + w1 * v0; a02 = a02 + w2 * v0; a03 = a03 + w3 * v0
+                    a10 = a10 + w0 * v1; a11 = a11 + w1 * v1; a12 = a12 + w2 * v1; a13 = a13 + w3 * v1
+                    a20 = a20 + w0 * v2; a21 = a21 + w1 * v2; a22 = a22 + w2 * v2; a23 = a23 + w3 * v2
+                    a30 = a30 + w0 * v3; a31 = a31 + w1 * v3; a32 = a32 + w2 * v3; a33 = a33 + w3 * v3
+                }
+                store(a00, y0 + c, 16); store(a01, y0 + c + 16, 16); store(a02, y0 + c + 32, 16); store(a03, y0 + c + 48, 16)
+                store(a10, y1 + c, 16); store(a11, y1 + c + 16, 16); store(a12, y1 + c + 32, 16); store(a13, y1 + c + 48, 16)
+                store(a20, y2 + c, 16); store(a21, y2 + c + 16, 16); store(a22, y2 + c + 32, 16); store(a23, y2 + c + 48, 16)
+                store(a30, y3 + c, 16); store(a31, y3 + c + 16, 16); store(a32, y3 + c + 32, 16); store(a33, y3 + c + 48, 16)
+                c += 64
+            }
+            if full < rows {
+                for (xi, yi) in [(x0, y0), (x1, y1), (x2, y2), (x3, y3)] {
+                    matvecTransposed(wt, rows: rows, cols: cols, xi, yi, fromOutput: full)
+                }
+            }
+            j += 4
+        }
+        while j < m {
+            matvecTransposed(wt, rows: rows, cols: cols, x + j * ldx, y + j * ldy)
+            j += 1
         }
     }
 

@@ -203,17 +203,24 @@ public struct Recurrent: Sendable {
         w.bIH.withUnsafeBufferPointer { bih in
         w.bHH.withUnsafeBufferPointer { bhh in
             let P = pp.baseAddress!, HH = hhp.baseAddress!, Hs = hp.baseAddress!, Cs = cp.baseAddress!
-            // Input projection of every time step at once.
-            Kernels.broadcastRows(bih.baseAddress!, n: G, into: P, m: rows, ldc: G)
-            Kernels.gemmNT(m: rows, n: G, k: inputWidth, xp.baseAddress!, lda: inputWidth,
-                           wih.baseAddress!, P, ldc: G, beta: 1)
+            if wHHT != nil && batch.batch > 1 {
+                // Inference on several sequences: each one's projection is the GEMM it gets when
+                // run alone (the same call on the same rows), so batching never changes a bit.
+                Self.projectEachSequence(batch, x: xp.baseAddress!, inputWidth: inputWidth, wIH: wih.baseAddress!,
+                                         bIH: bih.baseAddress!, gates: G, into: P)
+            } else {
+                // Input projection of every time step at once.
+                Kernels.broadcastRows(bih.baseAddress!, n: G, into: P, m: rows, ldc: G)
+                Kernels.gemmNT(m: rows, n: G, k: inputWidth, xp.baseAddress!, lda: inputWidth,
+                               wih.baseAddress!, P, ldc: G, beta: 1)
+            }
             for s in 0..<batch.steps {
                 let t = reverse ? batch.steps - 1 - s : s
                 let n = batch.batchSizes[t], r0 = batch.offsets[t]
                 Kernels.broadcastRows(bhh.baseAddress!, n: G, into: HH, m: n, ldc: G)
-                if let wHHT, n <= 4 {
+                if let wHHT {
                     wHHT.withUnsafeBufferPointer { wt in
-                        for j in 0..<n { Kernels.matvecTransposed(wt.baseAddress!, rows: G, cols: H, Hs + j * H, HH + j * G) }
+                        Kernels.matvecTransposedRows(wt.baseAddress!, rows: G, cols: H, Hs, ldx: H, HH, ldy: G, count: n)
                     }
                 } else {
                     Kernels.rowsTimesTransposed(m: n, n: G, k: H, Hs, lda: H, whh.baseAddress!, HH, ldc: G)
@@ -231,6 +238,29 @@ public struct Recurrent: Sendable {
     }
 }
 
+extension Recurrent {
+    /// `P[row] = x[row] W_ih^T + b_ih` for every packed row, one GEMM per sequence over its own
+    /// rows (gathered, projected, scattered back).
+    static func projectEachSequence(_ batch: PackedBatch, x: UnsafePointer<Float>, inputWidth: Int,
+                                    wIH: UnsafePointer<Float>, bIH: UnsafePointer<Float>, gates G: Int,
+                                    into P: UnsafeMutablePointer<Float>) {
+        let longest = batch.steps
+        var xs = [Float](repeating: 0, count: longest * inputWidth)
+        var ps = [Float](repeating: 0, count: longest * G)
+        xs.withUnsafeMutableBufferPointer { xsp in
+        ps.withUnsafeMutableBufferPointer { psp in
+            let X = xsp.baseAddress!, Q = psp.baseAddress!
+            for (j, b) in batch.order.enumerated() {
+                let len = batch.lengths[b]
+                for t in 0..<len { (X + t * inputWidth).update(from: x + (batch.offsets[t] + j) * inputWidth, count: inputWidth) }
+                Kernels.broadcastRows(bIH, n: G, into: Q, m: len, ldc: G)
+                Kernels.gemmNT(m: len, n: G, k: inputWidth, X, lda: inputWidth, wIH, Q, ldc: G, beta: 1)
+                for t in 0..<len { (P + (batch.offsets[t] + j) * G).update(from: Q + t * G, count: G) }
+            }
+        }}
+    }
+}
+
 /// What a training forward pass keeps for the backward pass: each layer's input and, per
 /// layer and direction, one row of `tapeWidth` values per packed row.
 public final class RecurrentTape {
@@ -245,47 +275,88 @@ public final class RecurrentTape {
 
 /// The elementwise part of one step of each cell, on one sequence: the gate pre-activations
 /// from the input (`gx`, biases included) and from the state (`gh`, biases included) -> the new
-/// `h` (and `c`), in place. Sixteen hidden units at a time with the SIMD activations of
-/// Kernels/Vector.swift (a partial last chunk runs the same code on zero-padded lanes).
+/// `h` (and `c`), in place.
+///
+/// Plain loops over the hidden units that LLVM vectorises (the activations are branch-free
+/// scalar code in Kernels/Vector.swift), one out-of-line function per cell so that each stays
+/// small enough to be optimised whole. Every unit goes through the same operations whatever
+/// `H` or its position, so a sequence gives the same bits alone or in a batch.
 enum CellMath {
     @inline(__always)
     static func step(_ cell: CellKind, H: Int, gx: UnsafeMutablePointer<Float>, gh: UnsafePointer<Float>,
                      h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>,
                      tape: UnsafeMutablePointer<Float>?) {
-        typealias K = Kernels
-        var k = 0
-        while k < H {
-            let n = min(16, H - k)
-            @inline(__always) func pre(_ gate: Int) -> Vec { K.load(gx + gate * H + k, n) + K.load(gh + gate * H + k, n) }
-            switch cell {
-            case .lstm:
-                let i = K.sigmoid(pre(0)), f = K.sigmoid(pre(1)), g = K.tanh(pre(2)), o = K.sigmoid(pre(3))
-                let cn = f * K.load(c + k, n) + i * g
-                K.store(cn, c + k, n)
-                K.store(o * K.tanh(cn), h + k, n)
-                if let tape {
-                    K.store(i, tape + k, n); K.store(f, tape + H + k, n); K.store(g, tape + 2 * H + k, n)
-                    K.store(o, tape + 3 * H + k, n); K.store(cn, tape + 4 * H + k, n)
-                }
-            case .gru:
-                let r = K.sigmoid(pre(0)), z = K.sigmoid(pre(1))
-                let hn = K.load(gh + 2 * H + k, n)
-                let nn = K.tanh(K.load(gx + 2 * H + k, n) + r * hn)
-                K.store((1 - z) * nn + z * K.load(h + k, n), h + k, n)
-                if let tape {
-                    K.store(r, tape + k, n); K.store(z, tape + H + k, n); K.store(nn, tape + 2 * H + k, n)
-                    K.store(hn, tape + 3 * H + k, n)
-                }
-            case .rnnTanh:
-                let v = K.tanh(pre(0))
-                K.store(v, h + k, n)
-                if let tape { K.store(v, tape + k, n) }
-            case .rnnRelu:
-                let v = pre(0).replacing(with: 0, where: .!(pre(0) .> 0))
-                K.store(v, h + k, n)
-                if let tape { K.store(v, tape + k, n) }
-            }
-            k += 16
+        switch cell {
+        case .lstm: lstm(H: H, gx: gx, gh: gh, h: h, c: c, tape: tape)
+        case .gru: gru(H: H, gx: gx, gh: gh, h: h, tape: tape)
+        case .rnnTanh: rnn(relu: false, H: H, gx: gx, gh: gh, h: h, tape: tape)
+        case .rnnRelu: rnn(relu: true, H: H, gx: gx, gh: gh, h: h, tape: tape)
         }
+    }
+
+    /// `c' = f c + i g`, `h' = o tanh(c')`; the tape keeps i, f, g, o, c'.
+    @inline(never)
+    static func lstm(H: Int, gx: UnsafePointer<Float>, gh: UnsafePointer<Float>, h: UnsafeMutablePointer<Float>,
+                     c: UnsafeMutablePointer<Float>, tape: UnsafeMutablePointer<Float>?) {
+        typealias K = Kernels
+        // One pointer per gate: indexing by `k` alone keeps overflow checks out of the loop,
+        // which would stop the vectoriser.
+        let xi = gx, xf = gx + H, xg = gx + 2 * H, xo = gx + 3 * H
+        let hi = gh, hf = gh + H, hg = gh + 2 * H, ho = gh + 3 * H
+        if let tape {
+            let ti = tape, tf = tape + H, tg = tape + 2 * H, to = tape + 3 * H, tc = tape + 4 * H
+            for k in 0..<H {
+                let i = K.sigmoid(xi[k] + hi[k]), f = K.sigmoid(xf[k] + hf[k])
+                let g = K.tanh(xg[k] + hg[k]), o = K.sigmoid(xo[k] + ho[k])
+                let cn = f * c[k] + i * g
+                c[k] = cn
+                h[k] = o * K.tanh(cn)
+                ti[k] = i; tf[k] = f; tg[k] = g; to[k] = o; tc[k] = cn
+            }
+        } else {
+            for k in 0..<H {
+                let i = K.sigmoid(xi[k] + hi[k]), f = K.sigmoid(xf[k] + hf[k])
+                let g = K.tanh(xg[k] + hg[k]), o = K.sigmoid(xo[k] + ho[k])
+                let cn = f * c[k] + i * g
+                c[k] = cn
+                h[k] = o * K.tanh(cn)
+            }
+        }
+    }
+
+    /// `n = tanh(gx_n + r (W_hn h + b_hn))`, `h' = (1 - z) n + z h`; the tape keeps r, z, n and
+    /// `W_hn h + b_hn`.
+    @inline(never)
+    static func gru(H: Int, gx: UnsafePointer<Float>, gh: UnsafePointer<Float>, h: UnsafeMutablePointer<Float>,
+                    tape: UnsafeMutablePointer<Float>?) {
+        typealias K = Kernels
+        let xr = gx, xz = gx + H, xn = gx + 2 * H
+        let hr = gh, hz = gh + H, hn = gh + 2 * H
+        if let tape {
+            let tr = tape, tz = tape + H, tn = tape + 2 * H, th = tape + 3 * H
+            for k in 0..<H {
+                let r = K.sigmoid(xr[k] + hr[k]), z = K.sigmoid(xz[k] + hz[k])
+                let nn = K.tanh(xn[k] + r * hn[k])
+                tr[k] = r; tz[k] = z; tn[k] = nn; th[k] = hn[k]
+                h[k] = (1 - z) * nn + z * h[k]
+            }
+        } else {
+            for k in 0..<H {
+                let r = K.sigmoid(xr[k] + hr[k]), z = K.sigmoid(xz[k] + hz[k])
+                let nn = K.tanh(xn[k] + r * hn[k])
+                h[k] = (1 - z) * nn + z * h[k]
+            }
+        }
+    }
+
+    /// Elman: `h' = tanh(pre)` or `relu(pre)` (NaN stays NaN, as `torch.relu`).
+    @inline(never)
+    static func rnn(relu: Bool, H: Int, gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
+                    h: UnsafeMutablePointer<Float>, tape: UnsafeMutablePointer<Float>?) {
+        for k in 0..<H {
+            let p = gx[k] + gh[k]
+            h[k] = relu ? (p < 0 ? 0 : p) : Kernels.tanh(p)
+        }
+        if let tape { tape.update(from: h, count: H) }
     }
 }
