@@ -773,8 +773,16 @@ def w4_worker(a):
 # the orchestrator
 # =============================================================================================
 
+# By default every measured process runs without OPENBLAS_CORETYPE, as a user who never heard
+# of it: libswiftrnn then picks the core itself (docs/c-api.md). The peers do not use the
+# system OpenBLAS. KEEP_OPENBLAS_CORETYPE=1 keeps the caller's value instead.
+KEEP_CORETYPE = os.environ.get("KEEP_OPENBLAS_CORETYPE") == "1"
+
+
 def thread_env(t):
     env = dict(os.environ)
+    if not KEEP_CORETYPE:
+        env.pop("OPENBLAS_CORETYPE", None)
     for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[k] = str(t)
     env["SWIFTRNN_LIBRARY"] = LIB
@@ -856,6 +864,9 @@ def conditions(cfg):
         pass
     for k in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS"):
         c["env " + k] = os.environ.get(k, "(unset)")
+    c["OPENBLAS_CORETYPE in the measured processes"] = (
+        os.environ.get("OPENBLAS_CORETYPE", "(unset)") if KEEP_CORETYPE
+        else "(unset: libswiftrnn picks; KEEP_OPENBLAS_CORETYPE=1 keeps the caller's)")
     try:
         c["repo_commit"] = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
                                           capture_output=True, text=True).stdout.strip()
@@ -1317,7 +1328,7 @@ def cmd_report(a):
             "lscpu L2 cache", "lscpu L3 cache", "lscpu Hypervisor vendor", "cores", "threads",
             "kernel", "python", "libswiftrnn", "repo_commit", "repo_sources_dirty",
             "openblas_core", "openblas_config", "openblas_path", "openblas_verbose",
-            "env OPENBLAS_CORETYPE", "env OPENBLAS_L2_SIZE",
+            "env OPENBLAS_CORETYPE", "OPENBLAS_CORETYPE in the measured processes", "env OPENBLAS_L2_SIZE",
             "env OPENBLAS_NUM_THREADS", "env OMP_NUM_THREADS", "torch", "torch_blas",
             "onnxruntime", "onnx", "onnxscript", "numpy", "matplotlib", "peers",
             "missing_peers", "loadavg_at_start", "loadavg_at_end", "elapsed_s"]

@@ -5,6 +5,8 @@
 #   SMOKE=1   tiny sizes, to check the harness (results go to $WORK/smoke-results, RESULTS.md
 #             is written there too, not into the repo)
 #   IMDB=DIR TEXT=FILE WORK=DIR THREADS=1,2 PEERS=swiftrnn,torch-book,... WORKLOADS=bw,w1,w2,w3,w4
+#   KEEP_OPENBLAS_CORETYPE=1  keep the caller's OPENBLAS_CORETYPE (default: unset in the measured
+#             processes, so libswiftrnn picks the core as it does for a user who never set it)
 #   PYTHON=/path/to/python  skip setup_venv.sh and use that interpreter
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)

@@ -25,10 +25,21 @@ extension Linear {
                 }
             }
         }
-        grad.bias.withUnsafeMutableBufferPointer { db in
-            for r in 0..<rows { for o in 0..<outFeatures { db[o] += dy[r * outFeatures + o] } }
+        dy.withUnsafeBufferPointer { g in
+            grad.bias.withUnsafeMutableBufferPointer { db in
+                addRows(g.baseAddress!, rows: rows, width: outFeatures, into: db.baseAddress!)
+            }
         }
         return dx
+    }
+}
+
+/// `into[k] += sum over r of a[r * width + k]`, rows in order (bias gradients). Pointer loops
+/// the vectoriser handles; the sum order is the same as the obvious double loop.
+func addRows(_ a: UnsafePointer<Float>, rows: Int, width: Int, into out: UnsafeMutablePointer<Float>) {
+    for r in 0..<rows {
+        let row = a + r * width
+        for k in 0..<width { out[k] += row[k] }
     }
 }
 

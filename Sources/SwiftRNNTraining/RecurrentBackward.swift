@@ -7,8 +7,8 @@ import SwiftRNN
 /// the order the forward pass took them. The state gradient of a sequence starts from the
 /// gradient of its final state (`dhN`) and is untouched until the backward walk reaches the
 /// sequence's last real step: that is the packed-sequence rule run backwards. Per step, one GEMM
-/// gives the state gradient and one accumulates `dW_hh`; the input-side gradients of all steps
-/// (`dW_ih`, `db_ih`, and the gradient to the layer below) are each one GEMM after the loop.
+/// gives the state gradient; `dW_hh` and the input-side gradients of all steps (`dW_ih`,
+/// `db_ih`, and the gradient to the layer below) are each one GEMM after the loop.
 extension Recurrent {
     /// - Parameters:
     ///   - output: the last layer's packed output from the forward pass.
@@ -23,11 +23,11 @@ extension Recurrent {
         let B = batch.batch, H = hiddenSize, D = directions, G = gateWidth, rows = batch.rows
         var dOut = dOutput ?? [Float](repeating: 0, count: rows * D * H)
         var dGx = [Float](repeating: 0, count: rows * G)
-        var dGh = [Float](repeating: 0, count: B * G)
         var dh = [Float](repeating: 0, count: B * H)
         var dc = [Float](repeating: 0, count: B * H)
-        var hPrev = [Float](repeating: 0, count: B * H)
         var direct = [Float](repeating: 0, count: B * H)
+        var dGhAll = [Float](repeating: 0, count: rows * G)
+        var hPrevAll = [Float](repeating: 0, count: rows * H)
         for layer in stride(from: numLayers - 1, through: 0, by: -1) {
             let x = tape.layerInputs[layer]
             let inW = layerInputSize(layer)
@@ -48,41 +48,60 @@ extension Recurrent {
                     let t = reverse ? s : batch.steps - 1 - s
                     let n = batch.batchSizes[t], r0 = batch.offsets[t]
                     let prevT = reverse ? t + 1 : t - 1
-                    for j in 0..<n {
-                        let row = r0 + j
-                        let hasPrev = prevT >= 0 && prevT < batch.steps && j < batch.batchSizes[prevT]
-                        let prevRow = hasPrev ? batch.offsets[prevT] + j : -1
-                        for k in 0..<H {
-                            hPrev[j * H + k] = hasPrev ? out[prevRow * D * H + dir * H + k]
-                                : (h0?[(slot * B + batch.order[j]) * H + k] ?? 0)
-                            dh[j * H + k] += dOut[row * D * H + dir * H + k]
-                        }
-                        let tw = tapeWidth
-                        tape.slots[slot].withUnsafeBufferPointer { tp in
-                            let cur = tp.baseAddress! + row * tw
-                            let prevC: UnsafePointer<Float>? = cell == .lstm && hasPrev ? tp.baseAddress! + prevRow * tw + 4 * H : nil
-                            CellGrad.step(cell, H: H, tape: cur, hPrev: &hPrev, j: j, prevC: prevC,
-                                          c0: cell == .lstm && !hasPrev ? c0.map { Array($0[((slot * B + batch.order[j]) * H)..<((slot * B + batch.order[j]) * H + H)]) } : nil,
-                                          dh: &dh, dc: &dc, dGx: &dGx, row: row, dGh: &dGh, direct: &direct)
-                        }
-                    }
-                    // dW_hh += dGh^T hPrev; db_hh += sum dGh; dh = dGh W_hh + direct.
-                    dGh.withUnsafeBufferPointer { g in
-                    hPrev.withUnsafeBufferPointer { hp in
-                    grads[slot].wHH.withUnsafeMutableBufferPointer { dw in
-                        Kernels.gemm(transA: true, transB: false, m: G, n: H, k: n, g.baseAddress!, lda: G,
-                                     hp.baseAddress!, ldb: H, beta: 1, dw.baseAddress!, ldc: H)
-                    }}}
-                    grads[slot].bHH.withUnsafeMutableBufferPointer { db in
-                        for j in 0..<n { for q in 0..<G { db[q] += dGh[j * G + q] } }
-                    }
-                    dGh.withUnsafeBufferPointer { g in
-                    w.wHH.withUnsafeBufferPointer { wp in
+                    let hasC0 = c0 != nil, c0a = c0 ?? [], h0a = h0 ?? [], tw = tapeWidth
+                    tape.slots[slot].withUnsafeBufferPointer { tp in
+                    out.withUnsafeBufferPointer { op in
+                    dOut.withUnsafeBufferPointer { dop in
+                    c0a.withUnsafeBufferPointer { c0p in
+                    h0a.withUnsafeBufferPointer { h0p in
+                    hPrevAll.withUnsafeMutableBufferPointer { hpa in
+                    dGhAll.withUnsafeMutableBufferPointer { dga in
+                    dGx.withUnsafeMutableBufferPointer { dgx in
                     dh.withUnsafeMutableBufferPointer { dhp in
-                        Kernels.gemm(transA: false, transB: false, m: n, n: H, k: G, g.baseAddress!, lda: G,
-                                     wp.baseAddress!, ldb: H, beta: 0, dhp.baseAddress!, ldc: H)
-                    }}}
+                    dc.withUnsafeMutableBufferPointer { dcp in
+                    direct.withUnsafeMutableBufferPointer { dirp in
+                        for j in 0..<n {
+                            let row = r0 + j
+                            let hasPrev = prevT >= 0 && prevT < batch.steps && j < batch.batchSizes[prevT]
+                            let prevRow = hasPrev ? batch.offsets[prevT] + j : -1
+                            let hj = hpa.baseAddress! + row * H, dhj = dhp.baseAddress! + j * H
+                            let init0 = (slot * B + batch.order[j]) * H
+                            if hasPrev {
+                                hj.update(from: op.baseAddress! + prevRow * D * H + dir * H, count: H)
+                            } else if h0 != nil {
+                                hj.update(from: h0p.baseAddress! + init0, count: H)
+                            } else {
+                                hj.update(repeating: 0, count: H)
+                            }
+                            let dor = dop.baseAddress! + row * D * H + dir * H
+                            for k in 0..<H { dhj[k] += dor[k] }
+                            var cPrev: UnsafePointer<Float>? = nil
+                            if cell == .lstm {
+                                if hasPrev { cPrev = tp.baseAddress! + prevRow * tw + 4 * H }
+                                else if hasC0 { cPrev = c0p.baseAddress! + init0 }
+                            }
+                            CellGrad.step(cell, H: H, tape: tp.baseAddress! + row * tw, hPrev: hj, cPrev: cPrev,
+                                          dh: dhj, dc: dcp.baseAddress! + j * H, dGx: dgx.baseAddress! + row * G,
+                                          dGh: dga.baseAddress! + row * G, direct: dirp.baseAddress! + j * H)
+                        }
+                        // dh = dGh W_hh (+ direct below); dW_hh waits for the end of the loop.
+                        w.wHH.withUnsafeBufferPointer { wp in
+                            Kernels.gemm(transA: false, transB: false, m: n, n: H, k: G, dga.baseAddress! + r0 * G, lda: G,
+                                         wp.baseAddress!, ldb: H, beta: 0, dhp.baseAddress!, ldc: H)
+                        }
+                    }}}}}}}}}}}
                     for q in 0..<(n * H) { dh[q] += direct[q] }
+                }
+                // dW_hh += dGh^T hPrev and db_hh += sum dGh over all steps: one GEMM with
+                // k = rows instead of one per step (each of which re-read all of dW_hh).
+                dGhAll.withUnsafeBufferPointer { g in
+                hPrevAll.withUnsafeBufferPointer { hp in
+                grads[slot].wHH.withUnsafeMutableBufferPointer { dw in
+                    Kernels.gemm(transA: true, transB: false, m: G, n: H, k: rows, g.baseAddress!, lda: G,
+                                 hp.baseAddress!, ldb: H, beta: 1, dw.baseAddress!, ldc: H)
+                }}}
+                grads[slot].bHH.withUnsafeMutableBufferPointer { db in
+                    dGhAll.withUnsafeBufferPointer { addRows($0.baseAddress!, rows: rows, width: G, into: db.baseAddress!) }
                 }
                 // Input side, all steps at once.
                 dGx.withUnsafeBufferPointer { g in
@@ -92,7 +111,7 @@ extension Recurrent {
                                  xp.baseAddress!, ldb: inW, beta: 1, dw.baseAddress!, ldc: inW)
                 }}}
                 grads[slot].bIH.withUnsafeMutableBufferPointer { db in
-                    for r in 0..<rows { for q in 0..<G { db[q] += dGx[r * G + q] } }
+                    dGx.withUnsafeBufferPointer { addRows($0.baseAddress!, rows: rows, width: G, into: db.baseAddress!) }
                 }
                 dGx.withUnsafeBufferPointer { g in
                 w.wIH.withUnsafeBufferPointer { wp in
@@ -107,55 +126,55 @@ extension Recurrent {
     }
 }
 
-/// The elementwise backward of one step of each cell, for one sequence (`j`, packed `row`).
-/// Reads the post-activation gates from the tape; writes the pre-activation gate gradients for
-/// the input side (`dGx[row]`) and the state side (`dGh[j]`; they differ only for GRU's n
-/// gate), the part of dh_prev that bypasses W_hh (`direct[j]`, GRU's `z * dh`), and dc_prev.
+/// The elementwise backward of one step of each cell, for one sequence. Reads the
+/// post-activation gates from the tape (`tape`, one packed row) and `dh`; writes the
+/// pre-activation gate gradients of the input side (`dGx`) and of the state side (`dGh`; they
+/// differ only in GRU's n gate), the part of dh_prev that bypasses W_hh (`direct`, GRU's
+/// `z * dh`), and dc_prev in place of `dc`. `cPrev` is the LSTM's previous cell (nil: zeros).
+/// Each pointer is that sequence's row; the loops index them by `k` alone so they vectorise.
 enum CellGrad {
-    static func step(_ cell: CellKind, H: Int, tape: UnsafePointer<Float>, hPrev: inout [Float], j: Int,
-                     prevC: UnsafePointer<Float>?, c0: [Float]?, dh: inout [Float], dc: inout [Float],
-                     dGx: inout [Float], row: Int, dGh: inout [Float], direct: inout [Float]) {
-        let G = cell.gates * H
+    static func step(_ cell: CellKind, H: Int, tape: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
+                     cPrev: UnsafePointer<Float>?, dh: UnsafePointer<Float>, dc: UnsafeMutablePointer<Float>,
+                     dGx: UnsafeMutablePointer<Float>, dGh: UnsafeMutablePointer<Float>,
+                     direct: UnsafeMutablePointer<Float>) {
         switch cell {
         case .lstm:
+            let ti = tape, tf = tape + H, tg = tape + 2 * H, to = tape + 3 * H, tc = tape + 4 * H
+            let xi = dGx, xf = dGx + H, xg = dGx + 2 * H, xo = dGx + 3 * H
             for k in 0..<H {
-                let i = tape[k], f = tape[H + k], g = tape[2 * H + k], o = tape[3 * H + k], c = tape[4 * H + k]
-                let cPrev = prevC?[k] ?? c0?[k] ?? 0
-                let tc = Kernels.tanh(c)
-                let dhk = dh[j * H + k]
-                let dct = dc[j * H + k] + dhk * o * (1 - tc * tc)
-                let di = dct * g * i * (1 - i)
-                let df = dct * cPrev * f * (1 - f)
-                let dg = dct * i * (1 - g * g)
-                let dO = dhk * tc * o * (1 - o)
-                dGx[row * G + k] = di; dGx[row * G + H + k] = df; dGx[row * G + 2 * H + k] = dg; dGx[row * G + 3 * H + k] = dO
-                dGh[j * G + k] = di; dGh[j * G + H + k] = df; dGh[j * G + 2 * H + k] = dg; dGh[j * G + 3 * H + k] = dO
-                dc[j * H + k] = dct * f
-                direct[j * H + k] = 0
+                let i = ti[k], f = tf[k], g = tg[k], o = to[k]
+                let cp = cPrev?[k] ?? 0
+                let th = Kernels.tanh(tc[k])
+                let dct = dc[k] + dh[k] * o * (1 - th * th)
+                xi[k] = dct * g * i * (1 - i)
+                xf[k] = dct * cp * f * (1 - f)
+                xg[k] = dct * i * (1 - g * g)
+                xo[k] = dh[k] * th * o * (1 - o)
+                dc[k] = dct * f
             }
+            dGh.update(from: dGx, count: 4 * H)
+            direct.update(repeating: 0, count: H)
         case .gru:
+            let tr = tape, tz = tape + H, tn = tape + 2 * H, thn = tape + 3 * H
+            let xr = dGx, xz = dGx + H, xn = dGx + 2 * H, hn = dGh + 2 * H
             for k in 0..<H {
-                let r = tape[k], z = tape[H + k], n = tape[2 * H + k], hn = tape[3 * H + k]
-                let hp = hPrev[j * H + k]
-                let dhk = dh[j * H + k]
-                let dnPre = dhk * (1 - z) * (1 - n * n)
-                let dzPre = dhk * (hp - n) * z * (1 - z)
-                let drPre = dnPre * hn * r * (1 - r)
-                dGx[row * G + k] = drPre; dGx[row * G + H + k] = dzPre; dGx[row * G + 2 * H + k] = dnPre
-                dGh[j * G + k] = drPre; dGh[j * G + H + k] = dzPre; dGh[j * G + 2 * H + k] = dnPre * r
-                direct[j * H + k] = dhk * z
+                let r = tr[k], z = tz[k], n = tn[k]
+                let dnPre = dh[k] * (1 - z) * (1 - n * n)
+                xz[k] = dh[k] * (hPrev[k] - n) * z * (1 - z)
+                xr[k] = dnPre * thn[k] * r * (1 - r)
+                xn[k] = dnPre
+                hn[k] = dnPre * r
+                direct[k] = dh[k] * z
             }
+            dGh.update(from: dGx, count: 2 * H)
         case .rnnTanh:
-            for k in 0..<H {
-                let h = tape[k]
-                let d = dh[j * H + k] * (1 - h * h)
-                dGx[row * G + k] = d; dGh[j * G + k] = d; direct[j * H + k] = 0
-            }
+            for k in 0..<H { dGx[k] = dh[k] * (1 - tape[k] * tape[k]) }
+            dGh.update(from: dGx, count: H)
+            direct.update(repeating: 0, count: H)
         case .rnnRelu:
-            for k in 0..<H {
-                let d = tape[k] > 0 ? dh[j * H + k] : 0
-                dGx[row * G + k] = d; dGh[j * G + k] = d; direct[j * H + k] = 0
-            }
+            for k in 0..<H { dGx[k] = tape[k] > 0 ? dh[k] : 0 }
+            dGh.update(from: dGx, count: H)
+            direct.update(repeating: 0, count: H)
         }
     }
 }

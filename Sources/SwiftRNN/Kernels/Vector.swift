@@ -29,7 +29,7 @@ extension Kernels {
     /// LLVM's loop vectoriser turns this branch-free code into full-width SIMD. The same code
     /// written on `SIMD16<Float>` compiled to quarter-width shuffles whenever it was not
     /// inlined. Rounding uses the 1.5 * 2^23 trick, so no float-to-integer conversion.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func exp(_ x0: Float) -> Float {
         var x = x0 < -87.33654 ? -87.33654 : x0
         x = x > 88.72283 ? 88.72283 : x
@@ -49,11 +49,11 @@ extension Kernels {
         return p * Float(bitPattern: UInt32(bitPattern: (ni &+ 127) &<< 23))
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
 
     /// tanh(x) = 1 - 2 / (exp(2x) + 1); absolute error below 2e-7.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func tanh(_ x: Float) -> Float { 1 - 2 / (exp(x + x) + 1) }
 
     /// `y[:] += x^T Wt` with `Wt` the transpose `[cols, rows]` of a weight: vectorised along the
