@@ -82,4 +82,23 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(Kernels.exp(1000), Kernels.exp(88.72283), "clamped")
         XCTAssertEqual(Kernels.exp(-1000), Kernels.exp(-87.33654), "clamped")
     }
+
+    /// Every one of the 65,536 F16 bit patterns converts exactly (NaN stays NaN with its sign).
+    func testEveryHalfFloatConvertsExactly() {
+        for h in 0...0xFFFF {
+            let bits = UInt16(h)
+            let sign: Double = bits & 0x8000 != 0 ? -1 : 1
+            let exp = Int(bits >> 10) & 0x1F, mant = Double(bits & 0x3FF)
+            let got = HalfFloat.f16ToF32(bits)
+            if exp == 0x1F {
+                if mant == 0 { XCTAssertEqual(Double(got), sign * .infinity, "\(h)") } else { XCTAssertTrue(got.isNaN, "\(h)") }
+                XCTAssertEqual(got.sign == .minus, sign < 0, "\(h)")
+                continue
+            }
+            let want = exp == 0 ? sign * mant * 0x1p-24 : sign * (1024 + mant) * Glibc.pow(2, Double(exp - 25))
+            XCTAssertEqual(Double(got), want, "\(h)")
+            XCTAssertEqual(got.sign == .minus, sign < 0, "\(h): sign of zero")
+            XCTAssertEqual(HalfFloat.f32ToF16(got), bits, "\(h): round trip")
+        }
+    }
 }

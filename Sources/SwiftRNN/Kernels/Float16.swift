@@ -1,19 +1,28 @@
 /// Conversions of the half-precision storage formats to F32, done once at load.
 enum HalfFloat {
     /// IEEE 754 binary16 -> binary32, exact (every F16 value is an F32 value).
+    ///
+    /// Branch-free (the exponent cases are selects), so the loading loop vectorises: the
+    /// conversion was an eighth of a cold start. Subnormals are renormalised by one float
+    /// subtraction: `(mant + 2^-14 implicit) - 2^-14` is exact.
     @inline(__always)
     static func f16ToF32(_ h: UInt16) -> Float {
-        let sign = UInt32(h & 0x8000) << 16
-        let exp = UInt32(h >> 10) & 0x1F
-        let mant = UInt32(h & 0x3FF)
-        if exp == 0 {
-            if mant == 0 { return Float(bitPattern: sign) }
-            // subnormal: mant * 2^-24
-            let v = Float(mant) * Float(bitPattern: 0x3380_0000)  // 2^-24
-            return sign != 0 ? -v : v
+        let shiftedExp: UInt32 = 0x7C00 << 13
+        var o = UInt32(h & 0x7FFF) << 13
+        let exp = o & shiftedExp
+        o &+= (127 - 15) << 23
+        let special = o &+ ((128 - 16) << 23)                       // Inf, NaN
+        let tiny = Float(bitPattern: o &+ (1 << 23)) - Float(bitPattern: 113 << 23)  // zero, subnormal
+        let bits = exp == shiftedExp ? special : (exp == 0 ? tiny.bitPattern : o)
+        return Float(bitPattern: bits | (UInt32(h & 0x8000) << 16))
+    }
+
+    /// `count` little-endian F16 values at `src` (any alignment) -> F32. A plain pointer loop
+    /// over `f16ToF32`, which the vectoriser turns into SIMD selects.
+    static func convert(_ src: UnsafeRawPointer, count n: Int, into dst: UnsafeMutablePointer<Float>) {
+        for k in 0..<n {
+            dst[k] = f16ToF32(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self)))
         }
-        if exp == 0x1F { return Float(bitPattern: sign | 0x7F80_0000 | (mant << 13)) }
-        return Float(bitPattern: sign | ((exp + 112) << 23) | (mant << 13))
     }
 
     /// bfloat16 is the top half of an F32.

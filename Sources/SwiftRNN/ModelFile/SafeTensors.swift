@@ -142,7 +142,7 @@ public struct SafeTensors {
             case .f32:
                 for k in 0..<n { buf[k] = Float(bitPattern: raw.loadUnaligned(fromByteOffset: 4 * k, as: UInt32.self).littleEndian) }
             case .f16:
-                for k in 0..<n { buf[k] = HalfFloat.f16ToF32(raw.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self).littleEndian) }
+                HalfFloat.convert(raw.baseAddress!, count: n, into: buf.baseAddress!)
             case .bf16:
                 for k in 0..<n { buf[k] = HalfFloat.bf16ToF32(raw.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self).littleEndian) }
             case .i64:
