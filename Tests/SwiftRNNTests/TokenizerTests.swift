@@ -33,4 +33,20 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(Tokenizer.tokenizeToStrings("1 < 2 and"), ["1", "2", "and"])
         XCTAssertEqual(Tokenizer.tokenizeToStrings(""), [])
     }
+
+    /// The ASCII fast path gives the general path's tokens on random texts built from the
+    /// characters that matter: tags, emoticon parts, case, digits, `_`, punctuation, spaces.
+    func testASCIIFastPathEqualsTheGeneralPath() {
+        let alphabet = Array("aZ9_ <>:;=-()DPp!.,'\"\n\tHTMLbr/xq")
+        var rng = RandomSource(seed: 21)
+        for round in 0..<3000 {
+            let n = Int(rng.next() % 60)
+            let text = String((0..<n).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] })
+            var fast: [[UInt8]] = [], slow: [[UInt8]] = []
+            var t = text
+            t.withUTF8 { b in Tokenizer.forEachTokenASCII(b) { fast.append(Array($0)) } }
+            Tokenizer.forEachTokenScalars(text) { slow.append(Array($0)) }
+            XCTAssertEqual(fast, slow, "round \(round): \(text.debugDescription)")
+        }
+    }
 }

@@ -29,6 +29,64 @@ public enum Tokenizer {
 
     /// Calls `body` with each token's UTF-8 bytes, in order.
     public static func forEachToken(_ text: String, _ body: (ArraySlice<UInt8>) -> Void) {
+        var text = text
+        let done = text.withUTF8 { bytes -> Bool in
+            guard bytes.allSatisfy({ $0 < 0x80 }) else { return false }
+            forEachTokenASCII(bytes, body)
+            return true
+        }
+        if !done { forEachTokenScalars(text, body) }
+    }
+
+    /// The same steps on ASCII bytes (most reviews): no arrays of scalars, no Unicode tables.
+    /// `TokenizerTests` checks it against `forEachTokenScalars` on random ASCII texts.
+    static func forEachTokenASCII(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (ArraySlice<UInt8>) -> Void) {
+        // re.sub('<[^>]*>', '', text) and lower() in one pass.
+        var lower = [UInt8]()
+        lower.reserveCapacity(bytes.count)
+        var i = 0, close = -1
+        let n = bytes.count
+        while i < n {
+            let b = bytes[i]
+            if b == UInt8(ascii: "<") {
+                if close < i {
+                    close = i + 1
+                    while close < n && bytes[close] != UInt8(ascii: ">") { close += 1 }
+                }
+                if close < n { i = close + 1; continue }
+            }
+            lower.append(b >= 65 && b <= 90 ? b + 32 : b)
+            i += 1
+        }
+        var current: [UInt8] = []
+        func flush() {
+            if !current.isEmpty { body(current[...]); current.removeAll(keepingCapacity: true) }
+        }
+        for b in lower {
+            if (b >= 48 && b <= 57) || (b >= 97 && b <= 122) || b == 95 { current.append(b) } else { flush() }
+        }
+        // The emoticons (see `findEmoticons`), the first glued onto a trailing word.
+        func isMouth(_ c: UInt8) -> Bool { c == 0x29 || c == 0x28 || c == 0x44 || c == 0x50 }  // ) ( D P
+        var k = 0, found = 0
+        while k < lower.count {
+            let c = lower[k]
+            if c == UInt8(ascii: ":") || c == UInt8(ascii: ";") || c == UInt8(ascii: "=") {
+                var mouth: UInt8? = nil, len = 0
+                if k + 2 < lower.count, lower[k + 1] == UInt8(ascii: "-"), isMouth(lower[k + 2]) { mouth = lower[k + 2]; len = 3 }
+                else if k + 1 < lower.count, isMouth(lower[k + 1]) { mouth = lower[k + 1]; len = 2 }
+                if let mouth {
+                    if found > 0 { flush() }
+                    current.append(c); current.append(mouth)
+                    found += 1; k += len; continue
+                }
+            }
+            k += 1
+        }
+        flush()
+    }
+
+    /// The general path, on Unicode scalars.
+    static func forEachTokenScalars(_ text: String, _ body: (ArraySlice<UInt8>) -> Void) {
         let stripped = stripTags(Array(text.unicodeScalars))
         let lower = lowercase(stripped)
         let emoticons = findEmoticons(lower)
