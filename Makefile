@@ -44,14 +44,14 @@ deps:
 lib: deps
 	$(SWIFT) build $(RELEASE) --product swiftrnn $(LIBFLAGS)
 	@mkdir -p $(OUT)/lib
-	cp .build/release/libswiftrnn.so $(LIB)
+	cp .build/release/libswiftrnn.so $(LIB).tmp && mv -f $(LIB).tmp $(LIB)  # rename: running programs keep their copy
 	ln -sf libswiftrnn.so.$(VERSION) $(OUT)/lib/libswiftrnn.so.$(SOVERSION)
 	ln -sf libswiftrnn.so.$(SOVERSION) $(OUT)/lib/libswiftrnn.so
 
 cli: deps
 	$(SWIFT) build $(RELEASE) --product swiftrnn-cli
 	@mkdir -p $(OUT)/bin
-	cp .build/release/swiftrnn-cli $(OUT)/bin/swiftrnn
+	cp .build/release/swiftrnn-cli $(OUT)/bin/swiftrnn.tmp && mv -f $(OUT)/bin/swiftrnn.tmp $(OUT)/bin/swiftrnn
 
 examples: lib
 	@mkdir -p $(OUT)/bin
