@@ -25,6 +25,7 @@ Then it exports the model with ``swiftrnn.export`` and the held-out score is mea
 
 import argparse
 import csv
+import math
 import os
 import sys
 import time
@@ -111,6 +112,17 @@ def main():
     el = time.time() - t0
     print(f"done: {args.iterations} iterations in {el:.0f} s ({args.iterations / el:.2f} it/s, "
           f"{args.threads} thread(s))", flush=True)
+    # PyTorch's own held-out figure, for comparison with `swiftrnn eval charlm` on the export:
+    # one stateful pass over the tail, the first character only conditions.
+    tail = encoded[cut:]
+    model.eval()
+    with torch.no_grad():
+        hidden, cell = model.init_hidden(1)
+        logits, _, _ = model(tail[None, :-1], hidden, cell)
+        nats = nn.functional.cross_entropy(logits[0], tail[1:], reduction="sum").item()
+    n = len(tail) - 1
+    print(f"held-out (PyTorch): {n} characters predicted, {nats / n:.4f} nats/char, "
+          f"{nats / n / math.log(2):.4f} bits/char", flush=True)
     torch.save(model.state_dict(), args.out + ".pt")
     export_charlm(model.state_dict(), chars, args.out, dtype="F32",
                   description=f"the book's character model, trained by tools/book_charlm.py "
