@@ -384,7 +384,7 @@ def _timed_reps(fn, min_reps, min_seconds, max_reps=5):
 def w1_worker(a):
     """Score the test reviews end to end (text in, probability out)."""
     import numpy as np
-    reviews = [t for _, t in read_imdb(a.imdb, "test", limit=a.n)]
+    reviews = [t for _, t in read_imdb(a.imdb, "test", limit=a.n or None)]  # 0: all 25,000
     n, t = len(reviews), a.threads
     warm = reviews[:min(64, n)]
     if a.peer == "swiftrnn":
@@ -937,7 +937,7 @@ def bench_w1(cfg, paths, peers):
                 if mname == "shipped" and peer != "swiftrnn":
                     continue
                 po = os.path.join(cfg["work"], f"probs-{peer}-{mname}-{t}.npy")
-                args = ["w1", "--peer", peer, "--imdb", cfg["imdb"], "--n", cfg["w1_n"],
+                args = ["w1", "--peer", peer, "--imdb", cfg["imdb"], "--n", cfg["w1_n"] or 0,
                         "--model", mpath, "--model-pt", paths["sent_pt"],
                         "--vocab", paths["sent_vocab"], "--model-onnx", paths["sent_onnx"],
                         "--probs-out", po]
