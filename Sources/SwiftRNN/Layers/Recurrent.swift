@@ -127,13 +127,13 @@ public struct Recurrent: Sendable {
 
     /// Runs the stack over a packed batch. `input` is `[batch.rows, inputSize]` packed;
     /// `h0`/`c0` are `[layers * directions, batch, hidden]` in the caller's order (nil: zeros).
-    /// `dropout` (training only) is applied by the caller-supplied closure to each layer's
-    /// output except the last.
     ///
-    /// `transposedHH` (inference): each direction's `W_hh` transposed (`[H, G*H]`), for the
-    /// output-vectorised kernel on the one-sequence steps where it beats the row dot products.
+    /// `transposed` (inference): the row kernels instead of GEMMs, see `TransposedWeights`.
+    /// `keepOutput: false` skips the last layer's per-step output (a classifier needs only
+    /// `h`); `Output.output` is then empty.
     public func forward(_ input: [Float], batch: PackedBatch, h0: [Float]? = nil, c0: [Float]? = nil,
-                        tape: RecurrentTape? = nil, transposedHH: [[Float]]? = nil) -> Output {
+                        tape: RecurrentTape? = nil, transposed: TransposedWeights? = nil,
+                        keepOutput: Bool = true) -> Output {
         let B = batch.batch, H = hiddenSize, D = directions
         var x = input
         var hOut = [Float](repeating: 0, count: numLayers * D * B * H)
@@ -144,7 +144,8 @@ public struct Recurrent: Sendable {
         var h = [Float](repeating: 0, count: B * H)
         var c = [Float](repeating: 0, count: B * H)
         for layer in 0..<numLayers {
-            var out = [Float](repeating: 0, count: batch.rows * D * H)
+            let writeOutput = keepOutput || tape != nil || layer < numLayers - 1
+            var out = [Float](repeating: 0, count: writeOutput ? batch.rows * D * H : 0)
             for dir in 0..<D {
                 let slot = layer * D + dir
                 // Initial state in sorted order.
@@ -158,7 +159,7 @@ public struct Recurrent: Sendable {
                 runDirection(weights[slot], inputWidth: layerInputSize(layer), x, batch: batch,
                              reverse: dir == 1, proj: &proj, hh: &hh, h: &h, c: &c,
                              out: &out, outOffset: dir * H, outStride: D * H, tape: tape, slot: slot,
-                             wHHT: transposedHH?[slot])
+                             wIHT: transposed?.ih[slot], wHHT: transposed?.hh[slot])
                 for (j, b) in batch.order.enumerated() {
                     for k in 0..<H {
                         hOut[(slot * B + b) * H + k] = h[j * H + k]
@@ -179,7 +180,7 @@ public struct Recurrent: Sendable {
     func runDirection(_ w: RecurrentWeights, inputWidth: Int, _ x: [Float], batch: PackedBatch,
                       reverse: Bool, proj: inout [Float], hh: inout [Float], h: inout [Float],
                       c: inout [Float], out: inout [Float], outOffset: Int, outStride: Int,
-                      tape: RecurrentTape?, slot: Int, wHHT: [Float]? = nil) {
+                      tape: RecurrentTape?, slot: Int, wIHT: [Float]? = nil, wHHT: [Float]? = nil) {
         let H = hiddenSize, G = gateWidth, rows = batch.rows
         if let tape, tape.slots[slot].count != rows * tapeWidth {
             tape.slots[slot] = [Float](repeating: 0, count: rows * tapeWidth)
@@ -192,25 +193,26 @@ public struct Recurrent: Sendable {
             }
         }
         withTape { tapePtr in
+        out.withUnsafeMutableBufferPointer { op in
         x.withUnsafeBufferPointer { xp in
         proj.withUnsafeMutableBufferPointer { pp in
         hh.withUnsafeMutableBufferPointer { hhp in
         h.withUnsafeMutableBufferPointer { hp in
         c.withUnsafeMutableBufferPointer { cp in
-        out.withUnsafeMutableBufferPointer { op in
         w.wIH.withUnsafeBufferPointer { wih in
         w.wHH.withUnsafeBufferPointer { whh in
         w.bIH.withUnsafeBufferPointer { bih in
         w.bHH.withUnsafeBufferPointer { bhh in
             let P = pp.baseAddress!, HH = hhp.baseAddress!, Hs = hp.baseAddress!, Cs = cp.baseAddress!
-            if wHHT != nil && batch.batch > 1 {
-                // Inference on several sequences: each one's projection is the GEMM it gets when
-                // run alone (the same call on the same rows), so batching never changes a bit.
-                Self.projectEachSequence(batch, x: xp.baseAddress!, inputWidth: inputWidth, wIH: wih.baseAddress!,
-                                         bIH: bih.baseAddress!, gates: G, into: P)
+            let outPtr = op.isEmpty ? nil : op.baseAddress  // empty: the caller wants no output
+            // Input projection of every time step at once.
+            Kernels.broadcastRows(bih.baseAddress!, n: G, into: P, m: rows, ldc: G)
+            if let wIHT {
+                wIHT.withUnsafeBufferPointer { wt in
+                    Kernels.matvecTransposedRows(wt.baseAddress!, rows: G, cols: inputWidth, xp.baseAddress!, ldx: inputWidth,
+                                                 P, ldy: G, count: rows)
+                }
             } else {
-                // Input projection of every time step at once.
-                Kernels.broadcastRows(bih.baseAddress!, n: G, into: P, m: rows, ldc: G)
                 Kernels.gemmNT(m: rows, n: G, k: inputWidth, xp.baseAddress!, lda: inputWidth,
                                wih.baseAddress!, P, ldc: G, beta: 1)
             }
@@ -225,39 +227,31 @@ public struct Recurrent: Sendable {
                 } else {
                     Kernels.rowsTimesTransposed(m: n, n: G, k: H, Hs, lda: H, whh.baseAddress!, HH, ldc: G)
                 }
-                let tw = tapeWidth
-                for j in 0..<n {
-                    let gx = P + (r0 + j) * G, gh = HH + j * G
-                    let hj = Hs + j * H, cj = Cs + j * H
-                    let tp = tapePtr.map { $0 + (r0 + j) * tw }
-                    CellMath.step(cell, H: H, gx: gx, gh: gh, h: hj, c: cj, tape: tp)
-                    (op.baseAddress! + (r0 + j) * outStride + outOffset).update(from: hj, count: H)
+                CellMath.steps(cell, H: H, rows: n, gx: P + r0 * G, gxStride: G, gh: HH, ghStride: G, h: Hs, c: Cs,
+                               tape: tapePtr.map { $0 + r0 * tapeWidth }, tapeStride: tapeWidth)
+                if let outPtr {
+                    for j in 0..<n { (outPtr + (r0 + j) * outStride + outOffset).update(from: Hs + j * H, count: H) }
                 }
             }
         }}}}}}}}}}}
     }
 }
 
-extension Recurrent {
-    /// `P[row] = x[row] W_ih^T + b_ih` for every packed row, one GEMM per sequence over its own
-    /// rows (gathered, projected, scattered back).
-    static func projectEachSequence(_ batch: PackedBatch, x: UnsafePointer<Float>, inputWidth: Int,
-                                    wIH: UnsafePointer<Float>, bIH: UnsafePointer<Float>, gates G: Int,
-                                    into P: UnsafeMutablePointer<Float>) {
-        let longest = batch.steps
-        var xs = [Float](repeating: 0, count: longest * inputWidth)
-        var ps = [Float](repeating: 0, count: longest * G)
-        xs.withUnsafeMutableBufferPointer { xsp in
-        ps.withUnsafeMutableBufferPointer { psp in
-            let X = xsp.baseAddress!, Q = psp.baseAddress!
-            for (j, b) in batch.order.enumerated() {
-                let len = batch.lengths[b]
-                for t in 0..<len { (X + t * inputWidth).update(from: x + (batch.offsets[t] + j) * inputWidth, count: inputWidth) }
-                Kernels.broadcastRows(bIH, n: G, into: Q, m: len, ldc: G)
-                Kernels.gemmNT(m: len, n: G, k: inputWidth, X, lda: inputWidth, wIH, Q, ldc: G, beta: 1)
-                for t in 0..<len { (P + (batch.offsets[t] + j) * G).update(from: Q + t * G, count: G) }
-            }
-        }}
+/// Every direction's `W_ih` and `W_hh` transposed (`[in, G*H]`, `[H, G*H]`), for inference
+/// with `Kernels.matvecTransposedRows`: vectorised along the gate outputs (no horizontal sums,
+/// which dominate row dot products at small hidden sizes), four sequences per weight load, and
+/// each row computed by the same instructions whatever the batch. That last property is what
+/// lets `SentimentModel.scoreBatch` batch reviews and still give each one the bits it gets
+/// alone. Costs one extra copy of the recurrent weights.
+public struct TransposedWeights: Sendable {
+    public let ih: [[Float]]
+    public let hh: [[Float]]
+
+    public init(_ rnn: Recurrent) {
+        ih = rnn.weights.indices.map { k in
+            Kernels.transpose(rnn.weights[k].wIH, rows: rnn.gateWidth, cols: rnn.layerInputSize(k / rnn.directions))
+        }
+        hh = rnn.weights.map { Kernels.transpose($0.wHH, rows: rnn.gateWidth, cols: rnn.hiddenSize) }
     }
 }
 
@@ -273,29 +267,45 @@ public final class RecurrentTape {
     }
 }
 
-/// The elementwise part of one step of each cell, on one sequence: the gate pre-activations
-/// from the input (`gx`, biases included) and from the state (`gh`, biases included) -> the new
-/// `h` (and `c`), in place.
+/// The elementwise part of one step of each cell: the gate pre-activations from the input
+/// (`gx`, biases included) and from the state (`gh`, biases included) -> the new `h` (and
+/// `c`), in place.
 ///
 /// Plain loops over the hidden units that LLVM vectorises (the activations are branch-free
-/// scalar code in Kernels/Vector.swift), one out-of-line function per cell so that each stays
-/// small enough to be optimised whole. Every unit goes through the same operations whatever
-/// `H` or its position, so a sequence gives the same bits alone or in a batch.
+/// scalar code in Kernels/Vector.swift), in one out-of-line function small enough to be
+/// optimised whole: inlined into the big time loop, the activations were not. Every unit goes
+/// through the same operations whatever `H` or its position, so a sequence gives the same bits
+/// alone or in a batch.
 enum CellMath {
+    /// One sequence.
     @inline(__always)
     static func step(_ cell: CellKind, H: Int, gx: UnsafeMutablePointer<Float>, gh: UnsafePointer<Float>,
                      h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>,
                      tape: UnsafeMutablePointer<Float>?) {
-        switch cell {
-        case .lstm: lstm(H: H, gx: gx, gh: gh, h: h, c: c, tape: tape)
-        case .gru: gru(H: H, gx: gx, gh: gh, h: h, tape: tape)
-        case .rnnTanh: rnn(relu: false, H: H, gx: gx, gh: gh, h: h, tape: tape)
-        case .rnnRelu: rnn(relu: true, H: H, gx: gx, gh: gh, h: h, tape: tape)
+        steps(cell, H: H, rows: 1, gx: gx, gxStride: 0, gh: gh, ghStride: 0, h: h, c: c, tape: tape, tapeStride: 0)
+    }
+
+    /// `rows` sequences of one time step: row `j` reads `gx + j * gxStride` and
+    /// `gh + j * ghStride`, updates `h + j * H` (and `c + j * H`), writes `tape + j * tapeStride`.
+    /// One call per step rather than per sequence.
+    @inline(never)
+    static func steps(_ cell: CellKind, H: Int, rows: Int, gx: UnsafePointer<Float>, gxStride: Int,
+                      gh: UnsafePointer<Float>, ghStride: Int, h: UnsafeMutablePointer<Float>,
+                      c: UnsafeMutablePointer<Float>, tape: UnsafeMutablePointer<Float>?, tapeStride: Int) {
+        for j in 0..<rows {
+            let x = gx + j * gxStride, s = gh + j * ghStride, hj = h + j * H, cj = c + j * H
+            let t = tape.map { $0 + j * tapeStride }
+            switch cell {
+            case .lstm: lstm(H: H, gx: x, gh: s, h: hj, c: cj, tape: t)
+            case .gru: gru(H: H, gx: x, gh: s, h: hj, tape: t)
+            case .rnnTanh: rnn(relu: false, H: H, gx: x, gh: s, h: hj, tape: t)
+            case .rnnRelu: rnn(relu: true, H: H, gx: x, gh: s, h: hj, tape: t)
+            }
         }
     }
 
     /// `c' = f c + i g`, `h' = o tanh(c')`; the tape keeps i, f, g, o, c'.
-    @inline(never)
+    @inline(__always)
     static func lstm(H: Int, gx: UnsafePointer<Float>, gh: UnsafePointer<Float>, h: UnsafeMutablePointer<Float>,
                      c: UnsafeMutablePointer<Float>, tape: UnsafeMutablePointer<Float>?) {
         typealias K = Kernels
@@ -326,7 +336,7 @@ enum CellMath {
 
     /// `n = tanh(gx_n + r (W_hn h + b_hn))`, `h' = (1 - z) n + z h`; the tape keeps r, z, n and
     /// `W_hn h + b_hn`.
-    @inline(never)
+    @inline(__always)
     static func gru(H: Int, gx: UnsafePointer<Float>, gh: UnsafePointer<Float>, h: UnsafeMutablePointer<Float>,
                     tape: UnsafeMutablePointer<Float>?) {
         typealias K = Kernels
@@ -350,7 +360,7 @@ enum CellMath {
     }
 
     /// Elman: `h' = tanh(pre)` or `relu(pre)` (NaN stays NaN, as `torch.relu`).
-    @inline(never)
+    @inline(__always)
     static func rnn(relu: Bool, H: Int, gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
                     h: UnsafeMutablePointer<Float>, tape: UnsafeMutablePointer<Float>?) {
         for k in 0..<H {

@@ -7,8 +7,8 @@ public final class SentimentModel: Sendable {
     public let config: ModelConfig
     public let vocabulary: Vocabulary
     public let weights: ModelWeights
-    /// Each direction's `W_hh` transposed, for the one-review step kernel (small hidden sizes).
-    let transposedHH: [[Float]]?
+    /// The row-kernel weights (hidden sizes up to 256, where they beat GEMMs and dot products).
+    let transposed: TransposedWeights?
 
     public init(config: ModelConfig, weights: ModelWeights) throws(SwiftRNNError) {
         guard config.kind == .sentiment else { throw .init(.wrongKind, "not a sentiment model") }
@@ -16,8 +16,7 @@ public final class SentimentModel: Sendable {
         self.vocabulary = try Vocabulary(tokens: config.vocab)
         self.weights = weights
         let r = weights.rnn
-        transposedHH = r.hiddenSize <= 256
-            ? r.weights.map { Kernels.transpose($0.wHH, rows: r.gateWidth, cols: r.hiddenSize) } : nil
+        transposed = r.hiddenSize <= 256 ? TransposedWeights(r) : nil
     }
 
     public func encode(_ text: String) -> [Int32] { vocabulary.encode(text) }
@@ -45,7 +44,7 @@ public final class SentimentModel: Sendable {
                 }
             }
         }
-        let out = weights.rnn.forward(x, batch: packed, transposedHH: transposedHH)
+        let out = weights.rnn.forward(x, batch: packed, transposed: transposed, keepOutput: false)
         return head(finalHidden: out.h, batch: packed.batch)
     }
 
@@ -83,13 +82,13 @@ public final class SentimentModel: Sendable {
     /// Scores every text, each exactly as `score` would (the same bits), spread over `threads`
     /// threads (0: all cores).
     ///
-    /// When the recurrence runs on the transposed-weight kernel (hidden size <= 256) the texts
+    /// When the layers run on the row kernels (`TransposedWeights`, hidden size <= 256) the texts
     /// are tokenized, sorted by length, and run `group` at a time through one packed batch, so
     /// that four reviews share every load of `W_hh` (`Kernels.matvecTransposedRows`). The
     /// kernels are row-identical, which is what keeps the promise above; ParityTests checks it.
     public func scoreBatch(_ texts: [String], threads: Int = 0) -> [Float] {
         var out = [Float](repeating: 0, count: texts.count)
-        guard transposedHH != nil, texts.count > 1 else {
+        guard transposed != nil, texts.count > 1 else {
             out.withUnsafeMutableBufferPointer { o in
                 let base = o.baseAddress!
                 Parallel.forEach(count: texts.count, threads: threads) { i in base[i] = score(texts[i]) }
