@@ -96,8 +96,8 @@ struct Sample: ParsableCommand {
                 if line.utf8.count > 4096 { print(line, terminator: ""); line = "" }
             }
             print(line)
-        } catch let e as SwiftRNNError {
-            throw ValidationError(e.message)
+        } catch {
+            throw ValidationError(error.message)
         }
     }
 }
@@ -113,7 +113,7 @@ struct Convert: ParsableCommand {
             throw ValidationError("--dtype must be F32, F16 or BF16")
         }
         let m = try loadModel(model)
-        do { try m.save(to: out, dtype: d) } catch let e as SwiftRNNError { throw ValidationError(e.message) }
+        do { try m.save(to: out, dtype: d) } catch { throw ValidationError(error.message) }
         print("wrote \(out) (\(d.rawValue))")
     }
 }
