@@ -1322,7 +1322,8 @@ def cmd_report(a):
         L.append(f"> **Contended machine**: load average {' '.join(la)} at the start "
                  f"(end: {' '.join(le or [])}) on {cond.get('cores')} cores — other work was "
                  "running; figures are not representative.\n")
-    # ---- conditions
+    # ---- conditions (the targets table goes in front of them, at the end)
+    targets_at = len(L)
     L.append("## Conditions\n")
     keys = ["date", "mode", "cpu", "lscpu CPU family", "lscpu Model", "lscpu L1d cache",
             "lscpu L2 cache", "lscpu L3 cache", "lscpu Hypervisor vendor", "cores", "threads",
@@ -1555,15 +1556,13 @@ def cmd_report(a):
                     x = o["its_per_s"] / p["its_per_s"]
                     checks.append((f"W4 {t}t: charlm it/s ≥ {peer}", f"{x:.2f}x", x >= 1.0))
     # ---- targets
-    L.insert(4 if mode != "full" else 3, "")
     tgt = ["## Targets\n", "| target | measured | |", "|---|---|---|"]
     for name, val, ok in checks:
         tgt.append(f"| {name} | {val} | {_pf(ok)} |")
     if not checks:
         tgt.append("| (no ratios: a peer or workload is missing) | | |")
     tgt.append("")
-    head = 3 if mode == "full" else 4
-    L[head:head] = tgt
+    L[targets_at:targets_at] = tgt
     L.append("## Caveats\n")
     L.append("- ONNX Runtime's sentiment graph is a padded batch graph: the LSTM runs over the "
              "right-padded batch and the output at position length−1 is gathered. For a "
