@@ -481,8 +481,8 @@ def w2_worker(a):
     if a.peer == "swiftrnn":
         sr = _swiftrnn()
         m = sr.load(a.model)
-        m.sample(PRIME, length=min(50, n), seed=2)
-        times, out = _timed_reps(lambda: m.sample(PRIME, length=n, seed=1), 3, 3.0)
+        m.sample(PRIME, length=min(50, n), seed=2, threads=t)
+        times, out = _timed_reps(lambda: m.sample(PRIME, length=n, seed=1, threads=t), 3, 3.0)
         text = out
     else:
         with open(a.chars, encoding="utf-8") as f:
@@ -1407,7 +1407,7 @@ def cmd_report(a):
                  "sampling, no `no_grad` as in the book); `torch-best`: `inference_mode`, "
                  "an LSTM step written with `addmm` over the folded input projection, "
                  "`torch.multinomial`; `onnxruntime`: a one-step graph (x, h, c) -> (logits, h, c)"
-                 " driven from Python with numpy sampling; `swiftrnn`: `Model.sample`.\n")
+                 " driven from Python with numpy sampling; `swiftrnn`: `Model.sample(threads=t)` (2 threads split every step's hidden units).\n")
         L.append("| peer | " + " | ".join(f"{t} thread{'s' if t > 1 else ''}" for t in threads)
                  + " |")
         L.append("|---|" + "---|" * len(threads))

@@ -196,9 +196,16 @@ typedef struct swiftrnn_sample_params {
   int32_t greedy;       /* nonzero: always the most likely character (argmax); then
                            scale_factor, top_k and top_p are ignored */
   uint64_t seed;        /* the same (model, prime, params, seed) gives the same text */
+  int32_t n_threads;    /* swiftrnn_sample_text only: 1, or 2 to split every step's hidden units
+                           with a helper thread (worth it for hidden sizes >= 128; 0: 2 when the
+                           machine has 2+ cores; more than 2 acts as 2). The text is the same for
+                           any value. A streaming generator always runs on the calling thread.
+                           Negative is INVALID_ARGUMENT. A struct_size of 32 (a struct without
+                           this field) means 1. */
 } swiftrnn_sample_params;
 
-/* Fills the defaults: scale_factor 1, top_k 0, top_p 1, greedy 0, seed 0. Thread-safe. */
+/* Fills the defaults: scale_factor 1, top_k 0, top_p 1, greedy 0, seed 0, n_threads 1.
+ * Thread-safe. */
 SWIFTRNN_API void swiftrnn_sample_params_init(swiftrnn_sample_params *params);
 
 /* Writes prime + n_chars generated characters, NUL-terminated, as the book's sample() returns:

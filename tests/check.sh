@@ -13,10 +13,10 @@ run() { local name=$1; shift; echo "== $name"; if "$@" >"$TMP/log" 2>&1; then pa
 # 1. Every Swift test under AddressSanitizer (XCTest itself leaks, hence detect_leaks=0).
 run "swift test under ASan" env ASAN_OPTIONS=detect_leaks=0 swift test --sanitize=address --scratch-path .build-asan
 
-# 2. The concurrency test (8 scorers + 2 generators on shared models) and the batch paths
-#    under ThreadSanitizer.
+# 2. The concurrency test (8 scorers + 2 generators on shared models), the batch paths and
+#    two-thread generation under ThreadSanitizer.
 run "swift test under TSan" swift test --sanitize=thread --scratch-path .build-tsan \
-    --filter 'ConcurrencyTests|ModelParityTests|TrainingTests'
+    --filter 'ConcurrencyTests|ModelParityTests|TrainingTests|TwoThreadGenerationTests|BatchIdentityTests'
 
 # 3. The C contract tests and examples against an ASan build of libswiftrnn.so.
 CLANG=$(dirname "$(readlink -f "$(command -v swift)")")/clang

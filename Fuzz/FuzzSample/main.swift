@@ -34,14 +34,15 @@ struct Reader {
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     var r = Reader(data: UnsafeRawBufferPointer(start: data, count: size))
     // swiftrnn_sample_params, field by field (struct_size fuzzed too).
-    var params = [UInt8](repeating: 0, count: 32)
+    var params = [UInt8](repeating: 0, count: 40)
     params.withUnsafeMutableBytes { p in
-        p.storeBytes(of: Int(r.take(UInt8.self)) % 40, as: Int.self)
+        p.storeBytes(of: Int(r.take(UInt8.self)) % 41, as: Int.self)
         p.storeBytes(of: r.take(Float.self), toByteOffset: 8, as: Float.self)
         p.storeBytes(of: Int32(r.take(Int8.self)), toByteOffset: 12, as: Int32.self)
         p.storeBytes(of: r.take(Float.self), toByteOffset: 16, as: Float.self)
         p.storeBytes(of: Int32(r.take(UInt8.self) & 1), toByteOffset: 20, as: Int32.self)
         p.storeBytes(of: r.take(UInt64.self), toByteOffset: 24, as: UInt64.self)
+        p.storeBytes(of: Int32(r.take(Int8.self)), toByteOffset: 32, as: Int32.self)
     }
     let nChars = Int(r.take(UInt16.self)) % 300
     let capacity = Int(r.take(UInt16.self)) % 2000

@@ -284,6 +284,7 @@ private func sampleParams(_ p: UnsafeRawPointer?) throws(SwiftRNNError) -> Sampl
     if size >= 20 { s.topP = p.load(fromByteOffset: 16, as: Float.self) }
     if size >= 24 { s.greedy = p.load(fromByteOffset: 20, as: Int32.self) != 0 }
     if size >= 32 { s.seed = p.load(fromByteOffset: 24, as: UInt64.self) }
+    if size >= 36 { s.threads = Int(p.load(fromByteOffset: 32, as: Int32.self)) }
     try s.validate()
     return s
 }
@@ -291,12 +292,14 @@ private func sampleParams(_ p: UnsafeRawPointer?) throws(SwiftRNNError) -> Sampl
 @_cdecl("swiftrnn_sample_params_init")
 public func swiftrnn_sample_params_init(_ p: UnsafeMutableRawPointer?) {
     guard let p else { return }
-    p.storeBytes(of: 32, as: Int.self)
+    p.storeBytes(of: 40, as: Int.self)
     p.storeBytes(of: Float(1), toByteOffset: 8, as: Float.self)
     p.storeBytes(of: Int32(0), toByteOffset: 12, as: Int32.self)
     p.storeBytes(of: Float(1), toByteOffset: 16, as: Float.self)
     p.storeBytes(of: Int32(0), toByteOffset: 20, as: Int32.self)
     p.storeBytes(of: UInt64(0), toByteOffset: 24, as: UInt64.self)
+    p.storeBytes(of: Int32(1), toByteOffset: 32, as: Int32.self)
+    p.storeBytes(of: Int32(0), toByteOffset: 36, as: Int32.self)
 }
 
 @_cdecl("swiftrnn_sample_text")
@@ -309,7 +312,9 @@ public func swiftrnn_sample_text(_ model: OpaquePointer?, _ primePtr: UnsafePoin
         let (_, m) = try charlm(model)
         let parameters = try sampleParams(params)
         guard nChars >= 0 else { throw .init(.invalidArgument, "n_chars is too large") }
-        var g = try Generator(model: m, prime: text(primePtr, primeLen), parameters: parameters)
+        let team = Generator.makeTeam(for: m, parameters: parameters)
+        defer { team?.stop() }
+        var g = try Generator(model: m, prime: text(primePtr, primeLen), parameters: parameters, team: team)
         // The most bytes the text can take; when even its minimum (1 byte per character)
         // cannot fit, report this bound at once instead of generating to measure.
         let (grown, o1) = nChars.multipliedReportingOverflow(by: m.table.maxUTF8Length)

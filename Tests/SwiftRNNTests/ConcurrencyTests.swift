@@ -9,7 +9,8 @@ import XCTest
 final class ConcurrencyTests: XCTestCase {
     func testEightScorersAndTwoGeneratorsShareModels() throws {
         let sBytes = makeModel(kind: .sentiment, cell: .lstm, layers: 1, bidirectional: true).serialize()
-        let cBytes = makeModel(kind: .charlm, cell: .gru).serialize()
+        // Hidden size 160: big enough for sample_text's two-thread steps (n_threads 2 below).
+        let cBytes = makeModel(kind: .charlm, cell: .gru, H: 160).serialize()
         var sent: OpaquePointer? = nil, lm: OpaquePointer? = nil
         XCTAssertEqual(sBytes.withUnsafeBytes { swiftrnn_model_load_from_memory($0.baseAddress, $0.count, &sent) }, 0)
         XCTAssertEqual(cBytes.withUnsafeBytes { swiftrnn_model_load_from_memory($0.baseAddress, $0.count, &lm) }, 0)
@@ -21,10 +22,11 @@ final class ConcurrencyTests: XCTestCase {
             _ = t.withCString { swiftrnn_score_sentiment(sent, $0, t.utf8.count, &p) }
             return p
         }
-        func sample(_ seed: UInt64) -> String {
-            var params = [UInt8](repeating: 0, count: 32)
+        func sample(_ seed: UInt64, threads: Int32 = 1) -> String {
+            var params = [UInt8](repeating: 0, count: 40)
             params.withUnsafeMutableBytes { swiftrnn_sample_params_init($0.baseAddress) }
             params.withUnsafeMutableBytes { $0.storeBytes(of: seed, toByteOffset: 24, as: UInt64.self) }
+            params.withUnsafeMutableBytes { $0.storeBytes(of: threads, toByteOffset: 32, as: Int32.self) }
             var out = [CChar](repeating: 0, count: 4096)
             var n = 0
             let st = params.withUnsafeBytes { swiftrnn_sample_text(lm, "Th", 2, 300, $0.baseAddress, &out, out.count, &n) }
@@ -40,7 +42,8 @@ final class ConcurrencyTests: XCTestCase {
                     if k < 8 {
                         s[k] = reviews.indices.allSatisfy { score(reviews[$0]) == expectedScores[$0] }
                     } else {
-                        t[k - 8] = (0..<5).allSatisfy { _ in sample(UInt64(k - 8)) == expectedTexts[k - 8] }
+                        // One generator thread alone, the other with a helper thread per call.
+                        t[k - 8] = (0..<5).allSatisfy { _ in sample(UInt64(k - 8), threads: Int32(k - 7)) == expectedTexts[k - 8] }
                     }
                 }
             }

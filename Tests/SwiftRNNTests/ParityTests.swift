@@ -81,6 +81,31 @@ final class BatchIdentityTests: XCTestCase {
     }
 }
 
+/// Generation split over two threads (`StepTeam`) gives the bits of one thread: the same
+/// logits at every step and the same text, for every cell, stacked layers, and hidden sizes
+/// whose halves are not equal.
+final class TwoThreadGenerationTests: XCTestCase {
+    func testTwoThreadStepsEqualOneThreadSteps() throws {
+        for (cell, layers, H) in [(CellKind.lstm, 1, 128), (.gru, 2, 144), (.rnnTanh, 1, 200), (.rnnRelu, 2, 130)] {
+            let model = makeModel(kind: .charlm, cell: cell, layers: layers, H: H)
+            guard case let .charlm(m) = model else { return XCTFail() }
+            let team = try XCTUnwrap(StepTeam())
+            defer { team.stop() }
+            var a = m.makeState(), b = m.makeState()
+            for (k, id) in [2, 3, 5, 7, 1, 0, 11, 4, 4, 9].map(Int32.init).enumerated() {
+                m.step(id, &a)
+                m.step(id, &b, team: team)
+                XCTAssertEqual(a.logits.map(\.bitPattern), b.logits.map(\.bitPattern), "\(cell) L\(layers) H\(H) step \(k)")
+                XCTAssertEqual(a.h.map(\.bitPattern), b.h.map(\.bitPattern), "\(cell) L\(layers) H\(H) step \(k): h")
+            }
+            let one = try Generator.sample(model: m, prime: "The", count: 200, parameters: .init(seed: 3))
+            let two = try Generator.sample(model: m, prime: "The", count: 200, parameters: .init(seed: 3, threads: 2))
+            XCTAssertEqual(one, two, "\(cell) L\(layers) H\(H)")
+        }
+        XCTAssertNil(StepTeam()?.split(64), "small layers are not split")
+    }
+}
+
 final class ModelParityTests: XCTestCase {
     func testSentimentFixturesMatchTheBookPipeline() throws {
         let names = ["sentiment_lstm_uni", "sentiment_lstm_bi", "sentiment_gru_bi", "sentiment_rnn_tanh_uni"]

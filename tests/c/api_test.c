@@ -197,6 +197,22 @@ int main(int argc, char **argv) {
   sp.struct_size = 4;
   CHECK(swiftrnn_sample_text(lm, "The", 3, 10, &sp, a, sizeof a, &la) == SWIFTRNN_ERR_INVALID_ARGUMENT);
   sp.struct_size = sizeof sp;
+  /* n_threads: default 1; any count gives the same text; negative is an error; a struct
+   * without the field (struct_size 32) means 1. */
+  CHECK(sp.n_threads == 1);
+  sp.seed = 7;
+  CHECK(swiftrnn_sample_text(lm, "The", 3, 50, &sp, a, sizeof a, &la) == SWIFTRNN_OK);
+  sp.n_threads = 2;
+  CHECK(swiftrnn_sample_text(lm, "The", 3, 50, &sp, b, sizeof b, &lb) == SWIFTRNN_OK && la == lb && memcmp(a, b, la) == 0);
+  sp.n_threads = 0;
+  CHECK(swiftrnn_sample_text(lm, "The", 3, 50, &sp, b, sizeof b, &lb) == SWIFTRNN_OK && la == lb && memcmp(a, b, la) == 0);
+  sp.n_threads = -1;
+  CHECK(swiftrnn_sample_text(lm, "The", 3, 50, &sp, b, sizeof b, &lb) == SWIFTRNN_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(swiftrnn_last_error(), "n_threads") != NULL);
+  sp.struct_size = 32;
+  CHECK(swiftrnn_sample_text(lm, "The", 3, 50, &sp, b, sizeof b, &lb) == SWIFTRNN_OK && la == lb && memcmp(a, b, la) == 0);
+  sp.struct_size = sizeof sp;
+  sp.n_threads = 1;
 
   /* Greedy and top_k = 1 agree; the stream equals sample_text. */
   sp.greedy = 1;

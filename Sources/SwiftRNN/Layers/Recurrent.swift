@@ -227,7 +227,7 @@ public struct Recurrent: Sendable {
                 } else {
                     Kernels.rowsTimesTransposed(m: n, n: G, k: H, Hs, lda: H, whh.baseAddress!, HH, ldc: G)
                 }
-                CellMath.steps(cell, H: H, rows: n, gx: P + r0 * G, gxStride: G, gh: HH, ghStride: G, h: Hs, c: Cs,
+                CellMath.steps(cell, H: H, gateStride: H, rows: n, gx: P + r0 * G, gxStride: G, gh: HH, ghStride: G, h: Hs, c: Cs,
                                tape: tapePtr.map { $0 + r0 * tapeWidth }, tapeStride: tapeWidth)
                 if let outPtr {
                     for j in 0..<n { (outPtr + (r0 + j) * outStride + outOffset).update(from: Hs + j * H, count: H) }
@@ -277,27 +277,30 @@ public final class RecurrentTape {
 /// through the same operations whatever `H` or its position, so a sequence gives the same bits
 /// alone or in a batch.
 enum CellMath {
-    /// One sequence.
+    /// One sequence. `units` hidden units starting at `gx`, `gh`, `h`, `c`, whose gate blocks
+    /// lie `gateStride` floats apart (the full hidden size; a generation split over two threads
+    /// gives each a slice of the units).
     @inline(__always)
-    static func step(_ cell: CellKind, H: Int, gx: UnsafeMutablePointer<Float>, gh: UnsafePointer<Float>,
+    static func step(_ cell: CellKind, H: Int, gateStride: Int? = nil, gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
                      h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>,
                      tape: UnsafeMutablePointer<Float>?) {
-        steps(cell, H: H, rows: 1, gx: gx, gxStride: 0, gh: gh, ghStride: 0, h: h, c: c, tape: tape, tapeStride: 0)
+        steps(cell, H: H, gateStride: gateStride ?? H, rows: 1, gx: gx, gxStride: 0, gh: gh, ghStride: 0, h: h, c: c,
+              tape: tape, tapeStride: 0)
     }
 
     /// `rows` sequences of one time step: row `j` reads `gx + j * gxStride` and
     /// `gh + j * ghStride`, updates `h + j * H` (and `c + j * H`), writes `tape + j * tapeStride`.
     /// One call per step rather than per sequence.
     @inline(never)
-    static func steps(_ cell: CellKind, H: Int, rows: Int, gx: UnsafePointer<Float>, gxStride: Int,
+    static func steps(_ cell: CellKind, H: Int, gateStride S: Int, rows: Int, gx: UnsafePointer<Float>, gxStride: Int,
                       gh: UnsafePointer<Float>, ghStride: Int, h: UnsafeMutablePointer<Float>,
                       c: UnsafeMutablePointer<Float>, tape: UnsafeMutablePointer<Float>?, tapeStride: Int) {
         for j in 0..<rows {
             let x = gx + j * gxStride, s = gh + j * ghStride, hj = h + j * H, cj = c + j * H
             let t = tape.map { $0 + j * tapeStride }
             switch cell {
-            case .lstm: lstm(H: H, gx: x, gh: s, h: hj, c: cj, tape: t)
-            case .gru: gru(H: H, gx: x, gh: s, h: hj, tape: t)
+            case .lstm: lstm(H: H, S: S, gx: x, gh: s, h: hj, c: cj, tape: t)
+            case .gru: gru(H: H, S: S, gx: x, gh: s, h: hj, tape: t)
             case .rnnTanh: rnn(relu: false, H: H, gx: x, gh: s, h: hj, tape: t)
             case .rnnRelu: rnn(relu: true, H: H, gx: x, gh: s, h: hj, tape: t)
             }
@@ -306,13 +309,13 @@ enum CellMath {
 
     /// `c' = f c + i g`, `h' = o tanh(c')`; the tape keeps i, f, g, o, c'.
     @inline(__always)
-    static func lstm(H: Int, gx: UnsafePointer<Float>, gh: UnsafePointer<Float>, h: UnsafeMutablePointer<Float>,
+    static func lstm(H: Int, S: Int, gx: UnsafePointer<Float>, gh: UnsafePointer<Float>, h: UnsafeMutablePointer<Float>,
                      c: UnsafeMutablePointer<Float>, tape: UnsafeMutablePointer<Float>?) {
         typealias K = Kernels
         // One pointer per gate: indexing by `k` alone keeps overflow checks out of the loop,
         // which would stop the vectoriser.
-        let xi = gx, xf = gx + H, xg = gx + 2 * H, xo = gx + 3 * H
-        let hi = gh, hf = gh + H, hg = gh + 2 * H, ho = gh + 3 * H
+        let xi = gx, xf = gx + S, xg = gx + 2 * S, xo = gx + 3 * S
+        let hi = gh, hf = gh + S, hg = gh + 2 * S, ho = gh + 3 * S
         if let tape {
             let ti = tape, tf = tape + H, tg = tape + 2 * H, to = tape + 3 * H, tc = tape + 4 * H
             for k in 0..<H {
@@ -337,11 +340,11 @@ enum CellMath {
     /// `n = tanh(gx_n + r (W_hn h + b_hn))`, `h' = (1 - z) n + z h`; the tape keeps r, z, n and
     /// `W_hn h + b_hn`.
     @inline(__always)
-    static func gru(H: Int, gx: UnsafePointer<Float>, gh: UnsafePointer<Float>, h: UnsafeMutablePointer<Float>,
+    static func gru(H: Int, S: Int, gx: UnsafePointer<Float>, gh: UnsafePointer<Float>, h: UnsafeMutablePointer<Float>,
                     tape: UnsafeMutablePointer<Float>?) {
         typealias K = Kernels
-        let xr = gx, xz = gx + H, xn = gx + 2 * H
-        let hr = gh, hz = gh + H, hn = gh + 2 * H
+        let xr = gx, xz = gx + S, xn = gx + 2 * S
+        let hr = gh, hz = gh + S, hn = gh + 2 * S
         if let tape {
             let tr = tape, tz = tape + H, tn = tape + 2 * H, th = tape + 3 * H
             for k in 0..<H {

@@ -49,31 +49,30 @@ public final class CharLanguageModel: Sendable {
     }
 
     /// Feeds character `id`; `state.logits` then holds the scores of the next character.
-    public func step(_ id: Int32, _ s: inout State, computeLogits: Bool = true) {
-        let r = weights.rnn, H = r.hiddenSize, G = r.gateWidth
+    /// With a `team`, the hidden units are split between the calling thread and the team's
+    /// helper; every unit is computed by the same code either way, so the logits are the same
+    /// bits with or without it.
+    public func step(_ id: Int32, _ s: inout State, computeLogits: Bool = true, team: StepTeam? = nil) {
+        let r = weights.rnn, H = r.hiddenSize
         s.x.withUnsafeMutableBufferPointer { xp in
         s.gx.withUnsafeMutableBufferPointer { gxp in
         s.gh.withUnsafeMutableBufferPointer { ghp in
         s.h.withUnsafeMutableBufferPointer { hp in
         s.c.withUnsafeMutableBufferPointer { cp in
+            let b = StepBuffers(x: xp.baseAddress!, gx: gxp.baseAddress!, gh: ghp.baseAddress!, h: hp.baseAddress!,
+                                c: cp.baseAddress!, id: id)
             for layer in 0..<r.numLayers {
-                let w = r.weights[layer], inW = r.layerInputSize(layer)
-                let hl = hp.baseAddress!, cl = cp.baseAddress!
-                let hlayer = hl + layer * H, clayer = cl + layer * H
-                if layer == 0 {
-                    inputTable.withUnsafeBufferPointer { gxp.baseAddress!.update(from: $0.baseAddress! + Int(id) * G, count: G) }
+                if let team, let split = team.split(H) {
+                    // Both halves read the old h for their gates before either writes the new one.
+                    team.run { self.gates(layer: layer, units: split..<H, b) }
+                        mine: { self.gates(layer: layer, units: 0..<split, b) }
+                    team.run { self.cell(layer: layer, units: split..<H, b) }
+                        mine: { self.cell(layer: layer, units: 0..<split, b) }
                 } else {
-                    w.wIH.withUnsafeBufferPointer {
-                        Kernels.matvec($0.baseAddress!, rows: G, cols: inW, xp.baseAddress!, gxp.baseAddress!, accumulate: false)
-                    }
-                    w.bIH.withUnsafeBufferPointer { b in for q in 0..<G { gxp[q] += b[q] } }
+                    gates(layer: layer, units: 0..<H, b)
+                    cell(layer: layer, units: 0..<H, b)
                 }
-                w.wHH.withUnsafeBufferPointer {
-                    Kernels.matvec($0.baseAddress!, rows: G, cols: H, hlayer, ghp.baseAddress!, accumulate: false)
-                }
-                w.bHH.withUnsafeBufferPointer { b in for q in 0..<G { ghp[q] += b[q] } }
-                CellMath.step(r.cell, H: H, gx: gxp.baseAddress!, gh: ghp.baseAddress!, h: hlayer, c: clayer, tape: nil)
-                xp.baseAddress!.update(from: hlayer, count: H)
+                b.x.update(from: b.h + layer * H, count: H)
             }
         }}}}}
         if computeLogits {
@@ -82,6 +81,43 @@ public final class CharLanguageModel: Sendable {
                 s.logits.withUnsafeMutableBufferPointer { fc.forward(xp.baseAddress!, rows: 1, into: $0.baseAddress!) }
             }
         }
+    }
+
+    /// The step's buffers, as pointers a helper thread can use while `step` holds them.
+    struct StepBuffers: @unchecked Sendable {
+        let x, gx, gh, h, c: UnsafeMutablePointer<Float>
+        let id: Int32
+    }
+
+    /// Gate pre-activations of `units` of `layer`: `gx` from the input (layer 0: the folded
+    /// table row), `gh = W_hh h + b_hh`; each gate's rows of those units.
+    func gates(layer: Int, units: Range<Int>, _ b: StepBuffers) {
+        let r = weights.rnn, H = r.hiddenSize, G = r.gateWidth, w = r.weights[layer], inW = r.layerInputSize(layer)
+        let n = units.count
+        w.wHH.withUnsafeBufferPointer { whh in
+        w.wIH.withUnsafeBufferPointer { wih in
+        w.bIH.withUnsafeBufferPointer { bih in
+        w.bHH.withUnsafeBufferPointer { bhh in
+        inputTable.withUnsafeBufferPointer { table in
+            for g in 0..<r.cell.gates {
+                let r0 = g * H + units.lowerBound
+                if layer == 0 {
+                    (b.gx + r0).update(from: table.baseAddress! + Int(b.id) * G + r0, count: n)
+                } else {
+                    Kernels.matvec(wih.baseAddress! + r0 * inW, rows: n, cols: inW, b.x, b.gx + r0, accumulate: false)
+                    for q in r0..<(r0 + n) { b.gx[q] += bih[q] }
+                }
+                Kernels.matvec(whh.baseAddress! + r0 * H, rows: n, cols: H, b.h + layer * H, b.gh + r0, accumulate: false)
+                for q in r0..<(r0 + n) { b.gh[q] += bhh[q] }
+            }
+        }}}}}
+    }
+
+    /// The cell update of `units` of `layer` (new h and c in place).
+    func cell(layer: Int, units: Range<Int>, _ b: StepBuffers) {
+        let r = weights.rnn, H = r.hiddenSize, u = units.lowerBound
+        CellMath.step(r.cell, H: units.count, gateStride: H, gx: b.gx + u, gh: b.gh + u,
+                      h: b.h + layer * H + u, c: b.c + layer * H + u, tape: nil)
     }
 
     /// `nats`: negative log-likelihood of every character after the first given all before it.

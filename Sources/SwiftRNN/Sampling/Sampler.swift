@@ -40,9 +40,15 @@ public struct SamplingParameters: Sendable, Equatable {
     /// Always take the most likely character.
     public var greedy: Bool = false
     public var seed: UInt64 = 0
+    /// Threads for bulk generation (`Generator.sample`, `swiftrnn_sample_text`): 1, or 2 to
+    /// split each step's hidden units with a helper thread (0: 2 when there are 2+ cores).
+    /// More than 2 is the same as 2. The text is the same for any value.
+    public var threads: Int = 1
 
-    public init(scaleFactor: Float = 1, topK: Int = 0, topP: Float = 1, greedy: Bool = false, seed: UInt64 = 0) {
+    public init(scaleFactor: Float = 1, topK: Int = 0, topP: Float = 1, greedy: Bool = false, seed: UInt64 = 0,
+                threads: Int = 1) {
         self.scaleFactor = scaleFactor; self.topK = topK; self.topP = topP; self.greedy = greedy; self.seed = seed
+        self.threads = threads
     }
 
     public func validate() throws(SwiftRNNError) {
@@ -53,6 +59,7 @@ public struct SamplingParameters: Sendable, Equatable {
         }
         guard topK >= 0 else { throw .invalid("top_k must be >= 0 (it is \(topK))") }
         guard topP.isFinite, topP > 0, topP <= 1 else { throw .invalid("top_p must be in (0, 1] (it is \(topP))") }
+        guard threads >= 0 else { throw .invalid("n_threads must be >= 0 (it is \(threads))") }
     }
 }
 
@@ -127,30 +134,45 @@ public struct Generator {
     private var state: CharLanguageModel.State
     private var sampler: Sampler
     private var last: Int32
+    private let team: StepTeam?
 
-    public init(model: CharLanguageModel, prime: String, parameters: SamplingParameters) throws(SwiftRNNError) {
+    /// `team`: a helper thread to split each step with (see `StepTeam`); the caller keeps it
+    /// alive while the generator runs and stops it afterwards.
+    public init(model: CharLanguageModel, prime: String, parameters: SamplingParameters,
+                team: StepTeam? = nil) throws(SwiftRNNError) {
         try parameters.validate()
         let ids = try model.table.encode(prime)
         guard let lastId = ids.last else { throw .invalid("the prime is empty: give at least one character") }
         self.model = model
+        self.team = team
         state = model.makeState()
-        for id in ids.dropLast() { model.step(id, &state, computeLogits: false) }
+        for id in ids.dropLast() { model.step(id, &state, computeLogits: false, team: team) }
         last = lastId
         sampler = Sampler(parameters)
     }
 
     /// The next character.
     public mutating func next() -> Unicode.Scalar {
-        model.step(last, &state)
+        model.step(last, &state, team: team)
         let k = sampler.draw(state.logits)
         last = Int32(k)
         return model.table.characters[k]
     }
 
+    /// A helper thread for bulk generation when `parameters.threads` asks for one and the
+    /// model is big enough to gain from it; nil otherwise. Stop it when done.
+    public static func makeTeam(for model: CharLanguageModel, parameters: SamplingParameters) -> StepTeam? {
+        let wanted = parameters.threads == 0 ? Parallel.cores : parameters.threads
+        guard wanted >= 2, model.weights.rnn.hiddenSize >= StepTeam.minimumHidden else { return nil }
+        return StepTeam()
+    }
+
     /// prime + `count` generated characters.
     public static func sample(model: CharLanguageModel, prime: String, count: Int,
                               parameters: SamplingParameters) throws(SwiftRNNError) -> String {
-        var g = try Generator(model: model, prime: prime, parameters: parameters)
+        let team = makeTeam(for: model, parameters: parameters)
+        defer { team?.stop() }
+        var g = try Generator(model: model, prime: prime, parameters: parameters, team: team)
         var out = prime
         for _ in 0..<count { out.unicodeScalars.append(g.next()) }
         return out

@@ -115,6 +115,7 @@ class swiftrnn_sample_params(Structure):
         ("top_p", c_float),
         ("greedy", c_int32),
         ("seed", c_uint64),
+        ("n_threads", c_int32),
     ]
 
 

@@ -114,12 +114,12 @@ def test_status_strings_match_library():
 def test_struct_layout_sizes():
     P = ctypes.sizeof(ctypes.c_size_t)
     assert ctypes.sizeof(_lib.swiftrnn_model_info) == (48 if P == 8 else 40)
-    assert ctypes.sizeof(_lib.swiftrnn_sample_params) == (32 if P == 8 else 32)
+    assert ctypes.sizeof(_lib.swiftrnn_sample_params) == 40
     assert [f[0] for f in _lib.swiftrnn_model_info._fields_] == [
         "struct_size", "kind", "cell", "vocab_size", "embedding_dim", "hidden_size",
         "num_layers", "bidirectional", "head_layers", "n_parameters"]
     assert [f[0] for f in _lib.swiftrnn_sample_params._fields_] == [
-        "struct_size", "scale_factor", "top_k", "top_p", "greedy", "seed"]
+        "struct_size", "scale_factor", "top_k", "top_p", "greedy", "seed", "n_threads"]
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
@@ -136,7 +136,7 @@ def test_struct_layout_matches_c(tmp_path):
         " O(swiftrnn_model_info, n_parameters);\n"
         "  O(swiftrnn_sample_params, scale_factor); O(swiftrnn_sample_params, top_k);"
         " O(swiftrnn_sample_params, top_p); O(swiftrnn_sample_params, greedy);"
-        " O(swiftrnn_sample_params, seed);\n  return 0;\n}\n")
+        " O(swiftrnn_sample_params, seed); O(swiftrnn_sample_params, n_threads);\n  return 0;\n}\n")
     exe = tmp_path / "layout"
     r = subprocess.run(["cc", "-std=c99", "-I", os.path.dirname(HEADER), str(src), "-o",
                         str(exe)], capture_output=True, text=True)
@@ -156,7 +156,7 @@ def test_sample_params_init_defaults():
     p = _lib.swiftrnn_sample_params()
     _lib.swiftrnn_sample_params_init(ctypes.byref(p))
     assert p.struct_size == ctypes.sizeof(p)
-    assert (p.scale_factor, p.top_k, p.top_p, p.greedy, p.seed) == (1.0, 0, 1.0, 0, 0)
+    assert (p.scale_factor, p.top_k, p.top_p, p.greedy, p.seed, p.n_threads) == (1.0, 0, 1.0, 0, 0, 1)
 
 
 def test_raw_null_arguments_are_invalid_argument():
@@ -435,6 +435,19 @@ def test_sample_deterministic_with_seed(lm):
     assert a == b
     assert a.startswith("The sea") and len(a) == len("The sea") + 200
     assert lm.sample(b"The sea", 200, seed=7) == a
+
+
+def test_sample_threads_give_the_same_text():
+    """Two threads split each step of the shipped model (hidden 512): the same text."""
+    shipped = os.path.join(REPO, "models", "charlm-mysterious-island.safetensors")
+    if not os.path.exists(shipped):
+        pytest.skip("no shipped model")
+    with swiftrnn.load(shipped) as m:
+        one = m.sample("The island", 300, scale_factor=1.0, seed=5)
+        assert m.sample("The island", 300, scale_factor=1.0, seed=5, threads=2) == one
+        assert m.sample("The island", 300, scale_factor=1.0, seed=5, threads=0) == one
+        with pytest.raises(swiftrnn.InvalidArgumentError):
+            m.sample("The island", 10, threads=-1)
 
 
 def test_different_seeds_differ(lm):
