@@ -204,9 +204,16 @@ typedef struct swiftrnn_sample_params {
                            this field) means 1. */
 } swiftrnn_sample_params;
 
-/* Fills the defaults: scale_factor 1, top_k 0, top_p 1, greedy 0, seed 0, n_threads 1.
- * Thread-safe. */
-SWIFTRNN_API void swiftrnn_sample_params_init(swiftrnn_sample_params *params);
+/* Fills the defaults: scale_factor 1, top_k 0, top_p 1, greedy 0, seed 0, n_threads 1, and
+ * struct_size. Only the first struct_size bytes are written, so a program built against an
+ * older, smaller struct stays safe with a newer library. Thread-safe. */
+SWIFTRNN_API void swiftrnn_sample_params_init_sized(swiftrnn_sample_params *params, size_t struct_size);
+
+/* The usual call: swiftrnn_sample_params_init(&params). A macro so that the size the caller was
+ * compiled with travels with the call. (The library also exports a function of this name that
+ * writes the whole current struct, for FFI users who declare the struct themselves.) */
+#define swiftrnn_sample_params_init(params) \
+  swiftrnn_sample_params_init_sized((params), sizeof *(params))
 
 /* Writes prime + n_chars generated characters, NUL-terminated, as the book's sample() returns:
  * the state is warmed on every prime character but the last, which is then fed to draw the

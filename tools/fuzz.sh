@@ -12,7 +12,9 @@ TARGETS=${FUZZ_TARGETS:-"FuzzLoad FuzzScore FuzzSample"}
 export SWIFT_BACKTRACE=enable=no          # let crashes reach libFuzzer and be written as files
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
 mkdir -p fuzz-artifacts
-probe() { SWIFT_BACKTRACE=enable=no .build-fuzz/debug/$1 -runs=1 2>&1 | grep -q "Loaded 1 modules"; }
+# grep -c reads everything: with -q, grep exits at the match, the fuzzer gets SIGPIPE and
+# pipefail turns that into a failed probe.
+probe() { SWIFT_BACKTRACE=enable=no .build-fuzz/debug/$1 -runs=1 2>&1 | grep -c "Loaded 1 modules" >/dev/null; }
 for t in $TARGETS; do
   SWIFTRNN_FUZZ=1 swift build --sanitize=fuzzer --sanitize=address --scratch-path .build-fuzz --product "$t" 2>&1 | tail -n 1
   # Seen here: an incremental build can leave objects without coverage instrumentation, and a

@@ -289,17 +289,29 @@ private func sampleParams(_ p: UnsafeRawPointer?) throws(SwiftRNNError) -> Sampl
     return s
 }
 
+/// `sizeof(swiftrnn_sample_params)` in this version.
+private let sampleParamsSize = 40
+
+@_cdecl("swiftrnn_sample_params_init_sized")
+public func swiftrnn_sample_params_init_sized(_ p: UnsafeMutableRawPointer?, _ size: Int) {
+    guard let p, size >= 8 else { return }
+    // Only the fields that fit in the caller's struct: an older header's struct is smaller.
+    let n = min(size, sampleParamsSize)
+    p.storeBytes(of: n, as: Int.self)
+    if n >= 12 { p.storeBytes(of: Float(1), toByteOffset: 8, as: Float.self) }
+    if n >= 16 { p.storeBytes(of: Int32(0), toByteOffset: 12, as: Int32.self) }
+    if n >= 20 { p.storeBytes(of: Float(1), toByteOffset: 16, as: Float.self) }
+    if n >= 24 { p.storeBytes(of: Int32(0), toByteOffset: 20, as: Int32.self) }
+    if n >= 32 { p.storeBytes(of: UInt64(0), toByteOffset: 24, as: UInt64.self) }
+    if n >= 36 { p.storeBytes(of: Int32(1), toByteOffset: 32, as: Int32.self) }
+    if n >= 40 { p.storeBytes(of: Int32(0), toByteOffset: 36, as: Int32.self) }
+}
+
+/// The header makes `swiftrnn_sample_params_init` a macro over the sized form; this symbol is
+/// for FFI users (ctypes) whose struct is this version's.
 @_cdecl("swiftrnn_sample_params_init")
 public func swiftrnn_sample_params_init(_ p: UnsafeMutableRawPointer?) {
-    guard let p else { return }
-    p.storeBytes(of: 40, as: Int.self)
-    p.storeBytes(of: Float(1), toByteOffset: 8, as: Float.self)
-    p.storeBytes(of: Int32(0), toByteOffset: 12, as: Int32.self)
-    p.storeBytes(of: Float(1), toByteOffset: 16, as: Float.self)
-    p.storeBytes(of: Int32(0), toByteOffset: 20, as: Int32.self)
-    p.storeBytes(of: UInt64(0), toByteOffset: 24, as: UInt64.self)
-    p.storeBytes(of: Int32(1), toByteOffset: 32, as: Int32.self)
-    p.storeBytes(of: Int32(0), toByteOffset: 36, as: Int32.self)
+    swiftrnn_sample_params_init_sized(p, sampleParamsSize)
 }
 
 @_cdecl("swiftrnn_sample_text")

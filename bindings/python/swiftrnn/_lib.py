@@ -218,6 +218,7 @@ _declare("swiftrnn_score_sentiment_batch", swiftrnn_status,
          [swiftrnn_model_p, POINTER(c_char_p), _P_SIZE, c_size_t, c_int, POINTER(c_float)])
 # Character language model
 _declare("swiftrnn_sample_params_init", None, [POINTER(swiftrnn_sample_params)])
+_declare("swiftrnn_sample_params_init_sized", None, [POINTER(swiftrnn_sample_params), c_size_t])
 _declare("swiftrnn_sample_text", swiftrnn_status,
          [swiftrnn_model_p, c_char_p, c_size_t, c_size_t, POINTER(swiftrnn_sample_params),
           POINTER(c_char), c_size_t, _P_SIZE])
@@ -244,7 +245,8 @@ swiftrnn_encode = lib.swiftrnn_encode
 swiftrnn_tokenize = lib.swiftrnn_tokenize
 swiftrnn_score_sentiment = lib.swiftrnn_score_sentiment
 swiftrnn_score_sentiment_batch = lib.swiftrnn_score_sentiment_batch
-swiftrnn_sample_params_init = lib.swiftrnn_sample_params_init
+swiftrnn_sample_params_init = lib.swiftrnn_sample_params_init   # a macro in the header
+swiftrnn_sample_params_init_sized = lib.swiftrnn_sample_params_init_sized
 swiftrnn_sample_text = lib.swiftrnn_sample_text
 swiftrnn_generator_create = lib.swiftrnn_generator_create
 swiftrnn_generator_next = lib.swiftrnn_generator_next
