@@ -316,6 +316,8 @@ enum CellMath {
         // which would stop the vectoriser.
         let xi = gx, xf = gx + S, xg = gx + 2 * S, xo = gx + 3 * S
         let hi = gh, hf = gh + S, hg = gh + 2 * S, ho = gh + 3 * S
+        // Two copies of the loop on purpose: one loop with the tape stores under `if let`
+        // measured 3.4x slower scoring (the branch and its index arithmetic stop the vectoriser).
         if let tape {
             let ti = tape, tf = tape + H, tg = tape + 2 * H, to = tape + 3 * H, tc = tape + 4 * H
             for k in 0..<H {
@@ -345,7 +347,7 @@ enum CellMath {
         typealias K = Kernels
         let xr = gx, xz = gx + S, xn = gx + 2 * S
         let hr = gh, hz = gh + S, hn = gh + 2 * S
-        if let tape {
+        if let tape {   // two loops, as in `lstm`
             let tr = tape, tz = tape + H, tn = tape + 2 * H, th = tape + 3 * H
             for k in 0..<H {
                 let r = K.sigmoid(xr[k] + hr[k]), z = K.sigmoid(xz[k] + hz[k])
