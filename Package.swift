@@ -2,6 +2,7 @@
 import PackageDescription
 
 // libswiftrnn: an embeddable LSTM/GRU/RNN runtime.
+//   CKernels          the SIMD kernels (C), one copy per instruction set, chosen at run time
 //   SwiftRNN          the core: kernels over OpenBLAS, layers, tokenizer, model file, sampling
 //   SwiftRNNTraining  backward passes, losses, optimizers, data readers
 //   CSwiftRNN         the C ABI (@_cdecl functions of include/swiftrnn.h) and nothing else
@@ -30,7 +31,10 @@ let package = Package(
             path: "Sources/COpenBLAS",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        .target(name: "SwiftRNN", dependencies: ["COpenBLAS"]),
+        // The SIMD kernels in C, compiled once per instruction set and chosen at run time
+        // (include/swiftrnn_kernels.h says why they are C).
+        .target(name: "CKernels", exclude: ["kernels.inc"]),
+        .target(name: "SwiftRNN", dependencies: ["COpenBLAS", "CKernels"]),
         .target(name: "SwiftRNNTraining", dependencies: ["SwiftRNN"]),
         .target(name: "CSwiftRNN", dependencies: ["SwiftRNN"], exclude: ["exports.map"]),
         .executableTarget(
@@ -42,7 +46,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SwiftRNNTests",
-            dependencies: ["SwiftRNN", "SwiftRNNTraining", "CSwiftRNN"],
+            dependencies: ["SwiftRNN", "SwiftRNNTraining", "CSwiftRNN", "CKernels"],
             exclude: ["Fixtures"]
         ),
     ],

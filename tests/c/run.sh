@@ -61,6 +61,15 @@ check "generate: same seed, same text" bash -c "$OUT/bin/generate $LM '$PRIME' 2
 check "generate: other seed, other text" bash -c "$OUT/bin/generate $LM '$PRIME' 200 1.0 8 > $TMP/g3 && ! cmp -s $TMP/g1 $TMP/g3"
 check "generate: starts with the prime" bash -c "head -c ${#PRIME} $TMP/g1 | grep -qx '$PRIME'"
 
+# 4a. One library, every kernel path: the same text and scores with the AVX-512, AVX2 and
+#     baseline kernels (SWIFTRNN_SIMD lowers the CPU's level; a level above it is ignored).
+for simd in avx2 baseline; do
+  check "generate: same text with SWIFTRNN_SIMD=$simd" bash -c "SWIFTRNN_SIMD=$simd $OUT/bin/generate $LM '$PRIME' 200 1.0 7 | cmp - $TMP/g1"
+  check "score_reviews: same scores with SWIFTRNN_SIMD=$simd" bash -c "SWIFTRNN_SIMD=$simd $OUT/bin/score_reviews $SENT < $TMP/reviews.txt | diff - $TMP/scores.txt"
+done
+check "library built for baseline x86-64: no AVX register outside the kernel tables" bash -c \
+  "[ -z \"\$(objdump -d --no-show-raw-insn '$LIB' | awk '/^[0-9a-f]+ <.*>:\$/ {f=\$2} /%[yz]mm/ && f !~ /srk_(avx2|avx512)_/ {print f}')\" ]"
+
 # 4b. Memory: resident memory flat over 100,000 calls (growth under 1 MB after the first 10%).
 check "leak_loop builds" bash -c "$(declare -f build); build tests/c/leak_loop.c -o $TMP/leak_loop"
 check "RSS flat over 100,000 score calls" bash -c "$TMP/leak_loop $FIX/models/sentiment_keyword_trained.safetensors $FIX/models/charlm_small.safetensors 20 100000 | tee /dev/stderr | awk -F'[= ]' '{ exit !(\$4 - \$2 < 1024) }'"

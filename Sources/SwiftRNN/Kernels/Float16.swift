@@ -17,12 +17,10 @@ enum HalfFloat {
         return Float(bitPattern: bits | (UInt32(h & 0x8000) << 16))
     }
 
-    /// `count` little-endian F16 values at `src` (any alignment) -> F32. A plain pointer loop
-    /// over `f16ToF32`, which the vectoriser turns into SIMD selects.
+    /// `count` little-endian F16 values at `src` (any alignment) -> F32: CKernels' `f16_to_f32`
+    /// (the same branch-free conversion, vectorised for the CPU's instruction set).
     static func convert(_ src: UnsafeRawPointer, count n: Int, into dst: UnsafeMutablePointer<Float>) {
-        for k in 0..<n {
-            dst[k] = f16ToF32(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self)))
-        }
+        Kernels.simd.f16_to_f32(src, n, dst)
     }
 
     /// bfloat16 is the top half of an F32.

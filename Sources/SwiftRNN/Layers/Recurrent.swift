@@ -1,3 +1,4 @@
+import CKernels
 /// The recurrent cell kinds of `torch.nn`, with their gate layout in the fused weights.
 public enum CellKind: String, Sendable, CaseIterable {
     /// `torch.nn.LSTM`: gates i, f, g, o (rows of `weight_ih` in that order).
@@ -269,13 +270,13 @@ public final class RecurrentTape {
 
 /// The elementwise part of one step of each cell: the gate pre-activations from the input
 /// (`gx`, biases included) and from the state (`gh`, biases included) -> the new `h` (and
-/// `c`), in place.
+/// `c`), in place. The work is CKernels' `cell_steps` (16 units at a time with vector
+/// activations); every unit goes through the same operations whatever `H` or its position, so
+/// a sequence gives the same bits alone or in a batch, and a generation split over two threads
+/// the same bits as on one.
 ///
-/// Plain loops over the hidden units that LLVM vectorises (the activations are branch-free
-/// scalar code in Kernels/Vector.swift), in one out-of-line function small enough to be
-/// optimised whole: inlined into the big time loop, the activations were not. Every unit goes
-/// through the same operations whatever `H` or its position, so a sequence gives the same bits
-/// alone or in a batch.
+/// Tape layout (what `SwiftRNNTraining`'s backward reads), `tapeWidth` floats per packed row:
+/// LSTM i, f, g, o, c' (H each); GRU r, z, n, `W_hn h + b_hn`; Elman the new h.
 enum CellMath {
     /// One sequence. `units` hidden units starting at `gx`, `gh`, `h`, `c`, whose gate blocks
     /// lie `gateStride` floats apart (the full hidden size; a generation split over two threads
@@ -291,87 +292,22 @@ enum CellMath {
     /// `rows` sequences of one time step: row `j` reads `gx + j * gxStride` and
     /// `gh + j * ghStride`, updates `h + j * H` (and `c + j * H`), writes `tape + j * tapeStride`.
     /// One call per step rather than per sequence.
-    @inline(never)
+    @inline(__always)
     static func steps(_ cell: CellKind, H: Int, gateStride S: Int, rows: Int, gx: UnsafePointer<Float>, gxStride: Int,
                       gh: UnsafePointer<Float>, ghStride: Int, h: UnsafeMutablePointer<Float>,
                       c: UnsafeMutablePointer<Float>, tape: UnsafeMutablePointer<Float>?, tapeStride: Int) {
-        for j in 0..<rows {
-            let x = gx + j * gxStride, s = gh + j * ghStride, hj = h + j * H, cj = c + j * H
-            let t = tape.map { $0 + j * tapeStride }
-            switch cell {
-            case .lstm: lstm(H: H, S: S, gx: x, gh: s, h: hj, c: cj, tape: t)
-            case .gru: gru(H: H, S: S, gx: x, gh: s, h: hj, tape: t)
-            case .rnnTanh: rnn(relu: false, H: H, gx: x, gh: s, h: hj, tape: t)
-            case .rnnRelu: rnn(relu: true, H: H, gx: x, gh: s, h: hj, tape: t)
-            }
-        }
+        Kernels.simd.cell_steps(cell.kernelCode, H, S, rows, gx, gxStride, gh, ghStride, h, c, tape, tapeStride)
     }
+}
 
-    /// `c' = f c + i g`, `h' = o tanh(c')`; the tape keeps i, f, g, o, c'.
-    @inline(__always)
-    static func lstm(H: Int, S: Int, gx: UnsafePointer<Float>, gh: UnsafePointer<Float>, h: UnsafeMutablePointer<Float>,
-                     c: UnsafeMutablePointer<Float>, tape: UnsafeMutablePointer<Float>?) {
-        typealias K = Kernels
-        // One pointer per gate: indexing by `k` alone keeps overflow checks out of the loop,
-        // which would stop the vectoriser.
-        let xi = gx, xf = gx + S, xg = gx + 2 * S, xo = gx + 3 * S
-        let hi = gh, hf = gh + S, hg = gh + 2 * S, ho = gh + 3 * S
-        // Two copies of the loop on purpose: one loop with the tape stores under `if let`
-        // measured 3.4x slower scoring (the branch and its index arithmetic stop the vectoriser).
-        if let tape {
-            let ti = tape, tf = tape + H, tg = tape + 2 * H, to = tape + 3 * H, tc = tape + 4 * H
-            for k in 0..<H {
-                let i = K.sigmoid(xi[k] + hi[k]), f = K.sigmoid(xf[k] + hf[k])
-                let g = K.tanh(xg[k] + hg[k]), o = K.sigmoid(xo[k] + ho[k])
-                let cn = f * c[k] + i * g
-                c[k] = cn
-                h[k] = o * K.tanh(cn)
-                ti[k] = i; tf[k] = f; tg[k] = g; to[k] = o; tc[k] = cn
-            }
-        } else {
-            for k in 0..<H {
-                let i = K.sigmoid(xi[k] + hi[k]), f = K.sigmoid(xf[k] + hf[k])
-                let g = K.tanh(xg[k] + hg[k]), o = K.sigmoid(xo[k] + ho[k])
-                let cn = f * c[k] + i * g
-                c[k] = cn
-                h[k] = o * K.tanh(cn)
-            }
+extension CellKind {
+    /// The cell's number in CKernels (`SRK_LSTM` ...).
+    var kernelCode: Int32 {
+        switch self {
+        case .lstm: Int32(SRK_LSTM)
+        case .gru: Int32(SRK_GRU)
+        case .rnnTanh: Int32(SRK_RNN_TANH)
+        case .rnnRelu: Int32(SRK_RNN_RELU)
         }
-    }
-
-    /// `n = tanh(gx_n + r (W_hn h + b_hn))`, `h' = (1 - z) n + z h`; the tape keeps r, z, n and
-    /// `W_hn h + b_hn`.
-    @inline(__always)
-    static func gru(H: Int, S: Int, gx: UnsafePointer<Float>, gh: UnsafePointer<Float>, h: UnsafeMutablePointer<Float>,
-                    tape: UnsafeMutablePointer<Float>?) {
-        typealias K = Kernels
-        let xr = gx, xz = gx + S, xn = gx + 2 * S
-        let hr = gh, hz = gh + S, hn = gh + 2 * S
-        if let tape {   // two loops, as in `lstm`
-            let tr = tape, tz = tape + H, tn = tape + 2 * H, th = tape + 3 * H
-            for k in 0..<H {
-                let r = K.sigmoid(xr[k] + hr[k]), z = K.sigmoid(xz[k] + hz[k])
-                let nn = K.tanh(xn[k] + r * hn[k])
-                tr[k] = r; tz[k] = z; tn[k] = nn; th[k] = hn[k]
-                h[k] = (1 - z) * nn + z * h[k]
-            }
-        } else {
-            for k in 0..<H {
-                let r = K.sigmoid(xr[k] + hr[k]), z = K.sigmoid(xz[k] + hz[k])
-                let nn = K.tanh(xn[k] + r * hn[k])
-                h[k] = (1 - z) * nn + z * h[k]
-            }
-        }
-    }
-
-    /// Elman: `h' = tanh(pre)` or `relu(pre)` (NaN stays NaN, as `torch.relu`).
-    @inline(__always)
-    static func rnn(relu: Bool, H: Int, gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
-                    h: UnsafeMutablePointer<Float>, tape: UnsafeMutablePointer<Float>?) {
-        for k in 0..<H {
-            let p = gx[k] + gh[k]
-            h[k] = relu ? (p < 0 ? 0 : p) : Kernels.tanh(p)
-        }
-        if let tape { tape.update(from: h, count: H) }
     }
 }

@@ -1,0 +1,78 @@
+/*
+ * The SIMD kernels of libswiftrnn, compiled once per instruction set and chosen at run time.
+ *
+ * Why C: Swift has no per-function target attribute, so a Swift kernel is compiled for one CPU
+ * (the whole module's -target-cpu). These few functions carry nearly all of inference's
+ * arithmetic; kernels.inc holds them once, and kernels_avx512.c, kernels_avx2.c and
+ * kernels_baseline.c compile that one text for AVX-512, AVX2+FMA+F16C and baseline x86-64. The
+ * rest of the library is built for baseline x86-64, so one libswiftrnn.so runs on any x86-64
+ * CPU at the speed of the best table it supports.
+ *
+ * Every path computes the same bits: floating-point contraction is off (no FMA fusion), the
+ * vector type is 16 floats on every path (AVX2 runs it as two halves, baseline as four), and
+ * horizontal sums add the lanes in order. So results do not depend on the machine, and the
+ * tests compare the paths for equality.
+ */
+#ifndef SWIFTRNN_KERNELS_H
+#define SWIFTRNN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Instruction-set levels, lowest first. */
+enum {
+    SRK_BASELINE = 0, /* x86-64 (SSE2); any other architecture: the compiler's default */
+    SRK_AVX2 = 1,     /* AVX2 + FMA + F16C (x86-64-v3) */
+    SRK_AVX512 = 2,   /* AVX-512 F, BW, DQ, VL (x86-64-v4) */
+    SRK_LEVEL_COUNT = 3
+};
+
+/* Cell kinds for srk_cell_steps, in the order of Swift's CellKind. */
+enum { SRK_LSTM = 0, SRK_GRU = 1, SRK_RNN_TANH = 2, SRK_RNN_RELU = 3 };
+
+typedef struct srk_table {
+    int level;
+    const char *name; /* "avx512", "avx2", "baseline" */
+
+    /* y[r] = (accumulate ? y[r] : 0) + dot(w[r, :], x) for rows x cols row-major w. */
+    void (*matvec)(const float *w, ptrdiff_t rows, ptrdiff_t cols, const float *x, float *y, int accumulate);
+
+    /* y[start..rows) += x^T wt, wt = the [cols, rows] transpose of a weight. */
+    void (*matvec_t)(const float *wt, ptrdiff_t rows, ptrdiff_t cols, const float *x, float *y, ptrdiff_t start);
+
+    /* matvec_t for m sequences: y_j += x_j^T wt with x_j = x + j*ldx, y_j = y + j*ldy. Each y_j
+     * gets the bits matvec_t gives it alone. */
+    void (*matvec_t_rows)(const float *wt, ptrdiff_t rows, ptrdiff_t cols, const float *x, ptrdiff_t ldx,
+                          float *y, ptrdiff_t ldy, ptrdiff_t m);
+
+    /* One time step of `rows` sequences of a cell (SRK_LSTM ...): gate pre-activations gx (row
+     * stride gxs) and gh (row stride ghs), gate blocks `gate_stride` floats apart -> new h (and c
+     * for LSTM) of H units in place (row stride H); tape (may be NULL) gets, per row at stride
+     * tape_stride, what the backward pass needs (see Recurrent.swift's tape layout). */
+    void (*cell_steps)(int cell, ptrdiff_t H, ptrdiff_t gate_stride, ptrdiff_t rows,
+                       const float *gx, ptrdiff_t gxs, const float *gh, ptrdiff_t ghs,
+                       float *h, float *c, float *tape, ptrdiff_t tape_stride);
+
+    /* count little-endian IEEE binary16 values at src (any alignment) -> binary32, exactly. */
+    void (*f16_to_f32)(const void *src, ptrdiff_t count, float *dst);
+} srk_table;
+
+/* The highest level this CPU and its operating system support (AVX-512 needs the OS to save
+ * the ZMM state, checked with XGETBV). */
+int srk_cpu_level(void);
+
+/* The table of `level`, or NULL when the CPU cannot run it or the level is unknown. */
+const srk_table *srk_table_for(int level);
+
+/* The table the library uses: the CPU's level, lowered (never raised) by the environment
+ * variable SWIFTRNN_SIMD=baseline|avx2|avx512 read at the first call. Thread-safe. */
+const srk_table *srk_active(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

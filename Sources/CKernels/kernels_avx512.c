@@ -1,0 +1,11 @@
+/* The kernels of kernels.inc compiled for the avx512 level (see swiftrnn_kernels.h). */
+#include "swiftrnn_kernels.h"
+
+#if defined(__x86_64__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c,bmi,bmi2,lzcnt,popcnt"))), apply_to = function)
+#define SRK_NAME(x) srk_avx512_##x
+#define SRK_LEVEL SRK_AVX512
+#define SRK_LEVEL_NAME "avx512"
+#include "kernels.inc"
+#pragma clang attribute pop
+#endif

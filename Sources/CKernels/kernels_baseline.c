@@ -1,0 +1,7 @@
+/* The kernels of kernels.inc compiled for the baseline level (see swiftrnn_kernels.h). */
+#include "swiftrnn_kernels.h"
+
+#define SRK_NAME(x) srk_baseline_##x
+#define SRK_LEVEL SRK_BASELINE
+#define SRK_LEVEL_NAME "baseline"
+#include "kernels.inc"

@@ -1,0 +1,108 @@
+import XCTest
+import CKernels
+@testable import SwiftRNN
+
+/// The kernel tables of every instruction set this CPU runs (CKernels: AVX-512, AVX2, baseline)
+/// compute the same bits, and the cells agree with the scalar activations of Kernels. On an
+/// AVX-512 machine this tests all three paths in one process; `make test` also runs the parity
+/// suites with SWIFTRNN_SIMD=avx2 and =baseline, so the whole library runs on each.
+final class DispatchTests: XCTestCase {
+    var tables: [srk_table] {
+        (0..<Int32(SRK_LEVEL_COUNT)).compactMap { srk_table_for($0)?.pointee }
+    }
+
+    func testTheCPUHasAtLeastTheBaselineAndTheEnvironmentOnlyLowers() {
+        XCTAssertGreaterThanOrEqual(tables.count, 1)
+        XCTAssertEqual(tables.count, Int(srk_cpu_level()) + 1)
+        XCTAssertLessThanOrEqual(Kernels.simd.level, srk_cpu_level())
+        XCTAssertNil(srk_table_for(-1))
+        XCTAssertNil(srk_table_for(Int32(SRK_LEVEL_COUNT)))
+        if let want = ProcessInfo.processInfo.environment["SWIFTRNN_SIMD"], want == "avx2" || want == "baseline" {
+            XCTAssertEqual(Kernels.simdLevel, srk_cpu_level() >= SRK_AVX2 || want == "baseline" ? want : "baseline")
+        }
+    }
+
+    private func random(_ n: Int, _ rng: inout RandomSource, scale: Double = 1) -> [Float] {
+        (0..<n).map { _ in Float((rng.unit() - 0.5) * 2 * scale) }
+    }
+
+    func testMatrixKernelsGiveTheSameBitsOnEveryPath() {
+        var rng = RandomSource(seed: 11)
+        for (rows, cols, m) in [(256, 64, 9), (2048, 512, 1), (33, 17, 5), (64, 3, 4), (7, 1, 2), (320, 80, 3), (1, 16, 1)] {
+            let w = random(rows * cols, &rng), x = random(m * cols, &rng), y0 = random(m * rows, &rng)
+            var results: [[UInt32]] = []
+            for t in tables {
+                var a = y0, b = y0, c = y0
+                w.withUnsafeBufferPointer { wp in x.withUnsafeBufferPointer { xp in
+                    a.withUnsafeMutableBufferPointer { t.matvec_t_rows(wp.baseAddress!, rows, cols, xp.baseAddress!, cols, $0.baseAddress!, rows, m) }
+                    b.withUnsafeMutableBufferPointer { t.matvec(wp.baseAddress!, rows, cols, xp.baseAddress!, $0.baseAddress!, 1) }
+                    c.withUnsafeMutableBufferPointer { t.matvec(wp.baseAddress!, rows, cols, xp.baseAddress!, $0.baseAddress!, 0) }
+                } }
+                results.append((a + b + c).map(\.bitPattern))
+            }
+            for (k, r) in results.enumerated().dropFirst() {
+                XCTAssertEqual(r, results[0], "\(rows)x\(cols)x\(m): \(String(cString: tables[k].name)) vs \(String(cString: tables[0].name))")
+            }
+        }
+    }
+
+    func testCellsGiveTheSameBitsOnEveryPathAndMatchTheScalarActivations() {
+        var rng = RandomSource(seed: 12)
+        for cell in CellKind.allCases {
+            for H in [1, 15, 16, 17, 64, 96, 100] {
+                let G = cell.gates * H, rows = 3
+                // Pre-activations up to +-30 reach the clamps of exp; a NaN must stay NaN.
+                var gx = random(rows * G, &rng, scale: 30)
+                gx[G / 2] = .nan
+                let gh = random(rows * G, &rng, scale: 3), h0 = random(rows * H, &rng), c0 = random(rows * H, &rng)
+                let width = cell == .lstm || cell == .gru ? G + H : H
+                var outs: [[UInt32]] = []
+                for t in tables {
+                    var h = h0, c = c0, tape = [Float](repeating: 0, count: rows * width)
+                    gx.withUnsafeBufferPointer { xp in gh.withUnsafeBufferPointer { sp in
+                    h.withUnsafeMutableBufferPointer { hp in c.withUnsafeMutableBufferPointer { cp in
+                    tape.withUnsafeMutableBufferPointer { tp in
+                        t.cell_steps(cell.kernelCode, H, H, rows, xp.baseAddress!, G, sp.baseAddress!, G,
+                                     hp.baseAddress!, cp.baseAddress!, tp.baseAddress!, width)
+                    }}}}}
+                    outs.append((h + c + tape).map(\.bitPattern))
+                    // Against the scalar activations, unit by unit.
+                    for j in 0..<rows { for k in 0..<H {
+                        let x = { (g: Int) in gx[j * G + g * H + k] + gh[j * G + g * H + k] }
+                        let want: Float
+                        switch cell {
+                        case .lstm:
+                            let cn = Kernels.sigmoid(x(1)) * c0[j * H + k] + Kernels.sigmoid(x(0)) * Kernels.tanh(x(2))
+                            want = Kernels.sigmoid(x(3)) * Kernels.tanh(cn)
+                        case .gru:
+                            let r = Kernels.sigmoid(x(0)), z = Kernels.sigmoid(x(1))
+                            let n = Kernels.tanh(gx[j * G + 2 * H + k] + r * gh[j * G + 2 * H + k])
+                            want = (1 - z) * n + z * h0[j * H + k]
+                        case .rnnTanh: want = Kernels.tanh(x(0))
+                        case .rnnRelu: want = x(0) < 0 ? 0 : x(0)
+                        }
+                        let got = h[j * H + k]
+                        XCTAssertTrue(want.bitPattern == got.bitPattern || (want.isNaN && got.isNaN),
+                                      "\(cell) H=\(H) row \(j) unit \(k): \(got) != \(want)")
+                    } }
+                }
+                for r in outs.dropFirst() {
+                    XCTAssertEqual(r, outs[0], "\(cell) H=\(H)")
+                }
+            }
+        }
+    }
+
+    func testHalfConversionIsExactAndTheSameOnEveryPath() {
+        let all = (0...UInt16.max).map { $0 }
+        for t in tables {
+            var out = [Float](repeating: 0, count: all.count)
+            all.withUnsafeBytes { src in out.withUnsafeMutableBufferPointer { t.f16_to_f32(src.baseAddress!, all.count, $0.baseAddress!) } }
+            let wrong = zip(all, out).filter { h, f in
+                let want = Float(Float16(bitPattern: h))
+                return !(want.bitPattern == f.bitPattern || (want.isNaN && f.isNaN && want.sign == f.sign))
+            }
+            XCTAssertEqual(wrong.count, 0, "\(String(cString: t.name)): first wrong \(wrong.first.map { "\($0)" } ?? "")")
+        }
+    }
+}
