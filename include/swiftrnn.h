@@ -29,6 +29,10 @@
  *     errors="replace"), never rejected.
  *   - Functions that fill a caller's buffer report the bytes (or items) needed when it is too
  *     small, return SWIFTRNN_ERR_BUFFER_TOO_SMALL, and write nothing else.
+ *   - A size_t length, count or capacity above SIZE_MAX / 2 (what `n - 1` gives at n = 0) is
+ *     SWIFTRNN_ERR_INVALID_ARGUMENT: no real buffer is that large.
+ *   - Results are finite: a probability is in [0, 1], nats are >= 0. When a model's weights
+ *     overflow Float on some input the call returns SWIFTRNN_ERR_NON_FINITE instead.
  *
  * Thread safety: a swiftrnn_model is immutable after load; any number of threads may use one
  * model at once. A swiftrnn_generator belongs to one thread at a time. swiftrnn_last_error is
@@ -75,8 +79,11 @@ typedef enum swiftrnn_status {
   SWIFTRNN_ERR_UNSUPPORTED,      /* a well-formed file of a newer version or unknown dtype */
   SWIFTRNN_ERR_WRONG_KIND,       /* e.g. scoring with a character model */
   SWIFTRNN_ERR_BUFFER_TOO_SMALL, /* the size needed was reported through the out-parameter */
-  SWIFTRNN_ERR_OUT_OF_MEMORY,
-  SWIFTRNN_ERR_INTERNAL          /* a bug in libswiftrnn: please report it with the message */
+  SWIFTRNN_ERR_OUT_OF_MEMORY,    /* an allocation that depends on the input failed */
+  SWIFTRNN_ERR_INTERNAL,         /* a bug in libswiftrnn: please report it with the message */
+  SWIFTRNN_ERR_NON_FINITE,       /* the model computed NaN or infinity on this input (weights
+                                    that overflow Float); no result is OK with a NaN in it */
+  SWIFTRNN_ERR_CANCELLED         /* a progress callback returned nonzero (since 0.2.0) */
 } swiftrnn_status;
 
 /* A fixed English name for a status ("SWIFTRNN_ERR_FORMAT"); "unknown status" for other values.

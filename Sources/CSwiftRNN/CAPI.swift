@@ -40,8 +40,17 @@ private func guarded(_ body: () throws(SwiftRNNError) -> Void) -> Int32 {
     }
 }
 
-private func text(_ p: UnsafePointer<CChar>, _ n: Int) -> String {
-    String(decoding: UnsafeRawBufferPointer(start: p, count: n), as: UTF8.self)
+/// A `size_t` from C: Swift sees one above `Int.max` (2^63 - 1) as negative. No real buffer is
+/// that large, so it is INVALID_ARGUMENT (`n - 1` at `n = 0` is the usual way to make one).
+private func size(_ n: Int, _ name: String) throws(SwiftRNNError) -> Int {
+    guard n >= 0 else {
+        throw .invalid("\(name) is \(UInt(bitPattern: n)), more than any buffer can hold (the limit is \(Int.max))")
+    }
+    return n
+}
+
+private func text(_ p: UnsafePointer<CChar>, _ n: Int, _ name: String = "text_len") throws(SwiftRNNError) -> String {
+    String(decoding: UnsafeRawBufferPointer(start: p, count: try size(n, name)), as: UTF8.self)
 }
 
 private func nullArgument(_ name: String) -> SwiftRNNError { .init(.invalidArgument, "\(name) is NULL") }
@@ -100,7 +109,8 @@ public func swiftrnn_version_number() -> Int32 { SwiftRNNVersion.number }
 private let statusNames: [UnsafeMutablePointer<CChar>] = ([
     "SWIFTRNN_OK", "SWIFTRNN_ERR_INVALID_ARGUMENT", "SWIFTRNN_ERR_IO", "SWIFTRNN_ERR_FORMAT",
     "SWIFTRNN_ERR_UNSUPPORTED", "SWIFTRNN_ERR_WRONG_KIND", "SWIFTRNN_ERR_BUFFER_TOO_SMALL",
-    "SWIFTRNN_ERR_OUT_OF_MEMORY", "SWIFTRNN_ERR_INTERNAL", "unknown status",
+    "SWIFTRNN_ERR_OUT_OF_MEMORY", "SWIFTRNN_ERR_INTERNAL", "SWIFTRNN_ERR_NON_FINITE", "SWIFTRNN_ERR_CANCELLED",
+    "unknown status",
 ] as [String]).map { strdup($0)! }
 
 @_cdecl("swiftrnn_status_string")
@@ -138,7 +148,7 @@ public func swiftrnn_model_load_from_memory(_ data: UnsafeRawPointer?, _ size: I
     out.pointee = nil
     guard let data else { return fail(nullArgument("data")) }
     return guarded { () throws(SwiftRNNError) in
-        publish(try Model.load(bytes: UnsafeRawBufferPointer(start: data, count: size)), out)
+        publish(try Model.load(bytes: UnsafeRawBufferPointer(start: data, count: try CSwiftRNN.size(size, "size"))), out)
     }
 }
 
@@ -192,7 +202,8 @@ public func swiftrnn_encode(_ model: OpaquePointer?, _ textPtr: UnsafePointer<CC
     guard let outCount else { return fail(nullArgument("out_count")) }
     return guarded { () throws(SwiftRNNError) in
         let h = try modelHandle(model)
-        let s = text(textPtr, len)
+        let s = try text(textPtr, len)
+        let capacity = try size(capacity, "capacity")
         let ids: [Int32]
         switch h.model {
         case let .sentiment(m): ids = m.encode(s)
@@ -213,7 +224,7 @@ public func swiftrnn_encode(_ model: OpaquePointer?, _ textPtr: UnsafePointer<CC
 private func deliver(_ bytes: [UInt8], _ out: UnsafeMutablePointer<CChar>?, _ capacity: Int,
                      _ outLen: UnsafeMutablePointer<Int>) throws(SwiftRNNError) {
     outLen.pointee = bytes.count
-    guard bytes.count < capacity else {
+    guard try size(capacity, "out_capacity") > bytes.count else {
         throw .init(.bufferTooSmall, "\(bytes.count + 1) bytes needed (with the NUL), capacity is \(capacity)")
     }
     guard let out else { throw nullArgument("out") }
@@ -228,7 +239,8 @@ public func swiftrnn_tokenize(_ textPtr: UnsafePointer<CChar>?, _ len: Int, _ ou
     guard let outLen else { return fail(nullArgument("out_len")) }
     return guarded { () throws(SwiftRNNError) in
         var bytes: [UInt8] = []
-        Tokenizer.forEachToken(text(textPtr, len)) { bytes.append(contentsOf: $0); bytes.append(0x0A) }
+        _ = try size(capacity, "out_capacity")
+        Tokenizer.forEachToken(try text(textPtr, len)) { bytes.append(contentsOf: $0); bytes.append(0x0A) }
         try deliver(bytes, out, capacity, outLen)
     }
 }
@@ -241,7 +253,9 @@ public func swiftrnn_score_sentiment(_ model: OpaquePointer?, _ textPtr: UnsafeP
     guard let textPtr else { return fail(nullArgument("text")) }
     guard let out else { return fail(nullArgument("out_probability")) }
     return guarded { () throws(SwiftRNNError) in
-        out.pointee = try sentiment(model).score(text(textPtr, len))
+        let p = try sentiment(model).score(text(textPtr, len))
+        guard p.isFinite else { throw .nonFinite("for this text (probability \(p))") }
+        out.pointee = p
     }
 }
 
@@ -251,6 +265,7 @@ public func swiftrnn_score_sentiment_batch(_ model: OpaquePointer?, _ texts: Uns
                                            _ out: UnsafeMutablePointer<Float>?) -> Int32 {
     return guarded { () throws(SwiftRNNError) in
         let m = try sentiment(model)
+        let count = try size(count, "count")
         guard count > 0 else { return }
         guard let texts else { throw nullArgument("texts") }
         guard let lens else { throw nullArgument("text_lens") }
@@ -260,7 +275,7 @@ public func swiftrnn_score_sentiment_batch(_ model: OpaquePointer?, _ texts: Uns
         strings.reserveCapacity(count)
         for i in 0..<count {
             if let p = texts[i] {
-                strings.append(text(p, lens[i]))
+                strings.append(try text(p, lens[i], "text_lens[\(i)]"))
             } else {
                 guard lens[i] == 0 else { throw .init(.invalidArgument, "texts[\(i)] is NULL but text_lens[\(i)] is \(lens[i])") }
                 strings.append("")
@@ -268,6 +283,11 @@ public func swiftrnn_score_sentiment_batch(_ model: OpaquePointer?, _ texts: Uns
         }
         let probs = m.scoreBatch(strings, threads: Int(threads))
         probs.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: count) }
+        // Every probability is written; the finite ones are good. Say which were not.
+        if let first = probs.firstIndex(where: { !$0.isFinite }) {
+            let n = probs.lazy.filter { !$0.isFinite }.count
+            throw .nonFinite("for \(n) of \(count) texts (the first is texts[\(first)]; their probabilities are NaN, the others are valid)")
+        }
     }
 }
 
@@ -323,10 +343,11 @@ public func swiftrnn_sample_text(_ model: OpaquePointer?, _ primePtr: UnsafePoin
     return guarded { () throws(SwiftRNNError) in
         let (_, m) = try charlm(model)
         let parameters = try sampleParams(params)
-        guard nChars >= 0 else { throw .init(.invalidArgument, "n_chars is too large") }
+        let primeLen = try size(primeLen, "prime_len"), nChars = try size(nChars, "n_chars")
+        let capacity = try size(capacity, "out_capacity")
         let team = Generator.makeTeam(for: m, parameters: parameters)
         defer { team?.stop() }
-        var g = try Generator(model: m, prime: text(primePtr, primeLen), parameters: parameters, team: team)
+        var g = try Generator(model: m, prime: text(primePtr, primeLen, "prime_len"), parameters: parameters, team: team)
         // The most bytes the text can take; when even its minimum (1 byte per character)
         // cannot fit, report this bound at once instead of generating to measure.
         let (grown, o1) = nChars.multipliedReportingOverflow(by: m.table.maxUTF8Length)
@@ -343,7 +364,7 @@ public func swiftrnn_sample_text(_ model: OpaquePointer?, _ primePtr: UnsafePoin
         text.reserveCapacity(min(capacity, bound + 1))
         var needed = primeLen
         for _ in 0..<nChars {
-            let enc = UTF8.encode(g.next())!
+            let enc = UTF8.encode(try g.next())!
             if needed + enc.count < capacity { text.append(contentsOf: enc) }
             needed += enc.count
         }
@@ -363,7 +384,7 @@ public func swiftrnn_generator_create(_ model: OpaquePointer?, _ primePtr: Unsaf
     guard let primePtr else { return fail(nullArgument("prime")) }
     return guarded { () throws(SwiftRNNError) in
         let (h, m) = try charlm(model)
-        let g = try Generator(model: m, prime: text(primePtr, primeLen), parameters: try sampleParams(params))
+        let g = try Generator(model: m, prime: text(primePtr, primeLen, "prime_len"), parameters: try sampleParams(params))
         out.pointee = OpaquePointer(Unmanaged.passRetained(GeneratorHandle(owner: h, generator: g)).toOpaque())
     }
 }
@@ -377,11 +398,14 @@ public func swiftrnn_generator_next(_ gen: OpaquePointer?, _ out: UnsafeMutableP
     let h = Unmanaged<GeneratorHandle>.fromOpaque(UnsafeRawPointer(gen)).takeUnretainedValue()
     // Draw only when any character fits, so a too-small buffer loses nothing.
     let need = h.generator.model.table.maxUTF8Length
+    guard capacity >= 0 else { return fail(.invalid("out_capacity is \(UInt(bitPattern: capacity)), more than any buffer can hold")) }
     guard capacity > need else {
         outLen.pointee = need
         return fail(.bufferTooSmall, "a character may need \(need + 1) bytes (with the NUL), capacity is \(capacity)")
     }
-    let enc = UTF8.encode(h.generator.next())!
+    let c: Unicode.Scalar
+    do { c = try h.generator.next() } catch { return fail(error) }
+    let enc = UTF8.encode(c)!
     for (k, b) in enc.enumerated() { out[k] = CChar(bitPattern: b) }
     out[enc.count] = 0
     outLen.pointee = enc.count
@@ -403,6 +427,7 @@ public func swiftrnn_log_likelihood(_ model: OpaquePointer?, _ textPtr: UnsafePo
     return guarded { () throws(SwiftRNNError) in
         let (_, m) = try charlm(model)
         let r = try m.negativeLogLikelihood(text(textPtr, len))
+        guard r.nats.isFinite else { throw .nonFinite("for this text (nats \(r.nats))") }
         outNats.pointee = r.nats
         outPredicted.pointee = r.predicted
     }

@@ -13,6 +13,10 @@ public struct SwiftRNNError: Error, CustomStringConvertible, Equatable, Sendable
         case bufferTooSmall = 6
         case outOfMemory = 7
         case `internal` = 8
+        /// The model computed a NaN or an infinity (weights that overflow Float on this input).
+        case nonFinite = 9
+        /// The caller's progress callback asked to stop.
+        case cancelled = 10
     }
 
     public let code: Code
@@ -27,4 +31,7 @@ public struct SwiftRNNError: Error, CustomStringConvertible, Equatable, Sendable
 
     public static func format(_ message: String) -> SwiftRNNError { .init(.format, message) }
     public static func invalid(_ message: String) -> SwiftRNNError { .init(.invalidArgument, message) }
+    public static func nonFinite(_ what: String) -> SwiftRNNError {
+        .init(.nonFinite, "the model produced a non-finite value (NaN or infinity) \(what): its weights overflow Float on this input")
+    }
 }

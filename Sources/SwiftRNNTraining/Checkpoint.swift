@@ -34,7 +34,7 @@ public struct Checkpoint {
     }
 
     public static func load(path: String) throws(SwiftRNNError) -> Checkpoint {
-        try FileIO.withMappedFile(path) { bytes throws(SwiftRNNError) in
+        try FileIO.withFileBytes(path) { bytes throws(SwiftRNNError) in
             let f = try SafeTensors(bytes: bytes)
             guard f.metadata["checkpoint"] == "1" else { throw .format("'\(path)' is not a training checkpoint") }
             let config = try ModelConfig(metadata: f.metadata)

@@ -41,7 +41,7 @@ struct Inspect: ParsableCommand {
         let shown = c.vocab.prefix(12).map { JSONWriter.quote($0) }.joined(separator: " ")
         print("vocab:         \(shown)\(c.vocab.count > 12 ? " ..." : "")")
         print("tensors:")
-        try FileIO.withMappedFile(model) { bytes throws(SwiftRNNError) in
+        try FileIO.withFileBytes(model) { bytes throws(SwiftRNNError) in
             let f = try SafeTensors(bytes: bytes)
             for e in f.entries {
                 let name = e.name + String(repeating: " ", count: max(0, 28 - e.name.count))
@@ -92,7 +92,7 @@ struct Sample: ParsableCommand {
             var g = try Generator(model: m, prime: prime, parameters: params)
             var line = prime
             for _ in 0..<length {
-                line.unicodeScalars.append(g.next())
+                line.unicodeScalars.append(try g.next())
                 if line.utf8.count > 4096 { print(line, terminator: ""); line = "" }
             }
             print(line)

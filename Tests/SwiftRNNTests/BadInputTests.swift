@@ -183,7 +183,8 @@ final class BadInputTests: XCTestCase {
 
     func testVocabulary() {
         assertThrows(.format, "no 'vocab'") { try loadEdited(setMeta("vocab", nil)) }
-        assertThrows(.format, "twice") {
+        // F9 (issue 12): the message names both positions, not the second one twice.
+        assertThrows(.format, "token \"good\" twice (at 2 and 4)") {
             try loadEdited(setMeta("vocab", JSONWriter.array(["<pad>", "<unk>", "good", "bad", "good", "awful", "movie", "the"])))
         }
         assertThrows(.format, "vocabulary has 3 entries but vocab_size is 8") {

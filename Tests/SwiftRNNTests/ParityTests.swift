@@ -98,9 +98,12 @@ final class TwoThreadGenerationTests: XCTestCase {
                 XCTAssertEqual(a.logits.map(\.bitPattern), b.logits.map(\.bitPattern), "\(cell) L\(layers) H\(H) step \(k)")
                 XCTAssertEqual(a.h.map(\.bitPattern), b.h.map(\.bitPattern), "\(cell) L\(layers) H\(H) step \(k): h")
             }
-            let one = try Generator.sample(model: m, prime: "The", count: 200, parameters: .init(seed: 3))
-            let two = try Generator.sample(model: m, prime: "The", count: 200, parameters: .init(seed: 3, threads: 2))
+            // The random 2-layer rnn_relu model's state outgrows Float within 200 steps: both
+            // runs must then fail the same way (NON_FINITE), never return text.
+            let one = Result { () throws(SwiftRNNError) in try Generator.sample(model: m, prime: "The", count: 200, parameters: .init(seed: 3)) }
+            let two = Result { () throws(SwiftRNNError) in try Generator.sample(model: m, prime: "The", count: 200, parameters: .init(seed: 3, threads: 2)) }
             XCTAssertEqual(one, two, "\(cell) L\(layers) H\(H)")
+            if cell != .rnnRelu { XCTAssertNoThrow(try one.get(), "\(cell)") }
         }
         XCTAssertNil(StepTeam()?.split(64), "small layers are not split")
     }

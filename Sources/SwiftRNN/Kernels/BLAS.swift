@@ -17,7 +17,6 @@ public enum BLAS {
     typealias SgemmFn = @convention(c) (CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, blasint, blasint, blasint,
                                         Float, UnsafePointer<Float>?, blasint, UnsafePointer<Float>?, blasint,
                                         Float, UnsafeMutablePointer<Float>?, blasint) -> Void
-    typealias SetThreadsFn = @convention(c) (Int32) -> Void
     typealias CoreNameFn = @convention(c) () -> UnsafeMutablePointer<CChar>?
 
     struct Functions: @unchecked Sendable {
@@ -63,6 +62,10 @@ public enum BLAS {
     }
 
     static func load() -> Result<Functions, SwiftRNNError> {
+        // Already in the process (the host's own OpenBLAS): use it as it is, touch nothing.
+        for name in ["libopenblas.so.0", "libopenblas.so"] {
+            if let h = dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD) { return functions(h, chosen: nil) }
+        }
         var chosen: String? = nil
         if getenv("OPENBLAS_CORETYPE") == nil, let core = bestCoreType() {
             chosen = core
@@ -83,13 +86,18 @@ public enum BLAS {
             let why = dlerror().map { String(cString: $0) } ?? "not found"
             return .failure(.init(.io, "cannot load OpenBLAS (libopenblas.so.0): \(why); install it, e.g. apt-get install libopenblas0"))
         }
+        return functions(handle, chosen: chosen)
+    }
+
+    private static func functions(_ handle: UnsafeMutableRawPointer, chosen: String?) -> Result<Functions, SwiftRNNError> {
         guard let g = dlsym(handle, "cblas_sgemm") else {
             return .failure(.init(.io, "libopenblas.so.0 has no cblas_sgemm"))
         }
         let sgemm = unsafeBitCast(g, to: SgemmFn.self)
-        // The library parallelises across reviews (and training across batch shards) itself;
-        // OpenBLAS threading inside calls made from several threads collapses throughput.
-        if let t = dlsym(handle, "openblas_set_num_threads") { unsafeBitCast(t, to: SetThreadsFn.self)(1) }
+        // The library parallelises across reviews (and training across batch shards) itself and
+        // wants one OpenBLAS thread. It gets it through OPENBLAS_NUM_THREADS at initialisation
+        // when it is the first to load OpenBLAS; a host that loaded it before us keeps its own
+        // thread count (openblas_set_num_threads is global: calling it would change the host's).
         var core = "unknown"
         if let c = dlsym(handle, "openblas_get_corename"), let p = unsafeBitCast(c, to: CoreNameFn.self)() {
             core = String(cString: p)

@@ -17,9 +17,9 @@ public enum Model: Sendable {
         }
     }
 
-    /// Loads a model file by mapping it; everything is validated and copied, then unmapped.
+    /// Loads a model file (read whole, validated and converted; the file's bytes are freed).
     public static func load(path: String) throws(SwiftRNNError) -> Model {
-        try FileIO.withMappedFile(path) { bytes throws(SwiftRNNError) in try load(bytes: bytes) }
+        try FileIO.withFileBytes(path) { bytes throws(SwiftRNNError) in try load(bytes: bytes) }
     }
 
     /// Loads a model from the bytes of a model file (copied; the buffer may go afterwards).

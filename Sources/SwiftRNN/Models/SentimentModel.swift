@@ -74,10 +74,15 @@ public final class SentimentModel: Sendable {
         return out
     }
 
-    /// The probability that `text` is a positive review.
+    /// The probability that `text` is a positive review; NaN when the logit is not finite
+    /// (weights that overflow Float on this text: the sigmoid would hide an infinite logit as
+    /// 0 or 1, so that case is NaN too and the C layer reports it).
     public func score(_ text: String) -> Float {
-        Kernels.sigmoid(logit(ids: encode(text)))
+        Self.probability(logit(ids: encode(text)))
     }
+
+    @inline(__always)
+    static func probability(_ logit: Float) -> Float { logit.isFinite ? Kernels.sigmoid(logit) : .nan }
 
     /// Scores every text, each exactly as `score` would (the same bits), spread over `threads`
     /// threads (0: all cores).
@@ -113,7 +118,7 @@ public final class SentimentModel: Sendable {
                 Parallel.forEach(count: groups, threads: threads) { g in
                     let members = order[(g * group)..<min(order.count, (g + 1) * group)]
                     let logits = logits(batch: members.map { ids[$0] })
-                    for (k, i) in members.enumerated() { base[i] = Kernels.sigmoid(logits[k]) }
+                    for (k, i) in members.enumerated() { base[i] = Self.probability(logits[k]) }
                 }
             }
             start = end

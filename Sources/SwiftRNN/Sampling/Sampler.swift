@@ -57,8 +57,10 @@ public struct SamplingParameters: Sendable, Equatable {
                 throw .invalid("scale_factor must be finite and > 0 (it is \(scaleFactor)); use greedy for argmax")
             }
         }
-        guard topK >= 0 else { throw .invalid("top_k must be >= 0 (it is \(topK))") }
-        guard topP.isFinite, topP > 0, topP <= 1 else { throw .invalid("top_p must be in (0, 1] (it is \(topP))") }
+        if !greedy {   // greedy ignores them (the header says so), whatever their values
+            guard topK >= 0 else { throw .invalid("top_k must be >= 0 (it is \(topK))") }
+            guard topP.isFinite, topP > 0, topP <= 1 else { throw .invalid("top_p must be in (0, 1] (it is \(topP))") }
+        }
         guard threads >= 0 else { throw .invalid("n_threads must be >= 0 (it is \(threads))") }
     }
 }
@@ -75,8 +77,11 @@ public struct Sampler {
         self.rng = RandomSource(seed: parameters.seed)
     }
 
-    public mutating func draw(_ logits: [Float]) -> Int {
+    /// The index drawn; NON_FINITE when a logit is NaN or infinite (weights that overflow on
+    /// this text), which no distribution can be drawn from.
+    public mutating func draw(_ logits: [Float]) throws(SwiftRNNError) -> Int {
         let n = logits.count
+        for v in logits where !v.isFinite { throw .nonFinite("in the next-character logits") }
         if parameters.greedy {
             var best = 0
             for k in 1..<n where logits[k] > logits[best] { best = k }
@@ -84,11 +89,19 @@ public struct Sampler {
         }
         if probs.count != n { probs = .init(repeating: 0, count: n); order = Array(0..<n) }
         // Softmax of the scaled logits, in double for a stable cumulative sum.
+        // The scaled logit in Float, as the book's `logits * scale_factor`; where that overflows
+        // (a scale_factor near Float's range), in Double, which cannot: the softmax then tends
+        // to the argmax instead of NaN.
+        let scale = parameters.scaleFactor
+        @inline(__always) func scaled(_ k: Int) -> Double {
+            let v = logits[k] * scale
+            return v.isFinite ? Double(v) : Double(logits[k]) * Double(scale)
+        }
         var mx = -Double.infinity
-        for k in 0..<n { mx = max(mx, Double(logits[k] * parameters.scaleFactor)) }
+        for k in 0..<n { mx = max(mx, scaled(k)) }
         var sum = 0.0
         for k in 0..<n {
-            let p = exp(Double(logits[k] * parameters.scaleFactor) - mx)
+            let p = exp(scaled(k) - mx)
             probs[k] = p.isNaN ? 0 : p
             sum += probs[k]
         }
@@ -110,7 +123,7 @@ public struct Sampler {
             sum = 0
             for r in 0..<keep { sum += probs[order[r]] }
         }
-        guard sum > 0, sum.isFinite else { return 0 }
+        guard sum > 0, sum.isFinite else { throw .nonFinite("in the sampling distribution") }
         let u = rng.unit() * sum
         var acc = 0.0
         var last = 0
@@ -151,10 +164,11 @@ public struct Generator {
         sampler = Sampler(parameters)
     }
 
-    /// The next character.
-    public mutating func next() -> Unicode.Scalar {
+    /// The next character; NON_FINITE if the model's logits overflowed (its state is then not
+    /// finite either: the generator is of no further use).
+    public mutating func next() throws(SwiftRNNError) -> Unicode.Scalar {
         model.step(last, &state, team: team)
-        let k = sampler.draw(state.logits)
+        let k = try sampler.draw(state.logits)
         last = Int32(k)
         return model.table.characters[k]
     }
@@ -174,7 +188,7 @@ public struct Generator {
         defer { team?.stop() }
         var g = try Generator(model: model, prime: prime, parameters: parameters, team: team)
         var out = prime
-        for _ in 0..<count { out.unicodeScalars.append(g.next()) }
+        for _ in 0..<count { out.unicodeScalars.append(try g.next()) }
         return out
     }
 }

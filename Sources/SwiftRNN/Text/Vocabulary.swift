@@ -18,8 +18,8 @@ public struct Vocabulary: Sendable {
         idx.reserveCapacity(tokens.count)
         for (k, t) in tokens.enumerated() {
             let key = TokenKey(t)
-            guard idx.updateValue(Int32(k), forKey: key) == nil else {
-                throw .format("vocabulary has the token \"\(t)\" twice (at \(idx[key]!) and \(k))")
+            if let first = idx.updateValue(Int32(k), forKey: key) {
+                throw .format("vocabulary has the token \"\(t)\" twice (at \(first) and \(k))")
             }
         }
         self.tokens = tokens
