@@ -53,6 +53,23 @@ private func text(_ p: UnsafePointer<CChar>, _ n: Int, _ name: String = "text_le
     String(decoding: UnsafeRawBufferPointer(start: p, count: try size(n, name)), as: UTF8.self)
 }
 
+/// Scoring a text of `n` bytes peaks at about 6x (prose) to 14x (emoticons only) its size
+/// above the model (docs/bad-input.md). Swift aborts when an allocation fails, so before a large
+/// text is touched, a trial reservation of 16x checks that the address space exists: without it the call
+/// returns OUT_OF_MEMORY instead of starting. `copies`: texts worked on at once (batch threads).
+private func ensureRoom(textBytes n: Int, copies: Int = 1, extra: Int = 0) throws(SwiftRNNError) {
+    let (a, o1) = n.multipliedReportingOverflow(by: 16)
+    let (b, o2) = a.multipliedReportingOverflow(by: max(1, copies))
+    let (need, o3) = b.addingReportingOverflow(extra)
+    guard need > 1 << 24 else { return }
+    // A reservation of address space (not malloc + free, which the optimiser removes as dead).
+    let p = o1 || o2 || o3 ? MAP_FAILED : mmap(nil, need, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+    guard let p, p != MAP_FAILED else {
+        throw .init(.outOfMemory, "not enough memory for a text of \(n) bytes (about \(need >> 20) MiB needed)")
+    }
+    munmap(p, need)
+}
+
 private func nullArgument(_ name: String) -> SwiftRNNError { .init(.invalidArgument, "\(name) is NULL") }
 
 // MARK: - Handles
@@ -253,7 +270,9 @@ public func swiftrnn_score_sentiment(_ model: OpaquePointer?, _ textPtr: UnsafeP
     guard let textPtr else { return fail(nullArgument("text")) }
     guard let out else { return fail(nullArgument("out_probability")) }
     return guarded { () throws(SwiftRNNError) in
-        let p = try sentiment(model).score(text(textPtr, len))
+        let m = try sentiment(model)
+        try ensureRoom(textBytes: try size(len, "text_len"))
+        let p = m.score(try text(textPtr, len))
         guard p.isFinite else { throw .nonFinite("for this text (probability \(p))") }
         out.pointee = p
     }
@@ -271,6 +290,14 @@ public func swiftrnn_score_sentiment_batch(_ model: OpaquePointer?, _ texts: Uns
         guard let lens else { throw nullArgument("text_lens") }
         guard let out else { throw nullArgument("out_probabilities") }
         guard threads >= 0 else { throw .init(.invalidArgument, "n_threads is \(threads); use 0 for all cores") }
+        var total = 0, longest = 0
+        for i in 0..<count {
+            let n = try size(lens[i], "text_lens[\(i)]")
+            total = total &+ n
+            longest = max(longest, n)
+        }
+        try ensureRoom(textBytes: longest, copies: min(Parallel.cores, threads == 0 ? Parallel.cores : Int(threads)),
+                       extra: total < 0 || total > Int.max / 4 ? Int.max : 2 * total)
         var strings: [String] = []
         strings.reserveCapacity(count)
         for i in 0..<count {

@@ -4,7 +4,9 @@
  * Prints "N passed, N failed"; exits non-zero on any failure. A hang is a failure too: every
  * test runs under alarm(), and a signal (SIGBUS, SIGILL, SIGSEGV) kills the process, which the
  * runner reports. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>

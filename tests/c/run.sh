@@ -72,6 +72,19 @@ done
 check "library built for baseline x86-64: no AVX register outside the kernel tables" bash -c \
   "[ -z \"\$(objdump -d --no-show-raw-insn '$LIB' | awk '/^[0-9a-f]+ <.*>:\$/ {f=\$2} /%[yz]mm/ && f !~ /srk_(avx2|avx512)_/ {print f}')\" ]"
 
+# 4a'. Memory of one long review (issue 12): peak RSS growth under 64x the text for 4 MB of prose
+#      and of emoticons; a 24 MB review under a 3 GiB address-space limit gives a probability or
+#      OUT_OF_MEMORY; one that cannot fit gives OUT_OF_MEMORY, never an abort.
+check "memory_test builds" bash -c "$(declare -f build); build -D_DEFAULT_SOURCE tests/c/memory_test.c -o $TMP/mem"
+for kind in text smileys; do
+  check "4 MB review ($kind): peak RSS growth < 64x its size" bash -c \
+    "$TMP/mem $SENT 4194304 $kind | tee /dev/stderr | awk '{ split(\$NF, r, \"=\"); exit !(r[2] < 64) }'"
+  check "24 MB review ($kind) under a 3 GiB address space: OK or OUT_OF_MEMORY" bash -c \
+    "SWIFT_BACKTRACE=enable=no $TMP/mem $SENT 25165824 $kind 3072 | tee /dev/stderr | grep -Eq 'status=SWIFTRNN_(OK|ERR_OUT_OF_MEMORY)'"
+done
+check "32 MB review under a 300 MiB address space: OUT_OF_MEMORY, no abort" bash -c \
+  "SWIFT_BACKTRACE=enable=no $TMP/mem $SENT 33554432 smileys 300 2>/dev/null | grep -q status=SWIFTRNN_ERR_OUT_OF_MEMORY"
+
 # 4b. Memory: resident memory flat over 100,000 calls (growth under 1 MB after the first 10%).
 check "leak_loop builds" bash -c "$(declare -f build); build tests/c/leak_loop.c -o $TMP/leak_loop"
 check "RSS flat over 100,000 score calls" bash -c "$TMP/leak_loop $FIX/models/sentiment_keyword_trained.safetensors $FIX/models/charlm_small.safetensors 20 100000 | tee /dev/stderr | awk -F'[= ]' '{ exit !(\$4 - \$2 < 1024) }'"

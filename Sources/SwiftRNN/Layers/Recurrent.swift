@@ -126,6 +126,19 @@ public struct Recurrent: Sendable {
         public var c: [Float]?
     }
 
+    /// The first layer's input: packed rows, or token ids (packed in the same row order) whose
+    /// embedding rows are looked up a chunk at a time, so a long text never has all its
+    /// embeddings in memory at once.
+    public enum Input {
+        case rows([Float])
+        case embedding(table: [Float], ids: [Int32])
+    }
+
+    /// Time steps whose input projection is computed at once when no tape is kept: the
+    /// working memory of a direction is then `chunkSteps x batch x gates x hidden` floats
+    /// whatever the length of the text (a tape needs every step, so training projects all).
+    public static let chunkSteps = 256
+
     /// Runs the stack over a packed batch. `input` is `[batch.rows, inputSize]` packed;
     /// `h0`/`c0` are `[layers * directions, batch, hidden]` in the caller's order (nil: zeros).
     ///
@@ -135,12 +148,29 @@ public struct Recurrent: Sendable {
     public func forward(_ input: [Float], batch: PackedBatch, h0: [Float]? = nil, c0: [Float]? = nil,
                         tape: RecurrentTape? = nil, transposed: TransposedWeights? = nil,
                         keepOutput: Bool = true) -> Output {
+        forward(.rows(input), batch: batch, h0: h0, c0: c0, tape: tape, transposed: transposed, keepOutput: keepOutput)
+    }
+
+    /// As `forward(_:batch:...)`, from either kind of `Input`. Memory: the projections of at most
+    /// `chunkSteps` steps (without a tape), the state, and per layer but the last (or with
+    /// `keepOutput`) its output rows (`rows x directions x hidden`).
+    public func forward(_ input: Input, batch: PackedBatch, h0: [Float]? = nil, c0: [Float]? = nil,
+                        tape: RecurrentTape? = nil, transposed: TransposedWeights? = nil,
+                        keepOutput: Bool = true) -> Output {
         let B = batch.batch, H = hiddenSize, D = directions
-        var x = input
+        var x: [Float]
+        var ids: [Int32] = [], table: [Float] = []
+        switch input {
+        case let .rows(r): x = r
+        case let .embedding(t, i): (table, ids) = (t, i); x = []
+        }
         var hOut = [Float](repeating: 0, count: numLayers * D * B * H)
         var cOut: [Float]? = cell == .lstm ? [Float](repeating: 0, count: numLayers * D * B * H) : nil
-        // Scratch reused by every layer and direction.
-        var proj = [Float](repeating: 0, count: batch.rows * gateWidth)
+        // Scratch reused by every layer and direction: the projections of one chunk of steps
+        // (all of them with a tape), and the embedding rows of one chunk.
+        let chunkRows = tape != nil ? batch.rows : min(batch.rows, Self.chunkSteps * B)
+        var proj = [Float](repeating: 0, count: chunkRows * gateWidth)
+        var lookup = [Float](repeating: 0, count: ids.isEmpty ? 0 : chunkRows * inputSize)
         var hh = [Float](repeating: 0, count: B * gateWidth)
         var h = [Float](repeating: 0, count: B * H)
         var c = [Float](repeating: 0, count: B * H)
@@ -157,8 +187,9 @@ public struct Recurrent: Sendable {
                     }
                 }
                 tape?.layerInputs[layer] = x
-                runDirection(weights[slot], inputWidth: layerInputSize(layer), x, batch: batch,
-                             reverse: dir == 1, proj: &proj, hh: &hh, h: &h, c: &c,
+                let source: DirectionInput = layer == 0 && !ids.isEmpty ? .embedding(table, ids) : .rows(x)
+                runDirection(weights[slot], inputWidth: layerInputSize(layer), source, batch: batch,
+                             reverse: dir == 1, proj: &proj, lookup: &lookup, hh: &hh, h: &h, c: &c,
                              out: &out, outOffset: dir * H, outStride: D * H, tape: tape, slot: slot,
                              wIHT: transposed?.ih[slot], wHHT: transposed?.hh[slot])
                 for (j, b) in batch.order.enumerated() {
@@ -177,12 +208,39 @@ public struct Recurrent: Sendable {
     /// (LSTM) the new cell state or (GRU) `W_hn h + b_hn`.
     public var tapeWidth: Int { cell == .lstm || cell == .gru ? gateWidth + hiddenSize : hiddenSize }
 
-    /// One direction of one layer over the whole packed batch.
-    func runDirection(_ w: RecurrentWeights, inputWidth: Int, _ x: [Float], batch: PackedBatch,
-                      reverse: Bool, proj: inout [Float], hh: inout [Float], h: inout [Float],
+    enum DirectionInput {
+        case rows([Float])
+        case embedding([Float], [Int32])
+    }
+
+    /// One direction of one layer over the whole packed batch, in chunks of time steps whose
+    /// input projections fit `proj` (a tape needs them all: `proj` then holds every row).
+    func runDirection(_ w: RecurrentWeights, inputWidth: Int, _ input: DirectionInput, batch: PackedBatch,
+                      reverse: Bool, proj: inout [Float], lookup: inout [Float], hh: inout [Float], h: inout [Float],
                       c: inout [Float], out: inout [Float], outOffset: Int, outStride: Int,
                       tape: RecurrentTape?, slot: Int, wIHT: [Float]? = nil, wHHT: [Float]? = nil) {
         let H = hiddenSize, G = gateWidth, rows = batch.rows
+        let chunkRows = proj.count / max(1, G)
+        // Chunks of whole time steps, in the order the direction runs them (rows of a step are
+        // contiguous, steps in order: a chunk is one row range).
+        var chunks: [(steps: Range<Int>, rows: Range<Int>)] = []
+        var t0 = 0
+        while t0 < batch.steps {
+            var t1 = t0
+            while t1 < batch.steps, batch.offsets[t1] + batch.batchSizes[t1] - batch.offsets[t0] <= max(chunkRows, batch.batchSizes[t0]) {
+                t1 += 1
+            }
+            t1 = max(t1, t0 + 1)
+            chunks.append((t0..<t1, batch.offsets[t0]..<(batch.offsets[t1 - 1] + batch.batchSizes[t1 - 1])))
+            t0 = t1
+        }
+        if reverse { chunks.reverse() }
+        var xRows: [Float] = []
+        var ids: [Int32] = [], table: [Float] = []
+        switch input {
+        case let .rows(r): xRows = r
+        case let .embedding(t, i): (table, ids) = (t, i)
+        }
         if let tape, tape.slots[slot].count != rows * tapeWidth {
             tape.slots[slot] = [Float](repeating: 0, count: rows * tapeWidth)
         }
@@ -195,7 +253,10 @@ public struct Recurrent: Sendable {
         }
         withTape { tapePtr in
         out.withUnsafeMutableBufferPointer { op in
-        x.withUnsafeBufferPointer { xp in
+        xRows.withUnsafeBufferPointer { xrp in
+        lookup.withUnsafeMutableBufferPointer { lp in
+        ids.withUnsafeBufferPointer { idp in
+        table.withUnsafeBufferPointer { tp in
         proj.withUnsafeMutableBufferPointer { pp in
         hh.withUnsafeMutableBufferPointer { hhp in
         h.withUnsafeMutableBufferPointer { hp in
@@ -206,19 +267,32 @@ public struct Recurrent: Sendable {
         w.bHH.withUnsafeBufferPointer { bhh in
             let P = pp.baseAddress!, HH = hhp.baseAddress!, Hs = hp.baseAddress!, Cs = cp.baseAddress!
             let outPtr = op.isEmpty ? nil : op.baseAddress  // empty: the caller wants no output
-            // Input projection of every time step at once.
-            Kernels.broadcastRows(bih.baseAddress!, n: G, into: P, m: rows, ldc: G)
+            for chunk in chunks {
+            // The input rows of the chunk: the layer's input, or embedding rows looked up now.
+            let m = chunk.rows.count, first = chunk.rows.lowerBound
+            let xc: UnsafePointer<Float>
+            if idp.isEmpty {
+                xc = xrp.baseAddress! + first * inputWidth
+            } else {
+                for r in 0..<m {
+                    (lp.baseAddress! + r * inputWidth).update(from: tp.baseAddress! + Int(idp[first + r]) * inputWidth,
+                                                              count: inputWidth)
+                }
+                xc = UnsafePointer(lp.baseAddress!)
+            }
+            // Input projection of every step of the chunk at once.
+            Kernels.broadcastRows(bih.baseAddress!, n: G, into: P, m: m, ldc: G)
             if let wIHT {
                 wIHT.withUnsafeBufferPointer { wt in
-                    Kernels.matvecTransposedRows(wt.baseAddress!, rows: G, cols: inputWidth, xp.baseAddress!, ldx: inputWidth,
-                                                 P, ldy: G, count: rows)
+                    Kernels.matvecTransposedRows(wt.baseAddress!, rows: G, cols: inputWidth, xc, ldx: inputWidth,
+                                                 P, ldy: G, count: m)
                 }
             } else {
-                Kernels.gemmNT(m: rows, n: G, k: inputWidth, xp.baseAddress!, lda: inputWidth,
+                Kernels.gemmNT(m: m, n: G, k: inputWidth, xc, lda: inputWidth,
                                wih.baseAddress!, P, ldc: G, beta: 1)
             }
-            for s in 0..<batch.steps {
-                let t = reverse ? batch.steps - 1 - s : s
+            for s in 0..<chunk.steps.count {
+                let t = reverse ? chunk.steps.upperBound - 1 - s : chunk.steps.lowerBound + s
                 let n = batch.batchSizes[t], r0 = batch.offsets[t]
                 Kernels.broadcastRows(bhh.baseAddress!, n: G, into: HH, m: n, ldc: G)
                 if let wHHT {
@@ -228,13 +302,14 @@ public struct Recurrent: Sendable {
                 } else {
                     Kernels.rowsTimesTransposed(m: n, n: G, k: H, Hs, lda: H, whh.baseAddress!, HH, ldc: G)
                 }
-                CellMath.steps(cell, H: H, gateStride: H, rows: n, gx: P + r0 * G, gxStride: G, gh: HH, ghStride: G, h: Hs, c: Cs,
+                CellMath.steps(cell, H: H, gateStride: H, rows: n, gx: P + (r0 - first) * G, gxStride: G, gh: HH, ghStride: G, h: Hs, c: Cs,
                                tape: tapePtr.map { $0 + r0 * tapeWidth }, tapeStride: tapeWidth)
                 if let outPtr {
                     for j in 0..<n { (outPtr + (r0 + j) * outStride + outOffset).update(from: Hs + j * H, count: H) }
                 }
             }
-        }}}}}}}}}}}
+            }
+        }}}}}}}}}}}}}}
     }
 }
 

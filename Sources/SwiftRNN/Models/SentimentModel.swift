@@ -32,19 +32,14 @@ public final class SentimentModel: Sendable {
     public func logits(batch: [[Int32]]) -> [Float] {
         let seqs = batch.map { $0.isEmpty ? [Vocabulary.padIndex] : $0 }
         let packed = PackedBatch(lengths: seqs.map(\.count))
-        let E = weights.embedding.dimension
-        var x = [Float](repeating: 0, count: packed.rows * E)
-        x.withUnsafeMutableBufferPointer { xp in
-            for (j, b) in packed.order.enumerated() {
-                for (t, id) in seqs[b].enumerated() {
-                    weights.embedding.weight.withUnsafeBufferPointer { w in
-                        (xp.baseAddress! + (packed.offsets[t] + j) * E)
-                            .update(from: w.baseAddress! + Int(id) * E, count: E)
-                    }
-                }
-            }
+        // Token ids in packed row order; the layer looks their embedding rows up a chunk of
+        // steps at a time, so memory does not grow with the text (issue 12).
+        var rowIds = [Int32](repeating: 0, count: packed.rows)
+        for (j, b) in packed.order.enumerated() {
+            for (t, id) in seqs[b].enumerated() { rowIds[packed.offsets[t] + j] = id }
         }
-        let out = weights.rnn.forward(x, batch: packed, transposed: transposed, keepOutput: false)
+        let out = weights.rnn.forward(.embedding(table: weights.embedding.weight, ids: rowIds), batch: packed,
+                                      transposed: transposed, keepOutput: false)
         return head(finalHidden: out.h, batch: packed.batch)
     }
 
@@ -91,7 +86,10 @@ public final class SentimentModel: Sendable {
     /// are tokenized, sorted by length, and run `group` at a time through one packed batch, so
     /// that four reviews share every load of `W_hh` (`Kernels.matvecTransposedRows`). The
     /// kernels are row-identical, which is what keeps the promise above; ParityTests checks it.
-    public func scoreBatch(_ texts: [String], threads: Int = 0) -> [Float] {
+    ///
+    /// `threads` is capped at the number of cores: more would only add working memory.
+    public func scoreBatch(_ texts: [String], threads requested: Int = 0) -> [Float] {
+        let threads = requested <= 0 ? Parallel.cores : min(requested, Parallel.cores)
         var out = [Float](repeating: 0, count: texts.count)
         guard transposed != nil, texts.count > 1 else {
             out.withUnsafeMutableBufferPointer { o in
