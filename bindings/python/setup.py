@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import sys
 
-from setuptools import setup
+from setuptools import Distribution, setup
 from setuptools.command.build_py import build_py as _build_py
 
 try:                                    # setuptools >= 70.1 has its own
@@ -131,12 +131,16 @@ class build_py(_build_py):
         print(f"swiftrnn: bundled {src} as {dst}", flush=True)
 
 
-class bdist_wheel(_bdist_wheel):
-    """A platform wheel (native code inside) usable by any Python 3: py3-none-<platform>."""
+class BinaryDistribution(Distribution):
+    """Native code inside: a platform wheel, installed to platlib."""
 
-    def finalize_options(self):
-        super().finalize_options()
-        self.root_is_pure = False
+    def has_ext_modules(self):
+        return True
+
+
+class bdist_wheel(_bdist_wheel):
+    """No CPython extension inside (the library is loaded with ctypes), so any Python 3 on the
+    platform can use the wheel: py3-none-<platform> rather than cp3X-cp3X-<platform>."""
 
     def get_tag(self):
         _, _, plat = super().get_tag()
@@ -146,4 +150,4 @@ class bdist_wheel(_bdist_wheel):
 if sys.platform != "linux":
     sys.stderr.write("swiftrnn: warning: only Linux is supported\n")
 
-setup(cmdclass={"build_py": build_py, "bdist_wheel": bdist_wheel})
+setup(distclass=BinaryDistribution, cmdclass={"build_py": build_py, "bdist_wheel": bdist_wheel})
