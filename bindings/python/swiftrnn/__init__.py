@@ -37,18 +37,30 @@ from ctypes import byref, c_char_p, c_double, c_float, c_int32, c_size_t
 from typing import Iterable, List, Optional, Tuple, Union
 
 from . import _lib
+from ._version import __version__
 
 __all__ = [
     "__version__", "load", "load_bytes", "tokenize", "Model", "Stream",
     "SwiftRNNError", "InvalidArgumentError", "SwiftRNNIOError", "FormatError",
     "UnsupportedError", "WrongKindError", "BufferTooSmallError", "OutOfMemoryError",
-    "InternalError", "library_path",
+    "InternalError", "LibraryNotFoundError", "library_path",
 ]
 
-#: The loaded library's version string (``swiftrnn_version()``), e.g. ``"0.1.0"``.
-__version__ = _lib.version()
-#: The path of the loaded libswiftrnn.so.
-library_path = _lib.library_path
+#: Raised by the first call that needs libswiftrnn.so when none can be loaded (an ImportError).
+LibraryNotFoundError = _lib.LibraryNotFoundError
+
+
+def __getattr__(name: str):
+    """``swiftrnn.library_path``: the path of the loaded libswiftrnn.so, loading it on first
+    access; None when no library can be found (the first call that needs it then raises
+    :class:`LibraryNotFoundError` saying where it looked). PEP 562."""
+    if name == "library_path":
+        try:
+            return _lib.load()
+        except _lib.LibraryNotFoundError:
+            return None
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 Text = Union[str, bytes, bytearray, memoryview]
 
