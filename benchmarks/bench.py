@@ -387,7 +387,7 @@ def w1_worker(a):
     reviews = [t for _, t in read_imdb(a.imdb, "test", limit=a.n or None)]  # 0: all 25,000
     n, t = len(reviews), a.threads
     warm = reviews[:min(64, n)]
-    if a.peer == "swiftrnn":
+    if a.peer in OURS:
         sr = _swiftrnn()
         m = sr.load(a.model)
         m.score_batch(warm, threads=t)
@@ -478,7 +478,7 @@ def w2_worker(a):
     """Generate a.n characters after 'The island', batch 1."""
     import numpy as np
     n, t = a.n, a.threads
-    if a.peer == "swiftrnn":
+    if a.peer in OURS:
         sr = _swiftrnn()
         m = sr.load(a.model)
         m.sample(PRIME, length=min(50, n), seed=2, threads=t)
@@ -779,14 +779,23 @@ def w4_worker(a):
 KEEP_CORETYPE = os.environ.get("KEEP_OPENBLAS_CORETYPE") == "1"
 
 
-def thread_env(t):
+# A second build of libswiftrnn to compare in the same run (W1, W2): SWIFTRNN_NATIVE_REPO names a
+# checkout with its own out/lib and bindings (run.sh builds the last commit with Swift kernels
+# compiled for this CPU there, NATIVE_REF). Its peer is "swiftrnn-native"; each build runs with
+# its own Python bindings.
+NATIVE_REPO = os.environ.get("SWIFTRNN_NATIVE_REPO") or None
+OURS = ("swiftrnn", "swiftrnn-native")
+
+
+def thread_env(t, peer=None):
     env = dict(os.environ)
     if not KEEP_CORETYPE:
         env.pop("OPENBLAS_CORETYPE", None)
     for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[k] = str(t)
-    env["SWIFTRNN_LIBRARY"] = LIB
-    env["PYTHONPATH"] = os.path.join(REPO, "bindings", "python") + (
+    repo = NATIVE_REPO if peer == "swiftrnn-native" else REPO
+    env["SWIFTRNN_LIBRARY"] = os.path.join(repo, "out", "lib", "libswiftrnn.so")
+    env["PYTHONPATH"] = os.path.join(repo, "bindings", "python") + (
         os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("PYTHONWARNINGS", "ignore")
     return env
@@ -796,7 +805,8 @@ def run_worker(args, t, timeout=None):
     cmd = [sys.executable, os.path.abspath(__file__), "worker"] + [str(x) for x in args]
     cmd += ["--threads", str(t)]
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, env=thread_env(t), capture_output=True, text=True, timeout=timeout)
+    peer = args[args.index("--peer") + 1] if "--peer" in args else None
+    p = subprocess.run(cmd, env=thread_env(t, peer), capture_output=True, text=True, timeout=timeout)
     wall = time.perf_counter() - t0
     if p.returncode != 0:
         raise RuntimeError(f"worker {' '.join(map(str, args))} failed ({p.returncode}):\n"
@@ -817,6 +827,10 @@ def available_peers():
     if not os.path.exists(LIB):
         missing["swiftrnn"] = f"{LIB} not built (make lib)"
         peers = []
+    if NATIVE_REPO and os.path.exists(os.path.join(NATIVE_REPO, "out", "lib", "libswiftrnn.so")):
+        peers.append("swiftrnn-native")
+    elif NATIVE_REPO:
+        missing["swiftrnn-native"] = f"{NATIVE_REPO}/out/lib/libswiftrnn.so not built"
     if have_module("torch"):
         peers += ["torch-book", "torch-best"]
     else:
@@ -934,7 +948,7 @@ def bench_w1(cfg, paths, peers):
     for t in cfg["threads"]:
         for peer in peers:
             for mname, mpath in models:
-                if mname == "shipped" and peer != "swiftrnn":
+                if mname == "shipped" and peer not in OURS:
                     continue
                 po = os.path.join(cfg["work"], f"probs-{peer}-{mname}-{t}.npy")
                 args = ["w1", "--peer", peer, "--imdb", cfg["imdb"], "--n", cfg["w1_n"] or 0,
@@ -1422,6 +1436,32 @@ def cmd_report(a):
                 if ours and p:
                     checks.append((f"W2 {t}t: swiftrnn / {peer} ≥ {TARGETS[key]:g}x",
                                    f"{ours / p:.1f}x", ours / p >= TARGETS[key]))
+    # ---- the portable build against the native one (issue 11)
+    native = [r for r in (w1 or {}).get("rows", []) + (w2 or {}).get("rows", [])
+              if r.get("peer") == "swiftrnn-native" and "rate" in r]
+    if native:
+        L.append("## The portable build against a native one (same run)\n")
+        L.append("`swiftrnn`: the default library (Swift code for baseline x86-64, SIMD kernels chosen "
+                 "at run time from CPUID). `swiftrnn-native`: the library of "
+                 f"`{os.environ.get('NATIVE_REF', 'SWIFTRNN_NATIVE_REPO')}`, the last build whose Swift "
+                 "kernels were compiled for this CPU (`-target-cpu` from tools/cpuflags.sh). Target: "
+                 "portable ≥ 0.95 × native.\n")
+        L.append("| workload | threads | portable | native | portable / native |")
+        L.append("|---|---|---|---|---|")
+        for name, rows, models_ in (("W1 reviews/s", (w1 or {}).get("rows", []), ("random", "shipped")),
+                                    ("W2 chars/s", (w2 or {}).get("rows", []), (None,))):
+            for mname in models_:
+                for t in threads:
+                    if mname is None:
+                        a, b = rate(rows, "swiftrnn", t), rate(rows, "swiftrnn-native", t)
+                    else:
+                        a, b = rate(rows, "swiftrnn", t, model=mname), rate(rows, "swiftrnn-native", t, model=mname)
+                    if not (a and b):
+                        continue
+                    label = name + (f" ({mname} model)" if mname else "")
+                    L.append(f"| {label} | {t} | {_fmt(a)} | {_fmt(b)} | {a / b:.3f} |")
+                    checks.append((f"{label} {t}t: portable / native ≥ 0.95", f"{a / b:.3f}", a / b >= 0.95))
+        L.append("")
     # ---- roofline
     rf = roofline(bw, models, w2)
     L.append("## Roofline for W2 (one generated character = one LSTM step + fc + sampling)\n")

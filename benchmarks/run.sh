@@ -5,6 +5,8 @@
 #   SMOKE=1   tiny sizes, to check the harness (results go to $WORK/smoke-results, RESULTS.md
 #             is written there too, not into the repo)
 #   IMDB=DIR TEXT=FILE WORK=DIR THREADS=1,2 PEERS=swiftrnn,torch-book,... WORKLOADS=bw,w1,w2,w3,w4
+#   NATIVE_REF=COMMIT  the native build W1/W2 compare the portable one with (default 2d12b82;
+#             empty: none)
 #   KEEP_OPENBLAS_CORETYPE=1  keep the caller's OPENBLAS_CORETYPE (default: unset in the measured
 #             processes, so libswiftrnn picks the core as it does for a user who never set it)
 #   PYTHON=/path/to/python  skip setup_venv.sh and use that interpreter
@@ -18,6 +20,20 @@ mkdir -p "$WORK/bin"
 if [ ! -e "$REPO/out/lib/libswiftrnn.so" ]; then
   echo "out/lib/libswiftrnn.so is missing: run 'make lib cli' first" >&2; exit 1
 fi
+# The native build to compare the portable one with (W1, W2; issue 11): by default the last commit
+# whose Swift kernels were compiled for the building CPU, built in a worktree under $WORK.
+# NATIVE_REF= (empty) skips it.
+NATIVE_REF=${NATIVE_REF-2d12b82}
+if [ -n "$NATIVE_REF" ]; then
+  NSRC=$WORK/native-src
+  if [ ! -d "$NSRC" ] || [ "$(git -C "$NSRC" rev-parse HEAD 2>/dev/null)" != "$(git -C "$REPO" rev-parse "$NATIVE_REF^{commit}")" ]; then
+    rm -rf "$NSRC"; git -C "$REPO" worktree prune
+    git -C "$REPO" worktree add --detach "$NSRC" "$NATIVE_REF" >&2
+  fi
+  make -C "$NSRC" lib >&2
+  export SWIFTRNN_NATIVE_REPO=$NSRC NATIVE_REF
+fi
+
 PY=${PYTHON:-$(bash "$HERE/setup_venv.sh" | tail -n 1)}
 echo "python: $PY" >&2
 
