@@ -4,6 +4,7 @@
 #             extrapolated and labelled so)
 #   SMOKE=1   tiny sizes, to check the harness (results go to $WORK/smoke-results, RESULTS.md
 #             is written there too, not into the repo)
+#   DATA=DIR (aclImdb.tar.gz and 1268-0.txt; default ../shared/data next to the checkout)
 #   IMDB=DIR TEXT=FILE WORK=DIR THREADS=1,2 PEERS=swiftrnn,torch-book,... WORKLOADS=bw,w1,w2,w3,w4
 #   KEEP_OPENBLAS_CORETYPE=1  keep the caller's OPENBLAS_CORETYPE (default: unset in the measured
 #             processes, so libswiftrnn picks the core as it does for a user who never set it)
@@ -34,6 +35,7 @@ elif [ "${QUICK:-0}" = 1 ]; then
   ARGS+=(--quick)
 fi
 ARGS+=(--results "$RESULTS")
+[ -n "${DATA:-}" ] && ARGS+=(--data "$DATA")
 [ -n "${IMDB:-}" ] && ARGS+=(--imdb "$IMDB")
 [ -n "${TEXT:-}" ] && ARGS+=(--text "$TEXT")
 [ -n "${THREADS:-}" ] && ARGS+=(--threads "$THREADS")
