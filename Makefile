@@ -36,6 +36,12 @@ all: lib cli
 
 # Debian's OpenBLAS; as root we install it, otherwise we say how.
 deps:
+	@if ! command -v $(SWIFT) >/dev/null 2>&1; then \
+	  echo "swift not found (SWIFT=$(SWIFT)): building needs Swift 6 (https://www.swift.org/install/linux/)."; \
+	  if [ -x /opt/swift/usr/bin/swift ]; then echo "It is installed at /opt/swift/usr/bin: export PATH=/opt/swift/usr/bin:\$$PATH, or run  make SWIFT=/opt/swift/usr/bin/swift"; \
+	  else echo "Install it (usually under /opt/swift, then export PATH=/opt/swift/usr/bin:\$$PATH), or run  make SWIFT=/path/to/swift"; fi; \
+	  exit 1; \
+	fi
 	@if ! pkg-config --exists openblas 2>/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing libopenblas-dev and pkg-config"; \
@@ -102,8 +108,9 @@ wheel: lib
 demo: lib cli examples
 	bash tools/demo.sh
 
-install: lib
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+install: lib cli
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(OUT)/bin/swiftrnn $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 include/swiftrnn.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(LIB) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libswiftrnn.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libswiftrnn.so.$(SOVERSION)

@@ -35,10 +35,10 @@ import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
+# Defaults relative to the checkout (a fresh machine has no fixed paths); --work, --data,
+# --imdb and --text (run.sh: WORK, DATA, IMDB, TEXT) override them.
 DEFAULT_WORK = os.path.join(os.path.dirname(REPO), "bench-work")
-DEFAULT_IMDB = "/work/data/aclImdb"
-DEFAULT_IMDB_TAR = os.path.join(os.path.dirname(REPO), "shared", "data", "aclImdb.tar.gz")
-DEFAULT_TEXT = "/work/shared/data/1268-0.txt"
+DEFAULT_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")  # aclImdb.tar.gz, 1268-0.txt
 LIB = os.path.join(REPO, "out", "lib", "libswiftrnn.so")
 CLI = os.path.join(REPO, "out", "bin", "swiftrnn")
 SHIPPED = {"sentiment": os.path.join(REPO, "models", "sentiment-imdb.safetensors"),
@@ -159,15 +159,18 @@ def torch_models():
 # setup: data, models (random seeded weights, identical for every peer), ONNX graphs
 # =============================================================================================
 
-def ensure_imdb(path, work):
-    if os.path.isdir(os.path.join(path, "test", "pos")):
+def ensure_imdb(path, work, data):
+    """The unpacked aclImdb folder: `path` (--imdb) if given, else WORK/data/aclImdb, unpacked
+    there from DATA/aclImdb.tar.gz when missing."""
+    if path and os.path.isdir(os.path.join(path, "test", "pos")):
         return path
     unpacked = os.path.join(work, "data", "aclImdb")
     if os.path.isdir(os.path.join(unpacked, "test", "pos")):
         return unpacked
-    tar = DEFAULT_IMDB_TAR
+    tar = os.path.join(data, "aclImdb.tar.gz")
     if not os.path.exists(tar):
-        raise SystemExit(f"IMDb data not found at {path} and no {tar} to unpack")
+        raise SystemExit(f"IMDb data not found at {path or unpacked} and no {tar} to unpack "
+                         "(give --imdb DIR or --data DIR; run.sh: IMDB=DIR or DATA=DIR)")
     log(f"unpacking {tar} into {os.path.dirname(unpacked)} ...")
     os.makedirs(os.path.dirname(unpacked), exist_ok=True)
     with tarfile.open(tar) as tf:
@@ -1183,8 +1186,10 @@ def cmd_run(a):
         v = getattr(a, k)
         if v is not None:
             sizes[k] = v
-    imdb = ensure_imdb(os.path.abspath(a.imdb), work)
-    cfg = dict(sizes, mode=mode, work=work, imdb=imdb, text=os.path.abspath(a.text),
+    data = os.path.abspath(a.data)
+    imdb = ensure_imdb(os.path.abspath(a.imdb) if a.imdb else "", work, data)
+    text = os.path.abspath(a.text or os.path.join(data, "1268-0.txt"))
+    cfg = dict(sizes, mode=mode, work=work, imdb=imdb, text=text,
                results=os.path.abspath(a.results), threads=threads,
                coldstart_bin=a.coldstart, bandwidth_bin=a.bandwidth)
     peers, missing = available_peers()
@@ -1206,8 +1211,8 @@ def cmd_run(a):
         raise SystemExit("torch is needed to build the benchmark models (benchmarks/setup_venv.sh)")
     cond.update(openblas_probe(paths["char_st"]))
     save(cfg, "conditions", cond)
-    facts["sent_st"] = paths["sent_st"]
-    facts["char_st"] = paths["char_st"]
+    facts["sent_st"] = os.path.basename(paths["sent_st"])   # in --work; no machine's paths in results
+    facts["char_st"] = os.path.basename(paths["char_st"])
     if facts.get("onnx", {}).get("error") and "onnxruntime" in peers:
         peers.remove("onnxruntime")
     save(cfg, "models", facts)
@@ -1692,9 +1697,11 @@ def main(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="measure everything, write results/*.json")
-    r.add_argument("--imdb", default=DEFAULT_IMDB, help="unpacked aclImdb folder (default "
-                   f"{DEFAULT_IMDB}; unpacked from {DEFAULT_IMDB_TAR} into --work if missing)")
-    r.add_argument("--text", default=DEFAULT_TEXT, help=f"the book's text (default {DEFAULT_TEXT})")
+    r.add_argument("--data", default=DEFAULT_DATA, help="folder holding aclImdb.tar.gz and "
+                   "1268-0.txt (default: ../shared/data next to the checkout)")
+    r.add_argument("--imdb", default="", help="unpacked aclImdb folder (default: WORK/data/aclImdb, "
+                   "unpacked there from DATA/aclImdb.tar.gz if missing)")
+    r.add_argument("--text", default="", help="the book's text (default: DATA/1268-0.txt)")
     r.add_argument("--work", default=DEFAULT_WORK, help="scratch folder outside the repo "
                    f"(models, ONNX graphs, training outputs; default {DEFAULT_WORK})")
     r.add_argument("--results", default=os.path.join(HERE, "results"))

@@ -3,7 +3,7 @@
 next to single-process ``Model.score_batch``.
 
     SWIFTRNN_LIBRARY=out/lib/libswiftrnn.so PYTHONPATH=bindings/python \\
-        python3 benchmarks/dask_bench.py [--data /work/data/aclImdb] \\
+        python3 benchmarks/dask_bench.py [--data ../bench-work/data/aclImdb] \\
         [--model models/sentiment-imdb.safetensors] [--rows 0] [--workers 1,2] \\
         [--files 32] [--out benchmarks/results/dask.json]
 
@@ -89,7 +89,9 @@ def _best(fn, repeat):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default="/work/data/aclImdb")
+    ap.add_argument("--data", default=os.path.join(os.path.dirname(REPO), "bench-work", "data", "aclImdb"),
+                    help="unpacked aclImdb folder (default: ../bench-work/data/aclImdb next to the "
+                    "checkout, where benchmarks/run.sh unpacks it)")
     ap.add_argument("--model", default=os.path.join(REPO, "models", "sentiment-imdb.safetensors"))
     ap.add_argument("--rows", type=int, default=0, help="0: every review (50,000)")
     ap.add_argument("--files", type=int, default=32, help="Parquet files to write")

@@ -4,6 +4,7 @@
 #             extrapolated and labelled so)
 #   SMOKE=1   tiny sizes, to check the harness (results go to $WORK/smoke-results, RESULTS.md
 #             is written there too, not into the repo)
+#   DATA=DIR (aclImdb.tar.gz and 1268-0.txt; default ../shared/data next to the checkout)
 #   IMDB=DIR TEXT=FILE WORK=DIR THREADS=1,2 PEERS=swiftrnn,torch-book,... WORKLOADS=bw,w1,w2,w3,w4
 #   NATIVE_REF=COMMIT  the native build W1/W2 compare the portable one with (default 2d12b82;
 #             empty: none)
@@ -50,6 +51,7 @@ elif [ "${QUICK:-0}" = 1 ]; then
   ARGS+=(--quick)
 fi
 ARGS+=(--results "$RESULTS")
+[ -n "${DATA:-}" ] && ARGS+=(--data "$DATA")
 [ -n "${IMDB:-}" ] && ARGS+=(--imdb "$IMDB")
 [ -n "${TEXT:-}" ] && ARGS+=(--text "$TEXT")
 [ -n "${THREADS:-}" ] && ARGS+=(--threads "$THREADS")

@@ -2,13 +2,14 @@
 # Creates (or reuses) the benchmark venv OUTSIDE the repo and prints its python's path on the
 # last line of stdout.
 #   $(git rev-parse --show-toplevel)/../venv-bench   (override with VENV=...)
-# Reuses /work/venv-torch (or $REUSE_VENV) when it already has torch + onnxruntime; whatever
-# else is missing (onnx, onnxscript, matplotlib, numpy) is pip-installed into it.
+# Reuses $REUSE_VENV (default ../venv-torch next to the checkout, the venv of tools/README.md)
+# when it already has torch + onnxruntime; whatever else is missing (onnx, onnxscript,
+# matplotlib, numpy) is pip-installed into it.
 # torch from PyPI pulls the CUDA wheels on Linux: large and slow, but it works on CPU.
 set -euo pipefail
 REPO=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 VENV=${VENV:-$REPO/../venv-bench}
-REUSE_VENV=${REUSE_VENV:-/work/venv-torch}
+REUSE_VENV=${REUSE_VENV:-$REPO/../venv-torch}
 NEEDED="torch onnxruntime onnx onnxscript matplotlib numpy"
 
 missing() {   # $1 = python; prints the missing modules

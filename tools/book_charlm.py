@@ -18,9 +18,9 @@ summed over the 40 steps and divided by 40 for the log, Adam(lr=0.005), torch.ma
 Then it exports the model with ``swiftrnn.export`` and the held-out score is measured by
 ``swiftrnn eval charlm``, the same command that measures our models::
 
-    /work/venv-torch/bin/python tools/book_charlm.py --text ../shared/data/1268-0.txt \\
+    ../venv-torch/bin/python tools/book_charlm.py --text 1268-0.txt \\
         --out book-charlm.safetensors [--iterations 10000] [--threads 1]
-    out/bin/swiftrnn eval charlm --text ../shared/data/1268-0.txt --model book-charlm.safetensors
+    out/bin/swiftrnn eval charlm --text 1268-0.txt --model book-charlm.safetensors
 """
 
 import argparse

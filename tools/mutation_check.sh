@@ -11,15 +11,17 @@ mutations=(
   "bias_hh ignored|s/Kernels.broadcastRows(bhh.baseAddress!, n: G, into: HH, m: n, ldc: G)/HH.update(repeating: 0, count: n * G)/"
   "packing: reverse direction starts at the padded end|s/let n = batch.batchSizes\[t\], r0 = batch.offsets\[t\]/let n = reverse ? batch.batchSizes[0] : batch.batchSizes[t], r0 = batch.offsets[t]/"
 )
-cp $R /tmp/Recurrent.swift.orig
-trap 'cp /tmp/Recurrent.swift.orig $R' EXIT
+SCRATCH=$(mktemp -d)
+ORIG=$SCRATCH/Recurrent.swift.orig
+cp $R "$ORIG"
+trap 'cp "$ORIG" $R; rm -rf "$SCRATCH"' EXIT
 caught=0
 for m in "${mutations[@]}"; do
   name=${m%%|*}; expr=${m#*|}
-  cp /tmp/Recurrent.swift.orig $R
+  cp "$ORIG" $R
   sed -i "$expr" $R
-  if cmp -s $R /tmp/Recurrent.swift.orig; then echo "NOT APPLIED: $name"; continue; fi
-  if swift test --filter "LayerParityTests|ModelParityTests" >/tmp/mutation.log 2>&1; then
+  if cmp -s $R "$ORIG"; then echo "NOT APPLIED: $name"; continue; fi
+  if swift test --filter "LayerParityTests|ModelParityTests" >"$SCRATCH/mutation.log" 2>&1; then
     echo "SURVIVED (tests passed with the bug): $name"
   else
     echo "caught: $name"; caught=$((caught + 1))

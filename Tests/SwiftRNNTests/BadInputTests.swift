@@ -97,6 +97,72 @@ final class BadInputTests: XCTestCase {
         assertThrows(.format, "too small") { try load(Self.file(headerText: "", data: [])) }
     }
 
+    /// A minimal zip archive (stored entries, CRCs not computed: the loader does not read them).
+    static func zip(_ entries: [(name: String, data: [UInt8])], centralDirectory: Bool = true) -> [UInt8] {
+        func le(_ v: Int, _ n: Int) -> [UInt8] { (0..<n).map { UInt8((v >> (8 * $0)) & 0xFF) } }
+        var out: [UInt8] = [], central: [UInt8] = []
+        for e in entries {
+            let name = Array(e.name.utf8)
+            let local = out.count
+            out += le(0x0403_4B50, 4) + le(20, 2) + le(0, 2) + le(0, 2) + le(0, 4) + le(0, 4)
+                + le(e.data.count, 4) + le(e.data.count, 4) + le(name.count, 2) + le(0, 2) + name + e.data
+            central += le(0x0201_4B50, 4) + le(20, 2) + le(20, 2) + le(0, 2) + le(0, 2) + le(0, 4) + le(0, 4)
+                + le(e.data.count, 4) + le(e.data.count, 4) + le(name.count, 2) + le(0, 2) + le(0, 2) + le(0, 2)
+                + le(0, 2) + le(0, 4) + le(local, 4) + name
+        }
+        guard centralDirectory else { return out }
+        let cd = out.count
+        out += central + le(0x0605_4B50, 4) + le(0, 2) + le(0, 2) + le(entries.count, 2) + le(entries.count, 2)
+            + le(central.count, 4) + le(cd, 4) + le(0, 2)
+        return out
+    }
+
+    /// Files that are something else entirely are named as such before any byte is read as a
+    /// header length (README.md used to get "header length 7599669762723684387 exceeds the limit").
+    func testNotSafetensorsFiles() throws {
+        let notST = "not a safetensors model file"
+        let torch = "not a safetensors model file: a PyTorch checkpoint; convert it with python -m swiftrnn.export"
+        // The repository's own README.md, through the path loader.
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("README.md").path
+        assertThrows(.format, "\(notST): text (starting \"# libswiftrnn\")") { try Model.load(path: readme) }
+        // README.md-like text, with and without a '{' where a header would begin.
+        assertThrows(.format, "\(notST): text") { try load(Array("# libswiftrnn\n\nAn embeddable LSTM/GRU/RNN runtime: a Swift core.\n".utf8)) }
+        assertThrows(.format, "\(notST): text (starting \"abcdefgh{\"a\": 1}\")") { try load(Array("abcdefgh{\"a\": 1}\n".utf8)) }
+        assertThrows(.format, "\(notST): text") { try load(Array("\u{FEFF}Unicode text, déjà vu: \u{1F600}\r\n".utf8)) }
+        assertThrows(.format, "\(notST): text") { try load(Array("short".utf8)) }
+        // HTML (a download that got an error page) and XML.
+        assertThrows(.format, "\(notST): an HTML page") {
+            try load(Array("<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head><body>Not found</body></html>\n".utf8))
+        }
+        assertThrows(.format, "\(notST): an HTML page") { try load(Array("\n  <HTML><body>hi</body></HTML>".utf8)) }
+        assertThrows(.format, "\(notST): HTML or XML text") { try load(Array("<?xml version=\"1.0\"?><a/>".utf8)) }
+        // Zip archives: any, and PyTorch's (torch.save: archive/data.pkl, archive/data/0, ...).
+        assertThrows(.format, "\(notST): a zip archive") { try load(Self.zip([("hello.txt", Array("hello".utf8))])) }
+        assertThrows(.format, "\(notST): a zip archive") { try load(Self.zip([])) }
+        let pt = Self.zip([("archive/data.pkl", [0x80, 0x02, 0x7D, 0x71, 0x00, 0x2E]), ("archive/data/0", [UInt8](repeating: 0, count: 64)),
+                           ("archive/version", Array("3\n".utf8))])
+        assertThrows(.format, torch) { try load(pt) }
+        assertThrows(.format, torch) { try load(Self.zip([("model/version", [0x33]), ("model/data.pkl", [0x80, 0x02, 0x2E])])) }
+        // Cut short (no central directory): the first entry's name still tells.
+        assertThrows(.format, torch) { try load(Self.zip([("archive/data.pkl", [0x80, 0x02, 0x2E])], centralDirectory: false)) }
+        assertThrows(.format, torch) { try load(Array(pt[0..<60])) }
+        // Legacy torch.save (a pickle stream; PyTorch's magic number follows) and plain pickles.
+        for proto: UInt8 in 2...5 {
+            assertThrows(.format, torch) { try load([0x80, proto, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19] + [UInt8](repeating: 0x2E, count: 100)) }
+        }
+        assertThrows(.format, torch) { try load([0x80, 0x04, 0x95]) }
+        // Other things that are not safetensors.
+        assertThrows(.format, "\(notST): a gzip-compressed file") { try load([0x1F, 0x8B, 0x08, 0x00] + [UInt8](repeating: 0, count: 60)) }
+        assertThrows(.format, "\(notST): byte 8 is 0x00, not the '{'") { try load([UInt8](repeating: 0, count: 64)) }
+        assertThrows(.format, "\(notST): byte 8 is 0x5B") { try load(Self.file(headerText: "[1,2,3]", data: [])) }
+        // A genuine header with a '{' and a corrupt length still gets the length message.
+        var b = Self.valid
+        b[0..<8] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]
+        assertThrows(.format, "exceeds the limit") { try load(b) }
+        XCTAssertNoThrow(try load(Self.valid))
+    }
+
     func testNonJSONHeaders() {
         for h in ["not json at all", "{\"a\":", "[1,2,3]", "{\"a\":1} extra", "{\"k\":\"\\ud800\"}", "{\"k\":tru}", "{\"k\":01x}"] {
             assertThrows(.format, "") { try load(Self.file(headerText: h, data: [])) }
@@ -105,8 +171,8 @@ final class BadInputTests: XCTestCase {
         var bytes = Self.file(headerText: "{\"a\":\"xx\"}", data: [])
         bytes[14] = 0xFF
         assertThrows(.format, "UTF-8") { try load(bytes) }
-        // Nesting bomb.
-        assertThrows(.format, "nested deeper") { try load(Self.file(headerText: String(repeating: "[", count: 100_000), data: [])) }
+        // Nesting bomb (inside an object: a header that does not begin with '{' is refused earlier).
+        assertThrows(.format, "nested deeper") { try load(Self.file(headerText: "{\"a\":" + String(repeating: "[", count: 100_000), data: [])) }
     }
 
     func testDuplicateKeys() throws {

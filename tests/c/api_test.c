@@ -58,6 +58,27 @@ int main(int argc, char **argv) {
   CHECK(swiftrnn_model_load_from_memory("garbage garbage", 15, &m) == SWIFTRNN_ERR_FORMAT);
   swiftrnn_model_free(NULL);
 
+  /* Files that are not safetensors at all are named as such (FORMAT, the first thing said). */
+  {
+    static const char readme[] = "# libswiftrnn\n\nAn embeddable LSTM/GRU/RNN runtime.\n";
+    static const char html[] = "<!DOCTYPE html>\n<html><body>404 Not Found</body></html>\n";
+    /* A zip whose first entry is PyTorch's archive/data.pkl (torch.save), and a legacy one. */
+    static const unsigned char pt_zip[] = {'P', 'K', 3, 4, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                           3, 0, 0, 0, 3, 0, 0, 0, 16, 0, 0, 0,
+                                           'a', 'r', 'c', 'h', 'i', 'v', 'e', '/', 'd', 'a', 't', 'a', '.', 'p', 'k', 'l',
+                                           0x80, 2, '.'};
+    static const unsigned char legacy_pt[] = {0x80, 2, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, '.'};
+    m = (swiftrnn_model *)0x1;
+    CHECK(swiftrnn_model_load_from_memory(readme, sizeof readme - 1, &m) == SWIFTRNN_ERR_FORMAT && m == NULL &&
+          strstr(swiftrnn_last_error(), "not a safetensors model file: text") != NULL);
+    CHECK(swiftrnn_model_load_from_memory(html, sizeof html - 1, &m) == SWIFTRNN_ERR_FORMAT &&
+          strstr(swiftrnn_last_error(), "not a safetensors model file: an HTML page") != NULL);
+    CHECK(swiftrnn_model_load_from_memory(pt_zip, sizeof pt_zip, &m) == SWIFTRNN_ERR_FORMAT &&
+          strstr(swiftrnn_last_error(), "a PyTorch checkpoint; convert it with python -m swiftrnn.export") != NULL);
+    CHECK(swiftrnn_model_load_from_memory(legacy_pt, sizeof legacy_pt, &m) == SWIFTRNN_ERR_FORMAT &&
+          strstr(swiftrnn_last_error(), "a PyTorch checkpoint; convert it with python -m swiftrnn.export") != NULL);
+  }
+
   size_t size = 0;
   unsigned char *bytes = read_file(fixture(dir, "models/sentiment_lstm_bi.safetensors"), &size);
   CHECK(bytes != NULL && size > 100);

@@ -89,9 +89,20 @@ check "32 MB review under a 300 MiB address space: OUT_OF_MEMORY, no abort" bash
 check "leak_loop builds" bash -c "$(declare -f build); build tests/c/leak_loop.c -o $TMP/leak_loop"
 check "RSS flat over 100,000 score calls" bash -c "$TMP/leak_loop $FIX/models/sentiment_keyword_trained.safetensors $FIX/models/charlm_small.safetensors 20 100000 | tee /dev/stderr | awk -F'[= ]' '{ exit !(\$4 - \$2 < 1024) }'"
 
-# 5. make install + pkg-config.
-check "make install PREFIX" make -s install PREFIX="$TMP/prefix"
-check "pkg-config builds a program" bash -c "PKG_CONFIG_PATH=$TMP/prefix/lib/pkgconfig; export PKG_CONFIG_PATH; cc -std=c99 -Wall -Wextra -Werror examples/c/generate.c -D_POSIX_C_SOURCE=200809L -o $TMP/gen_pc \$(pkg-config --cflags --libs swiftrnn) && LD_LIBRARY_PATH=$TMP/prefix/lib $TMP/gen_pc $LM '$PRIME' 20 1.0 7 >/dev/null"
+# 5. make install + pkg-config, as README.md says: the README's C program built with pkg-config
+# runs without LD_LIBRARY_PATH (the rpath comes from swiftrnn.pc), and the CLI is installed.
+PREFIX_DIR=$TMP/prefix
+awk '/^### From C/{c=1} c && /^```c$/{p=1; next} p && /^```$/{exit} p' README.md > "$TMP/demo.c"
+check "README's C quick-start program extracted" grep -q swiftrnn_model_load "$TMP/demo.c"
+check "make install PREFIX" make -s install PREFIX="$PREFIX_DIR"
+check "installed: bin/swiftrnn, include/swiftrnn.h, lib/libswiftrnn.so.0, lib/pkgconfig/swiftrnn.pc" \
+  test -x "$PREFIX_DIR/bin/swiftrnn" -a -f "$PREFIX_DIR/include/swiftrnn.h" -a -e "$PREFIX_DIR/lib/libswiftrnn.so.0" -a -f "$PREFIX_DIR/lib/pkgconfig/swiftrnn.pc"
+check "README: cc demo.c \$(pkg-config --cflags --libs swiftrnn)" bash -c "cd $TMP && export PKG_CONFIG_PATH=$PREFIX_DIR/lib/pkgconfig && cc demo.c \$(pkg-config --cflags --libs swiftrnn)"
+if [ -f models/sentiment-imdb.safetensors ]; then
+  check "README demo runs without LD_LIBRARY_PATH" bash -c "env -u LD_LIBRARY_PATH $TMP/a.out | grep -q '^positive with probability 0\.[5-9]'"
+  check "installed CLI: swiftrnn inspect models/sentiment-imdb.safetensors" bash -c "env -u LD_LIBRARY_PATH $PREFIX_DIR/bin/swiftrnn inspect models/sentiment-imdb.safetensors | grep -q sentiment"
+fi
+check "pkg-config builds examples/c/generate.c, runs without LD_LIBRARY_PATH" bash -c "PKG_CONFIG_PATH=$PREFIX_DIR/lib/pkgconfig; export PKG_CONFIG_PATH; cc -std=c99 -Wall -Wextra -Werror examples/c/generate.c -D_POSIX_C_SOURCE=200809L -o $TMP/gen_pc \$(pkg-config --cflags --libs swiftrnn) && env -u LD_LIBRARY_PATH $TMP/gen_pc $LM '$PRIME' 20 1.0 7 >/dev/null"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

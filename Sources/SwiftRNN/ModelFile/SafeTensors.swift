@@ -43,12 +43,23 @@ public struct SafeTensors {
 
     /// Parses and validates `bytes`, which must stay alive while this value is used.
     public init(bytes: UnsafeRawBufferPointer) throws(SwiftRNNError) {
+        // A safetensors file is an 8-byte little-endian header length, then the JSON header,
+        // which begins with '{'. Anything else is named before its first bytes are read as a
+        // length (README.md would otherwise be "header length 7599669762723684387").
+        if !(bytes.count > 8 && bytes[8] == UInt8(ascii: "{")), let what = SafeTensors.foreignFormat(bytes) {
+            throw .format("not a safetensors model file: \(what)")
+        }
         guard bytes.count >= 8 else {
-            throw .format("file is \(bytes.count) bytes: too short for a safetensors header (8-byte length)")
+            throw .format("not a safetensors model file: \(bytes.count) bytes, too short for a safetensors header (8-byte length)")
+        }
+        guard bytes.count == 8 || bytes[8] == UInt8(ascii: "{") else {
+            let hex = String(bytes[8], radix: 16, uppercase: true)
+            throw .format("not a safetensors model file: byte 8 is 0x\(hex.count == 1 ? "0" : "")\(hex), not the '{' that begins a safetensors header")
         }
         var n: UInt64 = 0
         for k in 0..<8 { n |= UInt64(bytes[k]) << (8 * UInt64(k)) }
         guard n <= UInt64(SafeTensors.maxHeaderSize) else {
+            if let what = SafeTensors.foreignFormat(bytes) { throw .format("not a safetensors model file: \(what)") }
             throw .format("header length \(n) exceeds the limit of \(SafeTensors.maxHeaderSize) bytes")
         }
         guard n >= 2 else { throw .format("header length \(n) is too small for a JSON object") }
@@ -84,6 +95,67 @@ public struct SafeTensors {
         var idx: [String: Int] = [:]
         for (k, e) in list.enumerated() { idx[e.name] = k }
         index = idx
+    }
+
+    /// What a file that is not a safetensors is, when its first bytes say so: a PyTorch
+    /// checkpoint (a zip archive with a `data.pkl` entry, or a legacy pickle), another zip, a
+    /// gzip, HTML or XML, text. nil for anything else.
+    static func foreignFormat(_ b: UnsafeRawBufferPointer) -> String? {
+        let torch = "a PyTorch checkpoint; convert it with python -m swiftrnn.export"
+        if b.count >= 4, b[0] == 0x50, b[1] == 0x4B, [(3, 4), (5, 6), (7, 8)].contains(where: { b[2] == $0.0 && b[3] == $0.1 }) {
+            return zipEntryNames(b).contains { $0 == "data.pkl" || $0.hasSuffix("/data.pkl") } ? torch : "a zip archive"
+        }
+        if b.count >= 2, b[0] == 0x80, (2...5).contains(b[1]) { return torch }
+        if b.count >= 2, b[0] == 0x1F, b[1] == 0x8B { return "a gzip-compressed file" }
+        if b.count == 0 { return nil }
+        // Text: the first KB (a UTF-8 sequence may be cut at the end) decodes, with no control
+        // characters but tab, newline, carriage return and form feed.
+        var head = Array(UnsafeRawBufferPointer(rebasing: b[0..<min(b.count, 1024)]))
+        if head.starts(with: [0xEF, 0xBB, 0xBF]) { head.removeFirst(3) }
+        if b.count > 1024 { while let last = head.last, last & 0xC0 == 0x80 || last >= 0xC0 { head.removeLast(); if last >= 0xC0 { break } } }
+        guard !head.isEmpty, let text = String(validating: head, as: UTF8.self),
+              text.unicodeScalars.allSatisfy({ $0.value >= 0x20 || [0x09, 0x0A, 0x0C, 0x0D].contains($0.value) }),
+              !text.unicodeScalars.contains(where: { $0.value == 0x7F })
+        else { return nil }
+        let trimmed = text.drop { $0.isWhitespace }
+        let lower = trimmed.prefix(64).lowercased()
+        if lower.hasPrefix("<!doctype html") || lower.hasPrefix("<html") { return "an HTML page" }
+        if lower.hasPrefix("<") { return "HTML or XML text" }
+        let firstLine = trimmed.prefix { $0 != "\n" && $0 != "\r" }
+        let quoted = firstLine.count > 40 ? String(firstLine.prefix(40)) + "..." : String(firstLine)
+        return quoted.isEmpty ? "text" : "text (starting \"\(quoted)\")"
+    }
+
+    /// The entry names of a zip archive, from its central directory (bounded and checked; an
+    /// archive it cannot read gives the names it got, or none).
+    static func zipEntryNames(_ b: UnsafeRawBufferPointer) -> [String] {
+        func u16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
+        func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
+        // End of central directory: 22 bytes plus a comment of up to 65,535, at the end.
+        guard b.count >= 22 else { return [] }
+        var eocd = -1
+        var o = b.count - 22
+        while o >= max(0, b.count - 22 - 65_535) {
+            if b[o] == 0x50, b[o + 1] == 0x4B, b[o + 2] == 5, b[o + 3] == 6 { eocd = o; break }
+            o -= 1
+        }
+        // The first local header's name too (PyTorch writes data.pkl first), for an archive
+        // whose central directory is unreadable (cut short, or zip64).
+        var names: [String] = []
+        if b.count >= 30, u32(0) == 0x0403_4B50, 30 + u16(26) <= b.count {
+            names.append(String(decoding: UnsafeRawBufferPointer(rebasing: b[30..<(30 + u16(26))]), as: UTF8.self))
+        }
+        guard eocd >= 0 else { return names }
+        let count = u16(eocd + 10)
+        var p = u32(eocd + 16)   // a zip64 archive has 0xFFFFFFFF here: out of range below
+        for _ in 0..<min(count, 100_000) {
+            guard p >= 0, p + 46 <= b.count, u32(p) == 0x0201_4B50 else { break }
+            let nameLen = u16(p + 28), extra = u16(p + 30), comment = u16(p + 32)
+            guard p + 46 + nameLen <= b.count else { break }
+            names.append(String(decoding: UnsafeRawBufferPointer(rebasing: b[(p + 46)..<(p + 46 + nameLen)]), as: UTF8.self))
+            p += 46 + nameLen + extra + comment
+        }
+        return names
     }
 
     private static func entry(name: String, _ value: JSONValue, dataSize: Int) throws(SwiftRNNError) -> Entry {
