@@ -77,7 +77,7 @@ test-swift: deps
 test-c: lib examples
 	bash tests/c/run.sh
 
-test-python: lib
+test-python: lib cli
 	bash bindings/python/run_tests.sh
 
 demo: lib cli examples

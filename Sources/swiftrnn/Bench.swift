@@ -18,7 +18,7 @@ struct BenchGenerate: ParsableCommand {
     @Option(help: "1, or 2 to split each step with a helper thread.") var threads = 1
 
     func run() throws {
-        guard case let .charlm(m) = try loadModel(model) else { throw ValidationError("not a charlm model") }
+        guard case let .charlm(m) = try loadModel(model) else { throw RuntimeError("\(model) is not a charlm model") }
         var best = Double.infinity
         for r in 0..<repeats {
             let t0 = monotonicSeconds()
@@ -38,7 +38,7 @@ struct BenchScore: ParsableCommand {
     @Option var threads = 1
 
     func run() throws {
-        guard case let .sentiment(m) = try loadModel(model) else { throw ValidationError("not a sentiment model") }
+        guard case let .sentiment(m) = try loadModel(model) else { throw RuntimeError("\(model) is not a sentiment model") }
         let reviews = try rethrowing { () throws(SwiftRNNError) in try IMDb.load(dir: data, split: split) }
         var rng = RandomSource(seed: 1)
         var texts = reviews.map(\.text)

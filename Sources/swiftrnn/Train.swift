@@ -17,7 +17,7 @@ extension CellKind: ExpressibleByArgument {
 func commandLineText() -> String { CommandLine.arguments.joined(separator: " ") }
 
 func rethrowing<R>(_ body: () throws(SwiftRNNError) -> R) throws -> R {
-    do { return try body() } catch { throw ValidationError(error.message) }
+    do { return try body() } catch { throw RuntimeError(error.message) }
 }
 
 struct Train: ParsableCommand {
@@ -118,7 +118,7 @@ struct EvalSentiment: ParsableCommand {
     @Option(help: "Threads (0: all cores).") var threads = 0
 
     func run() throws {
-        guard case let .sentiment(m) = try loadModel(model) else { throw ValidationError("\(model) is not a sentiment model") }
+        guard case let .sentiment(m) = try loadModel(model) else { throw RuntimeError("\(model) is not a sentiment model") }
         let reviews = try rethrowing { () throws(SwiftRNNError) in try IMDb.load(dir: data, split: split) }
         let t0 = monotonicSeconds()
         let probs = m.scoreBatch(reviews.map(\.text), threads: threads)
@@ -156,7 +156,7 @@ struct EvalCharLM: ParsableCommand {
     @Option(help: "Text end marker ('' for none).") var end = "End of the Project Gutenberg"
 
     func run() throws {
-        guard case let .charlm(m) = try loadModel(model) else { throw ValidationError("\(model) is not a charlm model") }
+        guard case let .charlm(m) = try loadModel(model) else { throw RuntimeError("\(model) is not a charlm model") }
         let corpus = try rethrowing { () throws(SwiftRNNError) in
             try CharCorpus(path: text, startMarker: start.isEmpty ? nil : start, endMarker: end.isEmpty ? nil : end)
         }
