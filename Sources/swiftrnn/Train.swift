@@ -44,7 +44,8 @@ struct TrainSentiment: ParsableCommand {
     @Option(help: "Clip gradients to this global norm (0: off).") var clip: Float = 0
     @Option(name: .customLong("max-vocab"), help: "Keep the N most frequent tokens (0: all).") var maxVocab = 0
     @Option(help: "Seed for initialisation, split, shuffling and dropout.") var seed: UInt64 = 1
-    @Option(help: "Threads (0: all cores).") var threads = 0
+    @Option(parsing: .unconditional, help: "Threads (0: all cores, the default).", transform: integer) var threads = 0
+    func validate() throws { try checkThreads(threads) }
     @Flag(help: "Continue from MODEL.ckpt.") var resume = false
 
     func run() throws {
@@ -84,7 +85,8 @@ struct TrainCharLM: ParsableCommand {
     @Option(help: "Text start marker ('' for none).") var start = "THE MYSTERIOUS ISLAND"
     @Option(help: "Text end marker ('' for none).") var end = "End of the Project Gutenberg"
     @Option(help: "Seed.") var seed: UInt64 = 1
-    @Option(help: "Threads (0: all cores).") var threads = 0
+    @Option(parsing: .unconditional, help: "Threads (0: all cores, the default).", transform: integer) var threads = 0
+    func validate() throws { try checkThreads(threads) }
     @Flag(help: "Continue from MODEL.ckpt.") var resume = false
 
     func run() throws {
@@ -115,7 +117,8 @@ struct EvalSentiment: ParsableCommand {
     @Option(help: "The aclImdb folder.") var data: String
     @Option(help: "A sentiment model.") var model: String
     @Option(help: "Split to evaluate.") var split = "test"
-    @Option(help: "Threads (0: all cores).") var threads = 0
+    @Option(parsing: .unconditional, help: "Threads (0: all cores, the default).", transform: integer) var threads = 0
+    func validate() throws { try checkThreads(threads) }
 
     func run() throws {
         guard case let .sentiment(m) = try loadModel(model) else { throw RuntimeError("\(model) is not a sentiment model") }
