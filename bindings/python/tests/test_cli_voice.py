@@ -89,6 +89,8 @@ CASES = [
     ("sample-topk-topp-threads", ["sample", LM, "--top-k", "5", "--top-p", "0.9", "--threads",
                                   "2", "--length", "300", "--seed", "18446744073709551615"], b"", 0),
     ("sample-greedy", ["sample", LM, "--greedy", "--length", "100"], b"", 0),
+    ("sample-greedy-ignores-top-p", ["sample", LM, "--top-p", "0", "--greedy", "--length", "50"],
+     b"", 0),
     ("sample-length-0", ["sample", LM, "--length", "0"], b"", 0),
     ("sample-fixture", ["sample", os.path.join(FIX, "charlm_small.safetensors"), "--prime", "The",
                         "--length", "100", "--seed", "3"], b"", 0),
@@ -227,3 +229,20 @@ def test_help_exits_zero_in_both():
         for run in (run_swift, run_python):
             r = run(args)
             assert r.returncode == 0 and b"--" in r.stdout and r.stderr == b"", (args, r)
+
+
+def test_main_itself_never_loads_the_library_for_help(tmp_path):
+    """__main__.py alone, in a package without the bindings: --help, --version, help and usage
+    errors work (it imports the native library only inside the commands)."""
+    pkg = tmp_path / "swiftrnn"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    with open(os.path.join(PYROOT, "swiftrnn", "__main__.py"), encoding="utf-8") as f:
+        (pkg / "__main__.py").write_text(f.read())
+    e = env(SWIFTRNN_LIBRARY="/nonexistent/libswiftrnn.so", PYTHONPATH=str(tmp_path))
+    for args, status in ((["--help"], 0), (["--version"], 0), (["help", "score"], 0),
+                         (["sample", "--help"], 0), (["sample", LM, "--length", "-5"], 2),
+                         (["score", SENT, "--bogus"], 2)):
+        r = subprocess.run([sys.executable, "-m", "swiftrnn", *args], capture_output=True,
+                           cwd=REPO, env=e, timeout=120)
+        assert r.returncode == status, (args, r.stderr)
