@@ -35,7 +35,7 @@ import os
 import re
 import signal
 import sys
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 PROG = "python -m swiftrnn"
 INT32_MAX = 2 ** 31 - 1
@@ -273,8 +273,13 @@ def _echo(text: str) -> str:
     return t[:67] + "..." if len(t) > 70 else t
 
 
+def _stdin_bytes() -> bytes:
+    """All of stdin (nothing when it is closed)."""
+    return sys.stdin.buffer.read() if sys.stdin is not None else b""
+
+
 def _stdin_lines() -> List[str]:
-    data = sys.stdin.buffer.read()
+    data = _stdin_bytes()
     lines = data.split(b"\n")
     if data.endswith(b"\n"):
         lines.pop()
@@ -390,7 +395,7 @@ def _sample(pos, v) -> None:
 def _tokenize(pos, v) -> None:
     import swiftrnn
     if not pos or pos == ["-"]:
-        toks = swiftrnn.tokenize(sys.stdin.buffer.read())
+        toks = swiftrnn.tokenize(_stdin_bytes())
     else:
         toks = swiftrnn.tokenize(" ".join(pos))
     _out("".join(t + "\n" for t in toks))
