@@ -114,8 +114,10 @@ COMMANDS: Dict[str, dict] = {
         "options": {
             "prime": ("prime", str, "The island", "The text to start from. (default: The island)"),
             "length": ("length", _integer, 500, "Characters to generate (default 500)."),
-            "scale": ("scale", _real, 1.0, "Scale factor: logits x scale (temperature = 1/scale; default 1)."),
-            "top-k": ("top-k", _integer, 0, "Keep the k most likely characters (0: off, the default)."),
+            "scale": ("scale", _real, 1.0,
+                      "Scale factor: logits x scale (temperature = 1/scale; default 1)."),
+            "top-k": ("top-k", _integer, 0,
+                      "Keep the k most likely characters (0: off, the default)."),
             "top-p": ("top-p", _real, 1.0, "Nucleus sampling threshold (1: off, the default)."),
             "greedy": (None, None, False, "Always take the most likely character."),
             "seed": ("seed", _seed, 0, "Random seed, 0 ... 2^64-1 (default 0)."),
