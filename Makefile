@@ -84,7 +84,7 @@ test-swift: deps
 test-c: lib examples
 	bash tests/c/run.sh
 
-test-python: lib
+test-python: lib cli
 	bash bindings/python/run_tests.sh
 
 # The Python package as a platform wheel holding libswiftrnn.so (out/wheels/), to install where

@@ -15,10 +15,11 @@ struct BenchGenerate: ParsableCommand {
     @Option var prime = "The island"
     @Option var length = 2000
     @Option var repeats = 3
-    @Option(help: "1, or 2 to split each step with a helper thread.") var threads = 1
+    @Option(parsing: .unconditional, help: "1 (the default), or 2 to split each step with a helper thread.", transform: integer) var threads = 1
+    func validate() throws { try checkThreads(threads) }
 
     func run() throws {
-        guard case let .charlm(m) = try loadModel(model) else { throw ValidationError("not a charlm model") }
+        guard case let .charlm(m) = try loadModel(model) else { throw RuntimeError("\(model) is not a charlm model") }
         var best = Double.infinity
         for r in 0..<repeats {
             let t0 = monotonicSeconds()
@@ -35,10 +36,11 @@ struct BenchScore: ParsableCommand {
     @Option(help: "aclImdb folder") var data: String
     @Option var split = "test"
     @Option var limit = 2000
-    @Option var threads = 1
+    @Option(parsing: .unconditional, transform: integer) var threads = 1
+    func validate() throws { try checkThreads(threads) }
 
     func run() throws {
-        guard case let .sentiment(m) = try loadModel(model) else { throw ValidationError("not a sentiment model") }
+        guard case let .sentiment(m) = try loadModel(model) else { throw RuntimeError("\(model) is not a sentiment model") }
         let reviews = try rethrowing { () throws(SwiftRNNError) in try IMDb.load(dir: data, split: split) }
         var rng = RandomSource(seed: 1)
         var texts = reviews.map(\.text)

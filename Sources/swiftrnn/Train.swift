@@ -17,7 +17,7 @@ extension CellKind: ExpressibleByArgument {
 func commandLineText() -> String { CommandLine.arguments.joined(separator: " ") }
 
 func rethrowing<R>(_ body: () throws(SwiftRNNError) -> R) throws -> R {
-    do { return try body() } catch { throw ValidationError(error.message) }
+    do { return try body() } catch { throw RuntimeError(error.message) }
 }
 
 struct Train: ParsableCommand {
@@ -44,7 +44,8 @@ struct TrainSentiment: ParsableCommand {
     @Option(help: "Clip gradients to this global norm (0: off).") var clip: Float = 0
     @Option(name: .customLong("max-vocab"), help: "Keep the N most frequent tokens (0: all).") var maxVocab = 0
     @Option(help: "Seed for initialisation, split, shuffling and dropout.") var seed: UInt64 = 1
-    @Option(help: "Threads (0: all cores).") var threads = 0
+    @Option(parsing: .unconditional, help: "Threads (0: all cores, the default).", transform: integer) var threads = 0
+    func validate() throws { try checkThreads(threads) }
     @Flag(help: "Continue from MODEL.ckpt.") var resume = false
 
     func run() throws {
@@ -84,7 +85,8 @@ struct TrainCharLM: ParsableCommand {
     @Option(help: "Text start marker ('' for none).") var start = "THE MYSTERIOUS ISLAND"
     @Option(help: "Text end marker ('' for none).") var end = "End of the Project Gutenberg"
     @Option(help: "Seed.") var seed: UInt64 = 1
-    @Option(help: "Threads (0: all cores).") var threads = 0
+    @Option(parsing: .unconditional, help: "Threads (0: all cores, the default).", transform: integer) var threads = 0
+    func validate() throws { try checkThreads(threads) }
     @Flag(help: "Continue from MODEL.ckpt.") var resume = false
 
     func run() throws {
@@ -115,10 +117,11 @@ struct EvalSentiment: ParsableCommand {
     @Option(help: "The aclImdb folder.") var data: String
     @Option(help: "A sentiment model.") var model: String
     @Option(help: "Split to evaluate.") var split = "test"
-    @Option(help: "Threads (0: all cores).") var threads = 0
+    @Option(parsing: .unconditional, help: "Threads (0: all cores, the default).", transform: integer) var threads = 0
+    func validate() throws { try checkThreads(threads) }
 
     func run() throws {
-        guard case let .sentiment(m) = try loadModel(model) else { throw ValidationError("\(model) is not a sentiment model") }
+        guard case let .sentiment(m) = try loadModel(model) else { throw RuntimeError("\(model) is not a sentiment model") }
         let reviews = try rethrowing { () throws(SwiftRNNError) in try IMDb.load(dir: data, split: split) }
         let t0 = monotonicSeconds()
         let probs = m.scoreBatch(reviews.map(\.text), threads: threads)
@@ -156,7 +159,7 @@ struct EvalCharLM: ParsableCommand {
     @Option(help: "Text end marker ('' for none).") var end = "End of the Project Gutenberg"
 
     func run() throws {
-        guard case let .charlm(m) = try loadModel(model) else { throw ValidationError("\(model) is not a charlm model") }
+        guard case let .charlm(m) = try loadModel(model) else { throw RuntimeError("\(model) is not a charlm model") }
         let corpus = try rethrowing { () throws(SwiftRNNError) in
             try CharCorpus(path: text, startMarker: start.isEmpty ? nil : start, endMarker: end.isEmpty ? nil : end)
         }

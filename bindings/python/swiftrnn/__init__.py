@@ -411,7 +411,7 @@ class Model:
     # -- character language model --
 
     def sample(self, prime: Text, length: int = 500, scale_factor: float = 1.0, top_k: int = 0,
-               top_p: float = 1.0, greedy: bool = False, seed: Optional[int] = None,
+               top_p: float = 1.0, greedy: bool = False, seed: Optional[int] = 0,
                threads: int = 1) -> str:
         """Generate ``length`` characters after ``prime``, as the book's ``sample()``; returns
         prime + the generated text.
@@ -419,8 +419,9 @@ class Model:
         ``scale_factor`` multiplies the logits (temperature = 1/scale_factor); ``top_k`` keeps
         the k most likely characters (0: off); ``top_p`` keeps the smallest set reaching that
         probability (1.0: off); ``greedy`` always takes the argmax. The same (model, prime,
-        parameters, ``seed``) gives the same text; ``seed=None`` draws a random seed from
-        ``os.urandom``. ``threads=2`` splits every step with a helper thread (faster for
+        parameters, ``seed``) gives the same text; ``seed`` is 0 unless given (as in the C API's
+        ``swiftrnn_sample_params_init`` and both command lines), and ``seed=None`` draws a random
+        seed from ``os.urandom``. ``threads=2`` splits every step with a helper thread (faster for
         hidden sizes >= 128 on 2+ cores; 0: 2 when there are 2+ cores); the text is the same for
         any value. A prime that is empty or has a character outside the table raises
         :class:`InvalidArgumentError`; a sentiment model :class:`WrongKindError`. Thread-safe.
@@ -445,10 +446,10 @@ class Model:
 
     def stream(self, prime: Text, length: int = 500, scale_factor: float = 1.0,
                top_k: int = 0, top_p: float = 1.0, greedy: bool = False,
-               seed: Optional[int] = None) -> "Stream":
+               seed: Optional[int] = 0) -> "Stream":
         """Like :meth:`sample`, one character at a time: an iterator that yields the prime first,
         then each of the ``length`` generated characters, so that ``"".join(m.stream(...))`` ==
-        ``m.sample(...)`` with the same arguments and seed. Errors in the prime are raised here,
+        ``m.sample(...)`` with the same arguments and seed (0 unless given). Errors in the prime are raised here,
         not at the first ``next``. The returned :class:`Stream` owns a C generator (freed when
         exhausted, closed or garbage-collected) and must be used by one thread at a time."""
         h = self._handle()

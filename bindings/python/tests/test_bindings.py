@@ -426,7 +426,9 @@ def test_sample_threads_give_the_same_text():
 def test_different_seeds_differ(lm):
     outs = {lm.sample("The sea", 100, seed=s) for s in range(5)}
     assert len(outs) == 5
-    assert lm.sample("The", 100) != lm.sample("The", 100)       # seed=None: random
+    assert lm.sample("The", 100) == lm.sample("The", 100, seed=0)  # the default seed is 0
+    assert "".join(lm.stream("The", 100)) == lm.sample("The", 100, seed=0)
+    assert lm.sample("The", 100, seed=None) != lm.sample("The", 100, seed=None)  # None: random
 
 
 def test_sample_length_zero_returns_prime(lm):
@@ -632,8 +634,10 @@ def test_multiprocessing_spawn_pool(senti, lm):
 def test_cli_info():
     r = run_cli("info", model_path("sentiment_gru_bi"))
     assert r.returncode == 0, r.stderr
-    assert "kind: sentiment" in r.stdout and "cell: gru" in r.stdout
-    assert "bidirectional: true" in r.stdout
+    fields = dict(ln.split(":", 1) for ln in r.stdout.splitlines()[1:] if not ln.startswith(" "))
+    fields = {k: v.strip() for k, v in fields.items()}
+    assert fields["kind"] == "sentiment" and fields["cell"] == "gru"
+    assert fields["bidirectional"] == "true"
 
 
 def test_cli_score_args_and_stdin(senti):
@@ -675,13 +679,13 @@ def test_cli_tokenize():
 
 def test_cli_errors(tmp_path):
     r = run_cli("info", str(tmp_path / "missing.safetensors"))
-    assert r.returncode == 1 and r.stderr.startswith("error: ")
+    assert r.returncode == 1 and r.stderr.startswith("swiftrnn: error: ")
     r = run_cli("sample", model_path("charlm_small"), "--prime", "Zed", "--length", "5")
     assert r.returncode == 1 and "error: " in r.stderr and "'Z'" in r.stderr
     r = run_cli("score", model_path("charlm_small"), "text")
-    assert r.returncode == 1 and r.stderr.startswith("error: ")
+    assert r.returncode == 1 and r.stderr.startswith("swiftrnn: error: ")
     r = run_cli()
-    assert r.returncode != 0
+    assert r.returncode == 2
 
 
 # ---------------------------------------------------------------------------------------------
