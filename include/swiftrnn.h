@@ -57,13 +57,13 @@ extern "C" {
 /* ---- Version -------------------------------------------------------------------------- */
 
 #define SWIFTRNN_VERSION_MAJOR 0
-#define SWIFTRNN_VERSION_MINOR 1
+#define SWIFTRNN_VERSION_MINOR 2
 #define SWIFTRNN_VERSION_PATCH 0
 #define SWIFTRNN_VERSION_NUMBER \
   (SWIFTRNN_VERSION_MAJOR * 10000 + SWIFTRNN_VERSION_MINOR * 100 + SWIFTRNN_VERSION_PATCH)
-#define SWIFTRNN_VERSION_STRING "0.1.0"
+#define SWIFTRNN_VERSION_STRING "0.2.0"
 
-/* The library's version, e.g. "0.1.0"; compare with SWIFTRNN_VERSION_STRING to check that the
+/* The library's version, e.g. "0.2.0"; compare with SWIFTRNN_VERSION_STRING to check that the
  * header and the loaded library agree. Static storage; thread-safe. */
 SWIFTRNN_API const char *swiftrnn_version(void);
 /* The library's SWIFTRNN_VERSION_NUMBER. Thread-safe. */
@@ -170,6 +170,16 @@ SWIFTRNN_API swiftrnn_status swiftrnn_encode(const swiftrnn_model *model, const 
 SWIFTRNN_API swiftrnn_status swiftrnn_tokenize(const char *text, size_t text_len, char *out,
                                                size_t out_capacity, size_t *out_len);
 
+/* ---- Progress and cancellation --------------------------------------------------------- */
+
+/* Called by a long call (a batch, a generation) on the thread that made the call, every 2 ms
+ * or so while it works (and once at the end of a batch): done and total count the call's units
+ * (reviews of a batch, characters to generate). Return 0 to go on; nonzero stops the call,
+ * which then returns SWIFTRNN_ERR_CANCELLED within a few milliseconds and writes no results.
+ * The model stays usable. The callback must not call back into the same generator. Added in
+ * 0.2.0. */
+typedef int (*swiftrnn_progress_fn)(void *user_data, size_t done, size_t total);
+
 /* ---- Sentiment ------------------------------------------------------------------------ */
 
 /* The probability that text is a positive review, in [0, 1]. A text with no tokens is scored
@@ -192,6 +202,29 @@ SWIFTRNN_API swiftrnn_status swiftrnn_score_sentiment_batch(const swiftrnn_model
                                                             int n_threads,
                                                             float *out_probabilities);
 
+/* Options of swiftrnn_score_sentiment_batch_ex. Fill with swiftrnn_batch_params_init. */
+typedef struct swiftrnn_batch_params {
+  size_t struct_size;             /* sizeof(swiftrnn_batch_params): lets the struct grow */
+  int32_t n_threads;              /* as swiftrnn_score_sentiment_batch's n_threads; 0: all cores */
+  swiftrnn_progress_fn progress;  /* NULL: none; else called with reviews scored, count */
+  void *progress_user_data;       /* passed to progress */
+} swiftrnn_batch_params;
+
+/* Fills the defaults (n_threads 0, no progress) and struct_size; writes only struct_size bytes.
+ * Thread-safe. */
+SWIFTRNN_API void swiftrnn_batch_params_init_sized(swiftrnn_batch_params *params, size_t struct_size);
+#define swiftrnn_batch_params_init(params) \
+  swiftrnn_batch_params_init_sized((params), sizeof *(params))
+
+/* swiftrnn_score_sentiment_batch with params (NULL: defaults): a progress callback can follow
+ * and stop the batch (SWIFTRNN_ERR_CANCELLED; out_probabilities is then unspecified). Results
+ * are the same bits as without. Thread-safe. Added in 0.2.0. */
+SWIFTRNN_API swiftrnn_status swiftrnn_score_sentiment_batch_ex(const swiftrnn_model *model,
+                                                               const char *const *texts,
+                                                               const size_t *text_lens, size_t count,
+                                                               const swiftrnn_batch_params *params,
+                                                               float *out_probabilities);
+
 /* ---- Character language model --------------------------------------------------------- */
 
 typedef struct swiftrnn_sample_params {
@@ -209,10 +242,14 @@ typedef struct swiftrnn_sample_params {
                            any value. A streaming generator always runs on the calling thread.
                            Negative is INVALID_ARGUMENT. A struct_size of 32 (a struct without
                            this field) means 1. */
+  swiftrnn_progress_fn progress; /* swiftrnn_sample_text only (since 0.2.0): NULL, or called
+                           with characters generated, n_chars; nonzero stops the call with
+                           SWIFTRNN_ERR_CANCELLED and the buffer untouched */
+  void *progress_user_data;      /* passed to progress */
 } swiftrnn_sample_params;
 
-/* Fills the defaults: scale_factor 1, top_k 0, top_p 1, greedy 0, seed 0, n_threads 1, and
- * struct_size. Only the first struct_size bytes are written, so a program built against an
+/* Fills the defaults: scale_factor 1, top_k 0, top_p 1, greedy 0, seed 0, n_threads 1, no
+ * progress callback, and struct_size. Only the first struct_size bytes are written, so a program built against an
  * older, smaller struct stays safe with a newer library. Thread-safe. */
 SWIFTRNN_API void swiftrnn_sample_params_init_sized(swiftrnn_sample_params *params, size_t struct_size);
 

@@ -278,10 +278,65 @@ public func swiftrnn_score_sentiment(_ model: OpaquePointer?, _ textPtr: UnsafeP
     }
 }
 
+/// `swiftrnn_progress_fn`: `int (*)(void *user_data, size_t done, size_t total)`.
+typealias ProgressFn = @convention(c) (UnsafeMutableRawPointer?, Int, Int) -> Int32
+
+/// A monitor that calls the C callback (nil: none).
+private func monitor(_ fn: ProgressFn?, _ user: UnsafeMutableRawPointer?, total: Int) -> ProgressMonitor? {
+    guard let fn else { return nil }
+    return ProgressMonitor(total: total) { done, total in fn(user, done, total) != 0 }
+}
+
 @_cdecl("swiftrnn_score_sentiment_batch")
 public func swiftrnn_score_sentiment_batch(_ model: OpaquePointer?, _ texts: UnsafePointer<UnsafePointer<CChar>?>?,
                                            _ lens: UnsafePointer<Int>?, _ count: Int, _ threads: Int32,
                                            _ out: UnsafeMutablePointer<Float>?) -> Int32 {
+    scoreBatch(model, texts, lens, count, threads, nil, nil, out)
+}
+
+/// `sizeof(swiftrnn_batch_params)` in this version: struct_size, n_threads (+ padding),
+/// progress, progress_user_data.
+private let batchParamsSize = 32
+
+@_cdecl("swiftrnn_batch_params_init_sized")
+public func swiftrnn_batch_params_init_sized(_ p: UnsafeMutableRawPointer?, _ size: Int) {
+    guard let p, size >= 8 else { return }
+    let n = min(size, batchParamsSize)
+    p.storeBytes(of: n, as: Int.self)
+    if n >= 12 { p.storeBytes(of: Int32(0), toByteOffset: 8, as: Int32.self) }
+    if n >= 16 { p.storeBytes(of: Int32(0), toByteOffset: 12, as: Int32.self) }
+    if n >= 24 { p.storeBytes(of: UInt(0), toByteOffset: 16, as: UInt.self) }
+    if n >= 32 { p.storeBytes(of: UInt(0), toByteOffset: 24, as: UInt.self) }
+}
+
+@_cdecl("swiftrnn_batch_params_init")
+public func swiftrnn_batch_params_init(_ p: UnsafeMutableRawPointer?) {
+    swiftrnn_batch_params_init_sized(p, batchParamsSize)
+}
+
+@_cdecl("swiftrnn_score_sentiment_batch_ex")
+public func swiftrnn_score_sentiment_batch_ex(_ model: OpaquePointer?, _ texts: UnsafePointer<UnsafePointer<CChar>?>?,
+                                              _ lens: UnsafePointer<Int>?, _ count: Int, _ params: UnsafeRawPointer?,
+                                              _ out: UnsafeMutablePointer<Float>?) -> Int32 {
+    var threads: Int32 = 0
+    var fn: ProgressFn? = nil
+    var user: UnsafeMutableRawPointer? = nil
+    if let params {
+        let size = params.load(as: Int.self)
+        guard size >= 8 else {
+            return fail(.invalidArgument, "params->struct_size is \(size); call swiftrnn_batch_params_init first")
+        }
+        if size >= 12 { threads = params.load(fromByteOffset: 8, as: Int32.self) }
+        if size >= 24 { fn = unsafeBitCast(params.load(fromByteOffset: 16, as: UnsafeRawPointer?.self), to: ProgressFn?.self) }
+        if size >= 32 { user = params.load(fromByteOffset: 24, as: UnsafeMutableRawPointer?.self) }
+    }
+    return scoreBatch(model, texts, lens, count, threads, fn, user, out)
+}
+
+private func scoreBatch(_ model: OpaquePointer?, _ texts: UnsafePointer<UnsafePointer<CChar>?>?,
+                        _ lens: UnsafePointer<Int>?, _ count: Int, _ threads: Int32,
+                        _ progress: ProgressFn?, _ user: UnsafeMutableRawPointer?,
+                        _ out: UnsafeMutablePointer<Float>?) -> Int32 {
     return guarded { () throws(SwiftRNNError) in
         let m = try sentiment(model)
         let count = try size(count, "count")
@@ -308,7 +363,12 @@ public func swiftrnn_score_sentiment_batch(_ model: OpaquePointer?, _ texts: Uns
                 strings.append("")
             }
         }
-        let probs = m.scoreBatch(strings, threads: Int(threads))
+        let probs: [Float]
+        if let mon = monitor(progress, user, total: count) {
+            probs = try m.scoreBatch(strings, threads: Int(threads), monitor: mon)
+        } else {
+            probs = m.scoreBatch(strings, threads: Int(threads))
+        }
         probs.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: count) }
         // Every probability is written; the finite ones are good. Say which were not.
         if let first = probs.firstIndex(where: { !$0.isFinite }) {
@@ -322,8 +382,14 @@ public func swiftrnn_score_sentiment_batch(_ model: OpaquePointer?, _ texts: Uns
 
 /// Reads a caller's `swiftrnn_sample_params` (NULL: defaults), honouring its struct_size.
 private func sampleParams(_ p: UnsafeRawPointer?) throws(SwiftRNNError) -> SamplingParameters {
+    try sampleParamsAndProgress(p).parameters
+}
+
+/// The params and, when the struct has them, the progress callback and its user data.
+private func sampleParamsAndProgress(_ p: UnsafeRawPointer?) throws(SwiftRNNError)
+    -> (parameters: SamplingParameters, progress: ProgressFn?, user: UnsafeMutableRawPointer?) {
     var s = SamplingParameters()
-    guard let p else { return s }
+    guard let p else { return (s, nil, nil) }
     let size = p.load(as: Int.self)
     guard size >= 8 else { throw .init(.invalidArgument, "params->struct_size is \(size); call swiftrnn_sample_params_init first") }
     if size >= 12 { s.scaleFactor = p.load(fromByteOffset: 8, as: Float.self) }
@@ -332,12 +398,16 @@ private func sampleParams(_ p: UnsafeRawPointer?) throws(SwiftRNNError) -> Sampl
     if size >= 24 { s.greedy = p.load(fromByteOffset: 20, as: Int32.self) != 0 }
     if size >= 32 { s.seed = p.load(fromByteOffset: 24, as: UInt64.self) }
     if size >= 36 { s.threads = Int(p.load(fromByteOffset: 32, as: Int32.self)) }
+    var fn: ProgressFn? = nil
+    var user: UnsafeMutableRawPointer? = nil
+    if size >= 48 { fn = unsafeBitCast(p.load(fromByteOffset: 40, as: UnsafeRawPointer?.self), to: ProgressFn?.self) }
+    if size >= 56 { user = p.load(fromByteOffset: 48, as: UnsafeMutableRawPointer?.self) }
     try s.validate()
-    return s
+    return (s, fn, user)
 }
 
 /// `sizeof(swiftrnn_sample_params)` in this version.
-private let sampleParamsSize = 40
+private let sampleParamsSize = 56
 
 @_cdecl("swiftrnn_sample_params_init_sized")
 public func swiftrnn_sample_params_init_sized(_ p: UnsafeMutableRawPointer?, _ size: Int) {
@@ -352,6 +422,8 @@ public func swiftrnn_sample_params_init_sized(_ p: UnsafeMutableRawPointer?, _ s
     if n >= 32 { p.storeBytes(of: UInt64(0), toByteOffset: 24, as: UInt64.self) }
     if n >= 36 { p.storeBytes(of: Int32(1), toByteOffset: 32, as: Int32.self) }
     if n >= 40 { p.storeBytes(of: Int32(0), toByteOffset: 36, as: Int32.self) }
+    if n >= 48 { p.storeBytes(of: UInt(0), toByteOffset: 40, as: UInt.self) }
+    if n >= 56 { p.storeBytes(of: UInt(0), toByteOffset: 48, as: UInt.self) }
 }
 
 /// The header makes `swiftrnn_sample_params_init` a macro over the sized form; this symbol is
@@ -369,7 +441,7 @@ public func swiftrnn_sample_text(_ model: OpaquePointer?, _ primePtr: UnsafePoin
     guard let outLen else { return fail(nullArgument("out_len")) }
     return guarded { () throws(SwiftRNNError) in
         let (_, m) = try charlm(model)
-        let parameters = try sampleParams(params)
+        let (parameters, progress, user) = try sampleParamsAndProgress(params)
         let primeLen = try size(primeLen, "prime_len"), nChars = try size(nChars, "n_chars")
         let capacity = try size(capacity, "out_capacity")
         let team = Generator.makeTeam(for: m, parameters: parameters)
@@ -390,7 +462,13 @@ public func swiftrnn_sample_text(_ model: OpaquePointer?, _ primePtr: UnsafePoin
         var text = [UInt8](UnsafeRawBufferPointer(start: primePtr, count: primeLen))
         text.reserveCapacity(min(capacity, bound + 1))
         var needed = primeLen
-        for _ in 0..<nChars {
+        let mon = monitor(progress, user, total: nChars)
+        for k in 0..<nChars {
+            if k & 31 == 31, let mon {
+                mon.advance(by: 32)
+                mon.poll()
+                try mon.check()
+            }
             let enc = UTF8.encode(try g.next())!
             if needed + enc.count < capacity { text.append(contentsOf: enc) }
             needed += enc.count

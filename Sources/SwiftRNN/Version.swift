@@ -1,1 +1,1 @@
-public enum SwiftRNNVersion { public static let string = "0.1.0"; public static let number: Int32 = 100 }
+public enum SwiftRNNVersion { public static let string = "0.2.0"; public static let number: Int32 = 200 }

@@ -97,6 +97,16 @@ static void *churn_file(void *arg) {
   return NULL;
 }
 
+/* Cancellation: stop at the `limit`-th call, count the calls. */
+struct stopper { int calls, limit; size_t last_done, total; };
+static int stop_after(void *user, size_t done, size_t total) {
+  struct stopper *s = user;
+  s->calls++;
+  s->last_done = done;
+  s->total = total;
+  return s->calls >= s->limit;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) { fprintf(stderr, "usage: reliability_test FIXTURES_DIR TMPDIR\n"); return 2; }
   const char *dir = argv[1], *tmp = argv[2];
@@ -269,6 +279,50 @@ int main(int argc, char **argv) {
       swiftrnn_model_free(m);
     }
     free(bytes);
+  }
+
+  /* Cancellation: a progress callback stops a batch and a generation; the model stays usable. */
+  {
+    enum { N = 4000 };
+    static const char *texts[N];
+    static size_t lens[N];
+    static float out[N];
+    const char *review = "the acting was great and the story was great but the film was far too long";
+    for (int i = 0; i < N; i++) { texts[i] = review; lens[i] = strlen(review) - (size_t)(i % 40); }
+    swiftrnn_batch_params bp;
+    swiftrnn_batch_params_init(&bp);
+    CHECK(bp.struct_size == sizeof bp && bp.n_threads == 0 && bp.progress == NULL);
+    CHECK(swiftrnn_score_sentiment_batch_ex(sent, texts, lens, N, &bp, out) == SWIFTRNN_OK);
+    float first = out[7];
+    struct stopper st = {0, 1000000, 0, 0};
+    bp.progress = stop_after;
+    bp.progress_user_data = &st;
+    bp.n_threads = 2;
+    CHECK(swiftrnn_score_sentiment_batch_ex(sent, texts, lens, N, &bp, out) == SWIFTRNN_OK);
+    CHECK(st.calls >= 1 && st.last_done == N && st.total == N && out[7] == first);
+    struct stopper stop = {0, 1, 0, 0};
+    bp.progress_user_data = &stop;
+    CHECK(swiftrnn_score_sentiment_batch_ex(sent, texts, lens, N, &bp, out) == SWIFTRNN_ERR_CANCELLED);
+    CHECK(stop.calls == 1 && stop.last_done < N);
+    CHECK(strcmp(swiftrnn_status_string(SWIFTRNN_ERR_CANCELLED), "SWIFTRNN_ERR_CANCELLED") == 0);
+    float p = -1;
+    CHECK(swiftrnn_score_sentiment(sent, texts[7], lens[7], &p) == SWIFTRNN_OK && p == first);
+
+    swiftrnn_sample_params sp;
+    swiftrnn_sample_params_init(&sp);
+    CHECK(sp.progress == NULL && sp.progress_user_data == NULL);
+    struct stopper gen = {0, 1, 0, 0};
+    sp.progress = stop_after;
+    sp.progress_user_data = &gen;
+    size_t cap = 4000000, len = 0;
+    char *buf = malloc(cap);
+    memset(buf, 0x5A, 16);
+    double t0 = now();
+    CHECK(swiftrnn_sample_text(lm, "The", 3, cap - 100, &sp, buf, cap, &len) == SWIFTRNN_ERR_CANCELLED);
+    CHECK(now() - t0 < 1.0 && gen.calls == 1 && gen.total == cap - 100 && buf[0] == 0x5A);
+    sp.progress = NULL;
+    CHECK(swiftrnn_sample_text(lm, "The", 3, 50, &sp, buf, cap, &len) == SWIFTRNN_OK && len >= 53);
+    free(buf);
   }
 
   swiftrnn_model_free(sent);

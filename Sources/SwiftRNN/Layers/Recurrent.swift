@@ -154,9 +154,12 @@ public struct Recurrent: Sendable {
     /// As `forward(_:batch:...)`, from either kind of `Input`. Memory: the projections of at most
     /// `chunkSteps` steps (without a tape), the state, and per layer but the last (or with
     /// `keepOutput`) its output rows (`rows x directions x hidden`).
+    ///
+    /// `monitor`: polled before each chunk of steps; once it says stop, the remaining chunks are
+    /// skipped and the output is meaningless (the caller checks `monitor.cancelled`).
     public func forward(_ input: Input, batch: PackedBatch, h0: [Float]? = nil, c0: [Float]? = nil,
                         tape: RecurrentTape? = nil, transposed: TransposedWeights? = nil,
-                        keepOutput: Bool = true) -> Output {
+                        keepOutput: Bool = true, monitor: ProgressMonitor? = nil) -> Output {
         let B = batch.batch, H = hiddenSize, D = directions
         var x: [Float]
         var ids: [Int32] = [], table: [Float] = []
@@ -190,7 +193,7 @@ public struct Recurrent: Sendable {
                 let source: DirectionInput = layer == 0 && !ids.isEmpty ? .embedding(table, ids) : .rows(x)
                 runDirection(weights[slot], inputWidth: layerInputSize(layer), source, batch: batch,
                              reverse: dir == 1, proj: &proj, lookup: &lookup, hh: &hh, h: &h, c: &c,
-                             out: &out, outOffset: dir * H, outStride: D * H, tape: tape, slot: slot,
+                             out: &out, outOffset: dir * H, outStride: D * H, tape: tape, slot: slot, monitor: monitor,
                              wIHT: transposed?.ih[slot], wHHT: transposed?.hh[slot])
                 for (j, b) in batch.order.enumerated() {
                     for k in 0..<H {
@@ -218,7 +221,8 @@ public struct Recurrent: Sendable {
     func runDirection(_ w: RecurrentWeights, inputWidth: Int, _ input: DirectionInput, batch: PackedBatch,
                       reverse: Bool, proj: inout [Float], lookup: inout [Float], hh: inout [Float], h: inout [Float],
                       c: inout [Float], out: inout [Float], outOffset: Int, outStride: Int,
-                      tape: RecurrentTape?, slot: Int, wIHT: [Float]? = nil, wHHT: [Float]? = nil) {
+                      tape: RecurrentTape?, slot: Int, monitor: ProgressMonitor? = nil,
+                      wIHT: [Float]? = nil, wHHT: [Float]? = nil) {
         let H = hiddenSize, G = gateWidth, rows = batch.rows
         let chunkRows = proj.count / max(1, G)
         // Chunks of whole time steps, in the order the direction runs them (rows of a step are
@@ -268,6 +272,7 @@ public struct Recurrent: Sendable {
             let P = pp.baseAddress!, HH = hhp.baseAddress!, Hs = hp.baseAddress!, Cs = cp.baseAddress!
             let outPtr = op.isEmpty ? nil : op.baseAddress  // empty: the caller wants no output
             for chunk in chunks {
+            if let monitor, monitor.poll() { break }
             // The input rows of the chunk: the layer's input, or embedding rows looked up now.
             let m = chunk.rows.count, first = chunk.rows.lowerBound
             let xc: UnsafePointer<Float>

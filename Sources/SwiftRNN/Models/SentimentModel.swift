@@ -23,13 +23,13 @@ public final class SentimentModel: Sendable {
 
     /// The logit of a positive review. An empty id list is scored as `[0]` (`<pad>`), what the
     /// book's collate function would feed for a review with no tokens.
-    public func logit(ids: [Int32]) -> Float {
-        logits(batch: [ids])[0]
+    public func logit(ids: [Int32], monitor: ProgressMonitor? = nil) -> Float {
+        logits(batch: [ids], monitor: monitor)[0]
     }
 
     /// Logits of several id sequences in one packed batch (training and tests); each equals
     /// `logit(ids:)` of that sequence up to float rounding.
-    public func logits(batch: [[Int32]]) -> [Float] {
+    public func logits(batch: [[Int32]], monitor: ProgressMonitor? = nil) -> [Float] {
         let seqs = batch.map { $0.isEmpty ? [Vocabulary.padIndex] : $0 }
         let packed = PackedBatch(lengths: seqs.map(\.count))
         // Token ids in packed row order; the layer looks their embedding rows up a chunk of
@@ -39,7 +39,7 @@ public final class SentimentModel: Sendable {
             for (t, id) in seqs[b].enumerated() { rowIds[packed.offsets[t] + j] = id }
         }
         let out = weights.rnn.forward(.embedding(table: weights.embedding.weight, ids: rowIds), batch: packed,
-                                      transposed: transposed, keepOutput: false)
+                                      transposed: transposed, keepOutput: false, monitor: monitor)
         return head(finalHidden: out.h, batch: packed.batch)
     }
 
@@ -89,12 +89,30 @@ public final class SentimentModel: Sendable {
     ///
     /// `threads` is capped at the number of cores: more would only add working memory.
     public func scoreBatch(_ texts: [String], threads requested: Int = 0) -> [Float] {
+        scoreBatch(texts, threads: requested, monitor: nil)
+    }
+
+    /// `scoreBatch` with progress reports (reviews scored) and cancellation: CANCELLED once the
+    /// monitor's callback asks to stop (within a chunk of 256 time steps of 16 reviews).
+    public func scoreBatch(_ texts: [String], threads requested: Int = 0,
+                           monitor: ProgressMonitor) throws(SwiftRNNError) -> [Float] {
+        let out = scoreBatch(texts, threads: requested, monitor: Optional(monitor))
+        monitor.poll(force: true)
+        try monitor.check()
+        return out
+    }
+
+    private func scoreBatch(_ texts: [String], threads requested: Int, monitor: ProgressMonitor?) -> [Float] {
         let threads = requested <= 0 ? Parallel.cores : min(requested, Parallel.cores)
         var out = [Float](repeating: 0, count: texts.count)
         guard transposed != nil, texts.count > 1 else {
             out.withUnsafeMutableBufferPointer { o in
                 let base = o.baseAddress!
-                Parallel.forEach(count: texts.count, threads: threads) { i in base[i] = score(texts[i]) }
+                Parallel.forEach(count: texts.count, threads: threads) { i in
+                    if let monitor, monitor.poll() { return }
+                    base[i] = Self.probability(logit(ids: encode(texts[i]), monitor: monitor))
+                    monitor?.advance(by: 1)
+                }
             }
             return out
         }
@@ -102,6 +120,7 @@ public final class SentimentModel: Sendable {
         let window = 4096, group = 16
         var start = 0
         while start < texts.count {
+            if let monitor, monitor.poll() { break }
             let end = min(texts.count, start + window)
             var ids = [[Int32]](repeating: [], count: end - start)
             ids.withUnsafeMutableBufferPointer { ip in
@@ -114,9 +133,11 @@ public final class SentimentModel: Sendable {
             out.withUnsafeMutableBufferPointer { o in
                 let base = o.baseAddress! + start
                 Parallel.forEach(count: groups, threads: threads) { g in
+                    if let monitor, monitor.poll() { return }
                     let members = order[(g * group)..<min(order.count, (g + 1) * group)]
-                    let logits = logits(batch: members.map { ids[$0] })
+                    let logits = logits(batch: members.map { ids[$0] }, monitor: monitor)
                     for (k, i) in members.enumerated() { base[i] = Self.probability(logits[k]) }
+                    monitor?.advance(by: members.count)
                 }
             }
             start = end

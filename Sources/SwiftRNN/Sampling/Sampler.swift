@@ -181,14 +181,22 @@ public struct Generator {
         return StepTeam()
     }
 
-    /// prime + `count` generated characters.
+    /// prime + `count` generated characters. `monitor` (characters generated) is polled every
+    /// 32 characters: CANCELLED when it says stop.
     public static func sample(model: CharLanguageModel, prime: String, count: Int,
-                              parameters: SamplingParameters) throws(SwiftRNNError) -> String {
+                              parameters: SamplingParameters, monitor: ProgressMonitor? = nil) throws(SwiftRNNError) -> String {
         let team = makeTeam(for: model, parameters: parameters)
         defer { team?.stop() }
         var g = try Generator(model: model, prime: prime, parameters: parameters, team: team)
         var out = prime
-        for _ in 0..<count { out.unicodeScalars.append(try g.next()) }
+        for k in 0..<count {
+            if k & 31 == 31, let monitor {
+                monitor.advance(by: 32)
+                monitor.poll()
+                try monitor.check()
+            }
+            out.unicodeScalars.append(try g.next())
+        }
         return out
     }
 }

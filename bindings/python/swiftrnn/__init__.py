@@ -43,7 +43,7 @@ __all__ = [
     "__version__", "load", "load_bytes", "tokenize", "Model", "Stream",
     "SwiftRNNError", "InvalidArgumentError", "SwiftRNNIOError", "FormatError",
     "UnsupportedError", "WrongKindError", "BufferTooSmallError", "OutOfMemoryError",
-    "InternalError", "LibraryNotFoundError", "library_path",
+    "InternalError", "NonFiniteError", "CancelledError", "LibraryNotFoundError", "library_path",
 ]
 
 #: Raised by the first call that needs libswiftrnn.so when none can be loaded (an ImportError).
@@ -137,9 +137,21 @@ class InternalError(SwiftRNNError):
     status = _lib.SWIFTRNN_ERR_INTERNAL
 
 
+class NonFiniteError(SwiftRNNError, ArithmeticError):
+    """SWIFTRNN_ERR_NON_FINITE: the model computed NaN or infinity on this input (its weights
+    overflow float32); no result is returned with a NaN in it."""
+    status = _lib.SWIFTRNN_ERR_NON_FINITE
+
+
+class CancelledError(SwiftRNNError):
+    """SWIFTRNN_ERR_CANCELLED: a ``progress`` callback returned True. (Ctrl-C during a long call
+    raises KeyboardInterrupt instead.)"""
+    status = _lib.SWIFTRNN_ERR_CANCELLED
+
+
 _ERRORS = {cls.status: cls for cls in (
     InvalidArgumentError, SwiftRNNIOError, FormatError, UnsupportedError, WrongKindError,
-    BufferTooSmallError, OutOfMemoryError, InternalError)}
+    BufferTooSmallError, OutOfMemoryError, InternalError, NonFiniteError, CancelledError)}
 
 
 def _error(status: int, context: str = "") -> SwiftRNNError:
@@ -157,6 +169,63 @@ def _check(status: int, context: str = "") -> None:
 
 
 # ---- helpers ------------------------------------------------------------------------------------
+
+class _Interruptible:
+    """A progress callback for a long C call that makes Ctrl-C work during it.
+
+    The C call runs with the GIL released; a SIGINT then only sets CPython's flag, and
+    KeyboardInterrupt would arrive when the call returns (seconds later). The library calls the
+    callback on the calling thread every ~2 ms; while the call runs on the main thread, a
+    temporary SIGINT handler records the signal (the interpreter runs it as soon as the
+    callback's Python code starts), and the callback then asks the library to stop, which it does
+    within milliseconds (SWIFTRNN_ERR_CANCELLED). ``run`` then raises KeyboardInterrupt; the
+    model stays usable. ``user`` (the caller's ``progress(done, total)``) may also return True
+    to stop (CancelledError)."""
+
+    def __init__(self, user=None):
+        self.user = user
+        self.interrupted = False
+        self.error: Optional[BaseException] = None
+        self.c_fn = _lib.swiftrnn_progress_fn(self._call)
+
+    def _call(self, _data, done, total):
+        try:
+            if self.interrupted:
+                return 1
+            if self.user is not None and self.user(int(done), int(total)):
+                return 1
+            return 0
+        except KeyboardInterrupt:
+            self.interrupted = True
+            return 1
+        except BaseException as e:  # noqa: BLE001 - re-raised by run()
+            self.error = e
+            return 1
+
+    def _on_sigint(self, signum, frame):
+        self.interrupted = True
+
+    def run(self, call):
+        """call() -> status, with Ctrl-C and the user's callback able to stop it."""
+        import signal
+        import threading
+        old = None
+        main = threading.current_thread() is threading.main_thread()
+        if main:
+            try:
+                old = signal.signal(signal.SIGINT, self._on_sigint)
+            except ValueError:  # not the main interpreter
+                main = False
+        try:
+            st = call()
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, old)
+        if self.interrupted:
+            raise KeyboardInterrupt
+        if self.error is not None:
+            raise self.error
+        return st
 
 def _to_bytes(text: Text, what: str = "text") -> bytes:
     """str -> UTF-8 (lone surrogates replaced); bytes-like -> bytes; else TypeError."""
@@ -390,10 +459,13 @@ class Model:
         _check(_lib.swiftrnn_score_sentiment(h.ptr, data, len(data), byref(p)))
         return p.value
 
-    def score_batch(self, texts: Iterable[Text], threads: int = 0) -> List[float]:
+    def score_batch(self, texts: Iterable[Text], threads: int = 0,
+                    progress=None) -> List[float]:
         """Score many texts in one call, in parallel inside the library (``threads`` = 0: every
         core; otherwise at most that many). Element ``i`` equals ``score(texts[i])`` exactly.
-        Thread-safe."""
+        Ctrl-C stops it within milliseconds (KeyboardInterrupt). ``progress(done, total)``, if
+        given, is called about every 2 ms with the reviews scored; returning True stops the
+        batch with :class:`CancelledError`. Thread-safe."""
         if isinstance(texts, (str, bytes, bytearray)):
             raise TypeError("score_batch takes a list of texts, not one text (use score)")
         h = self._handle()
@@ -405,14 +477,20 @@ class Model:
         ptrs = (c_char_p * max(n, 1))(*blobs)
         lens = (c_size_t * max(n, 1))(*[len(b) for b in blobs])
         out = (c_float * max(n, 1))()
-        _check(_lib.swiftrnn_score_sentiment_batch(h.ptr, ptrs, lens, n, threads, out))
+        watch = _Interruptible(progress)
+        bp = _lib.swiftrnn_batch_params()
+        _lib.swiftrnn_batch_params_init(byref(bp))
+        bp.n_threads = threads
+        bp.progress = watch.c_fn
+        _check(watch.run(lambda: _lib.swiftrnn_score_sentiment_batch_ex(h.ptr, ptrs, lens, n,
+                                                                         byref(bp), out)))
         return [float(x) for x in out[:n]]
 
     # -- character language model --
 
     def sample(self, prime: Text, length: int = 500, scale_factor: float = 1.0, top_k: int = 0,
                top_p: float = 1.0, greedy: bool = False, seed: Optional[int] = 0,
-               threads: int = 1) -> str:
+               threads: int = 1, progress=None) -> str:
         """Generate ``length`` characters after ``prime``, as the book's ``sample()``; returns
         prime + the generated text.
 
@@ -424,18 +502,24 @@ class Model:
         seed from ``os.urandom``. ``threads=2`` splits every step with a helper thread (faster for
         hidden sizes >= 128 on 2+ cores; 0: 2 when there are 2+ cores); the text is the same for
         any value. A prime that is empty or has a character outside the table raises
-        :class:`InvalidArgumentError`; a sentiment model :class:`WrongKindError`. Thread-safe.
+        :class:`InvalidArgumentError`; a sentiment model :class:`WrongKindError`. Ctrl-C stops a
+        long generation within milliseconds (KeyboardInterrupt); ``progress(done, length)`` is
+        called about every 2 ms and may return True to stop (:class:`CancelledError`).
+        Thread-safe.
         """
         h = self._handle()
         data = _to_bytes(prime, "prime")
         length = _check_length(length)
         params = _sample_params(scale_factor, top_k, top_p, greedy, seed, threads)
+        watch = _Interruptible(progress)
+        params.progress = watch.c_fn
         out_len = c_size_t(0)
         cap = len(data) + 4 * length + 1
         for _ in range(3):
             buf = ctypes.create_string_buffer(cap)
-            st = _lib.swiftrnn_sample_text(h.ptr, data, len(data), length, byref(params), buf,
-                                           cap, byref(out_len))
+            st = watch.run(lambda: _lib.swiftrnn_sample_text(h.ptr, data, len(data), length,
+                                                              byref(params), buf, cap,
+                                                              byref(out_len)))
             if st == _lib.SWIFTRNN_ERR_BUFFER_TOO_SMALL:
                 cap = out_len.value + 1
                 continue

@@ -46,7 +46,8 @@ __all__ = [
     "STATUS_NAMES", "KIND_NAMES", "CELL_NAMES",
     "SWIFTRNN_OK", "SWIFTRNN_ERR_INVALID_ARGUMENT", "SWIFTRNN_ERR_IO", "SWIFTRNN_ERR_FORMAT",
     "SWIFTRNN_ERR_UNSUPPORTED", "SWIFTRNN_ERR_WRONG_KIND", "SWIFTRNN_ERR_BUFFER_TOO_SMALL",
-    "SWIFTRNN_ERR_OUT_OF_MEMORY", "SWIFTRNN_ERR_INTERNAL",
+    "SWIFTRNN_ERR_OUT_OF_MEMORY", "SWIFTRNN_ERR_INTERNAL", "SWIFTRNN_ERR_NON_FINITE",
+    "SWIFTRNN_ERR_CANCELLED", "swiftrnn_progress_fn", "swiftrnn_batch_params",
     "SWIFTRNN_KIND_SENTIMENT", "SWIFTRNN_KIND_CHARLM",
     "SWIFTRNN_CELL_LSTM", "SWIFTRNN_CELL_GRU", "SWIFTRNN_CELL_RNN_TANH", "SWIFTRNN_CELL_RNN_RELU",
     "last_error", "status_string", "version",
@@ -66,6 +67,8 @@ SWIFTRNN_ERR_WRONG_KIND = 5
 SWIFTRNN_ERR_BUFFER_TOO_SMALL = 6
 SWIFTRNN_ERR_OUT_OF_MEMORY = 7
 SWIFTRNN_ERR_INTERNAL = 8
+SWIFTRNN_ERR_NON_FINITE = 9
+SWIFTRNN_ERR_CANCELLED = 10
 
 STATUS_NAMES = {
     SWIFTRNN_OK: "SWIFTRNN_OK",
@@ -77,6 +80,8 @@ STATUS_NAMES = {
     SWIFTRNN_ERR_BUFFER_TOO_SMALL: "SWIFTRNN_ERR_BUFFER_TOO_SMALL",
     SWIFTRNN_ERR_OUT_OF_MEMORY: "SWIFTRNN_ERR_OUT_OF_MEMORY",
     SWIFTRNN_ERR_INTERNAL: "SWIFTRNN_ERR_INTERNAL",
+    SWIFTRNN_ERR_NON_FINITE: "SWIFTRNN_ERR_NON_FINITE",
+    SWIFTRNN_ERR_CANCELLED: "SWIFTRNN_ERR_CANCELLED",
 }
 
 SWIFTRNN_KIND_SENTIMENT = 1
@@ -114,6 +119,10 @@ class swiftrnn_model_info(Structure):
     ]
 
 
+#: ``int (*swiftrnn_progress_fn)(void *user_data, size_t done, size_t total)``.
+swiftrnn_progress_fn = ctypes.CFUNCTYPE(ctypes.c_int, c_void_p, c_size_t, c_size_t)
+
+
 class swiftrnn_sample_params(Structure):
     """``struct swiftrnn_sample_params``; fill it with ``swiftrnn_sample_params_init``."""
     _fields_ = [
@@ -124,6 +133,18 @@ class swiftrnn_sample_params(Structure):
         ("greedy", c_int32),
         ("seed", c_uint64),
         ("n_threads", c_int32),
+        ("progress", swiftrnn_progress_fn),
+        ("progress_user_data", c_void_p),
+    ]
+
+
+class swiftrnn_batch_params(Structure):
+    """``struct swiftrnn_batch_params``; fill it with ``swiftrnn_batch_params_init``."""
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("n_threads", c_int32),
+        ("progress", swiftrnn_progress_fn),
+        ("progress_user_data", c_void_p),
     ]
 
 
@@ -171,6 +192,11 @@ _FUNCTIONS = {
     "swiftrnn_score_sentiment_batch": (swiftrnn_status,
                                        [swiftrnn_model_p, POINTER(c_char_p), _P_SIZE, c_size_t,
                                         c_int, POINTER(c_float)]),
+    "swiftrnn_batch_params_init": (None, [POINTER(swiftrnn_batch_params)]),  # a macro in C
+    "swiftrnn_batch_params_init_sized": (None, [POINTER(swiftrnn_batch_params), c_size_t]),
+    "swiftrnn_score_sentiment_batch_ex": (swiftrnn_status,
+                                          [swiftrnn_model_p, POINTER(c_char_p), _P_SIZE, c_size_t,
+                                           POINTER(swiftrnn_batch_params), POINTER(c_float)]),
     # Character language model
     "swiftrnn_sample_params_init": (None, [POINTER(swiftrnn_sample_params)]),  # a macro in C
     "swiftrnn_sample_params_init_sized": (None, [POINTER(swiftrnn_sample_params), c_size_t]),
@@ -358,7 +384,7 @@ def __getattr__(name: str):
 
 
 def version() -> str:
-    """The loaded library's version string, e.g. ``"0.1.0"``."""
+    """The loaded library's version string, e.g. ``"0.2.0"``."""
     load()
     return _loaded.swiftrnn_version().decode("ascii", "replace")
 
