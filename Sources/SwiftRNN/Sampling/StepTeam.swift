@@ -7,40 +7,73 @@ import Glibc
 /// each thread reads the `W_hh` rows of half the hidden units, so a step streams half the
 /// weights per core, and the two cores' caches hold twice as much of them.
 ///
-/// The threads hand work over through two counters and spin while they wait (yielding after
-/// a while): a step is tens of microseconds, too short for a futex round trip. For the bulk
-/// generation of `swiftrnn_sample_text` / `Generator.sample`, not for a streaming generator
-/// whose caller may pause between characters. One generation at a time; `stop()` (also done
+/// Hand-over: the owner posts a job (a counter), runs its own half, then *claims* the job if
+/// the helper has not yet: on a busy machine, where the helper may not get a core for a whole
+/// time slice, the owner then runs both halves itself, so two threads are never slower than
+/// one by more than a compare-and-swap. A waiting thread spins for about 50 microseconds (a
+/// step is tens of microseconds: a futex round trip would cost more than it saves), then
+/// blocks on a condition variable, so an idle team burns no core. When the owner had to block
+/// (the helper lost its core mid-job), the owner runs the next jobs alone, a number that doubles
+/// with each such stall (256 up to 65,536) and halves after a run of jobs without one: under
+/// sustained load the team degrades to one thread instead of waiting for time slices. For the
+/// bulk generation of
+/// `swiftrnn_sample_text` / `Generator.sample`. One generation at a time; `stop()` (also done
 /// at deinit) ends and joins the thread.
 public final class StepTeam: @unchecked Sendable {
     /// Hidden sizes below this are not split: the hand-over would cost more than half a step.
     public static let minimumHidden = 128
+    /// How long a waiting thread spins before it blocks.
+    static let spinNanoseconds = 50_000
 
     private let requested = Atomic<Int>(0)   // the last job number the owner posted; -1: stop
+    private let claimed = Atomic<Int>(0)     // the last job number a thread took to run
     private let completed = Atomic<Int>(0)   // the last job number the helper finished
-    // Written by the owner before it posts a job, read by the helper after it sees the post
-    // (the counters' release/acquire orders the two).
+    // Written by the owner before it posts a job, read by the helper after it claims it (the
+    // counters' release/acquire orders the two).
     private var job: (() -> Void)?
     private var thread = pthread_t()
     private var running = false
+    // Blocking after the spin: one mutex, one condition per side, and who sleeps (under the
+    // mutex, so a post or a completion never misses a sleeper).
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let helperWake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let ownerWake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var helperSleeping = false
+    private var ownerSleeping = false
+    // The owner's back-off after stalls (owner thread only).
+    private var soloLeft = 0, soloBudget = 0, cleanJobs = 0
 
     /// nil when the helper thread cannot be started (the caller then steps alone).
     public init?() {
+        pthread_mutex_init(lock, nil)
+        pthread_cond_init(helperWake, nil)
+        pthread_cond_init(ownerWake, nil)
         let ctx = Unmanaged.passUnretained(self).toOpaque()
         let rc = pthread_create(&thread, nil, { ctx in
             Unmanaged<StepTeam>.fromOpaque(ctx!).takeUnretainedValue().helperLoop()
             return nil
         }, ctx)
-        guard rc == 0 else { return nil }
+        guard rc == 0 else { destroySync(); return nil }
         running = true
     }
 
-    deinit { stop() }
+    deinit {
+        stop()
+        destroySync()
+    }
+
+    private func destroySync() {
+        pthread_cond_destroy(helperWake); pthread_cond_destroy(ownerWake); pthread_mutex_destroy(lock)
+        helperWake.deallocate(); ownerWake.deallocate(); lock.deallocate()
+    }
 
     /// Ends the helper thread. Idempotent.
     public func stop() {
         guard running else { return }
         requested.store(-1, ordering: .releasing)
+        pthread_mutex_lock(lock)
+        pthread_cond_signal(helperWake)
+        pthread_mutex_unlock(lock)
         pthread_join(thread, nil)
         running = false
     }
@@ -51,36 +84,78 @@ public final class StepTeam: @unchecked Sendable {
         hidden >= StepTeam.minimumHidden && running ? (hidden / 2 + 15) / 16 * 16 : nil
     }
 
-    /// Runs `helper` on the helper thread and `mine` on this one; returns when both are done.
+    /// Runs `helper` and `mine` (`helper` on the helper thread if it takes it in time, else
+    /// here); returns when both are done.
     func run(_ helper: () -> Void, mine: () -> Void) {
+        if soloLeft > 0 {
+            soloLeft -= 1
+            mine()
+            helper()
+            return
+        }
         withoutActuallyEscaping(helper) { helper in
             job = helper
             let n = requested.load(ordering: .relaxed) + 1   // this thread is the only poster
             requested.store(n, ordering: .releasing)
+            pthread_mutex_lock(lock)
+            if helperSleeping { pthread_cond_signal(helperWake) }
+            pthread_mutex_unlock(lock)
             mine()
-            var spins = 0
-            while completed.load(ordering: .acquiring) != n {
-                spins += 1
-                if spins > 4096 { sched_yield() }
+            if claimed.compareExchange(expected: n - 1, desired: n, ordering: .acquiringAndReleasing).exchanged {
+                helper()   // the helper had not started: do its half here
+            } else if wait(on: ownerWake, until: { self.completed.load(ordering: .acquiring) == n },
+                           sleeping: { self.ownerSleeping = $0 }) {
+                soloBudget = min(max(2 * soloBudget, 256), 65_536)
+                soloLeft = soloBudget
+                cleanJobs = 0
+            } else if soloBudget > 0 {
+                cleanJobs += 1
+                if cleanJobs >= 4096 { soloBudget /= 2; cleanJobs = 0 }
             }
             job = nil
         }
     }
 
+    /// Spins about `spinNanoseconds` for `done`, then blocks on `cond` until it holds. Returns
+    /// whether it had to block.
+    @discardableResult
+    private func wait(on cond: UnsafeMutablePointer<pthread_cond_t>, until done: () -> Bool, sleeping: (Bool) -> Void) -> Bool {
+        var start = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
+        var spins = 0
+        while !done() {
+            spins += 1
+            if spins & 63 != 0 { continue }
+            var t = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &t)
+            if (t.tv_sec - start.tv_sec) * 1_000_000_000 + (t.tv_nsec - start.tv_nsec) < Self.spinNanoseconds { continue }
+            pthread_mutex_lock(lock)
+            sleeping(true)
+            while !done() { pthread_cond_wait(cond, lock) }
+            sleeping(false)
+            pthread_mutex_unlock(lock)
+            return true
+        }
+        return false
+    }
+
     private func helperLoop() {
         var seen = 0
         while true {
-            var spins = 0
-            var n = requested.load(ordering: .acquiring)
-            while n == seen {
-                spins += 1
-                if spins > 4096 { sched_yield() }
-                n = requested.load(ordering: .acquiring)
-            }
+            wait(on: helperWake, until: { self.requested.load(ordering: .acquiring) != seen },
+                 sleeping: { self.helperSleeping = $0 })
+            let n = requested.load(ordering: .acquiring)
             if n < 0 { return }
             seen = n
+            // The owner may have taken the job already (it was not scheduled in time).
+            guard claimed.compareExchange(expected: n - 1, desired: n, ordering: .acquiringAndReleasing).exchanged else {
+                continue
+            }
             job?()
             completed.store(n, ordering: .releasing)
+            pthread_mutex_lock(lock)
+            if ownerSleeping { pthread_cond_signal(ownerWake) }
+            pthread_mutex_unlock(lock)
         }
     }
 }
