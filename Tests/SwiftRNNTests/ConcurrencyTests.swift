@@ -24,7 +24,8 @@ final class ConcurrencyTests: XCTestCase {
         }
         func sample(_ seed: UInt64, threads: Int32 = 1) -> String {
             var params = [UInt8](repeating: 0, count: 40)
-            params.withUnsafeMutableBytes { swiftrnn_sample_params_init($0.baseAddress) }
+            // A 0.1 program's 40-byte struct: the sized init writes only those bytes.
+            params.withUnsafeMutableBytes { swiftrnn_sample_params_init_sized($0.baseAddress, 40) }
             params.withUnsafeMutableBytes { $0.storeBytes(of: seed, toByteOffset: 24, as: UInt64.self) }
             params.withUnsafeMutableBytes { $0.storeBytes(of: threads, toByteOffset: 32, as: Int32.self) }
             var out = [CChar](repeating: 0, count: 4096)
