@@ -36,7 +36,24 @@
  *
  * Thread safety: a swiftrnn_model is immutable after load; any number of threads may use one
  * model at once. A swiftrnn_generator belongs to one thread at a time. swiftrnn_last_error is
- * per thread.
+ * per thread. Every call runs on 64 KiB of the calling thread's stack (the model reader nests
+ * at most 64 levels); batch and two-thread generation start their own threads and join them
+ * before returning.
+ *
+ * Portability: one build runs on any x86-64 CPU; its vector kernels (AVX-512, AVX2 or baseline)
+ * are chosen at the first call from CPUID and compute the same bits on each.
+ * SWIFTRNN_SIMD=avx2 or =baseline in the environment lowers the choice (never raises it).
+ *
+ * OpenBLAS: the first model load loads libopenblas.so.0. If the host already loaded it, the
+ * library uses that instance as it is and changes none of its settings. Otherwise it sets
+ * OPENBLAS_NUM_THREADS=1 and, when unset, OPENBLAS_CORETYPE for this CPU in the environment for
+ * the duration of that dlopen only (setenv: do not load the first model while another thread
+ * reads the environment), so an instance the host uses later starts with one thread.
+ *
+ * What this library cannot check, and is undefined behaviour: a pointer that is not NULL but
+ * invalid (freed, or to a buffer shorter than the length given with it); freeing a model or a
+ * generator twice, or using one after it was freed; using one generator from two threads at
+ * once; a params struct whose struct_size is larger than the memory behind it.
  */
 #ifndef SWIFTRNN_H
 #define SWIFTRNN_H
@@ -125,8 +142,9 @@ SWIFTRNN_API swiftrnn_status swiftrnn_model_load(const char *path, swiftrnn_mode
 SWIFTRNN_API swiftrnn_status swiftrnn_model_load_from_memory(const void *data, size_t size,
                                                              swiftrnn_model **out_model);
 
-/* Frees a model. NULL is a no-op. The model must not be in use by another thread, and its
- * generators must have been freed. */
+/* Frees a model. NULL is a no-op. The model must not be in use by another thread. Generators
+ * created from it hold a reference to it: the model may be freed before them, and its memory
+ * is released when the last of them is freed. */
 SWIFTRNN_API void swiftrnn_model_free(swiftrnn_model *model);
 
 /* What a model is. Set struct_size = sizeof(swiftrnn_model_info) before the call: the library
@@ -279,8 +297,8 @@ SWIFTRNN_API swiftrnn_status swiftrnn_sample_text(const swiftrnn_model *model, c
 /* Streaming generation: one character per call, no buffer for the whole text. */
 typedef struct swiftrnn_generator swiftrnn_generator;
 
-/* Creates a generator warmed on prime (as swiftrnn_sample_text). It keeps a reference to model,
- * which must outlive it. Owned by the caller; free with swiftrnn_generator_free. On failure
+/* Creates a generator warmed on prime (as swiftrnn_sample_text). It keeps a reference to model
+ * (freeing the model first is safe; see swiftrnn_model_free). Owned by the caller; free with swiftrnn_generator_free. On failure
  * *out_generator is NULL. Thread-safe (the model is only read). */
 SWIFTRNN_API swiftrnn_status swiftrnn_generator_create(const swiftrnn_model *model,
                                                        const char *prime, size_t prime_len,

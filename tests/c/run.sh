@@ -85,6 +85,9 @@ done
 check "32 MB review under a 300 MiB address space: OUT_OF_MEMORY, no abort" bash -c \
   "SWIFT_BACKTRACE=enable=no $TMP/mem $SENT 33554432 smileys 300 2>/dev/null | grep -q status=SWIFTRNN_ERR_OUT_OF_MEMORY"
 
+check "64 KiB of thread stack is enough (load, score, batch, sample, log-likelihood)" bash -c \
+  "$(declare -f build); build tests/c/stack_test.c -o $TMP/stack -lpthread && SWIFT_BACKTRACE=enable=no $TMP/stack $SENT $LM 64"
+
 # 4b. Memory: resident memory flat over 100,000 calls (growth under 1 MB after the first 10%).
 check "leak_loop builds" bash -c "$(declare -f build); build tests/c/leak_loop.c -o $TMP/leak_loop"
 check "RSS flat over 100,000 score calls" bash -c "$TMP/leak_loop $FIX/models/sentiment_keyword_trained.safetensors $FIX/models/charlm_small.safetensors 20 100000 | tee /dev/stderr | awk -F'[= ]' '{ exit !(\$4 - \$2 < 1024) }'"

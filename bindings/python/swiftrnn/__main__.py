@@ -407,28 +407,10 @@ RUN = {"inspect": _inspect, "score": _score, "sample": _sample, "tokenize": _tok
 
 
 def _version() -> str:
-    """The version, without loading the native library: the C header's in a source checkout
-    (what the Swift CLI prints), else pyproject.toml's, else the installed distribution's."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(here)))
-    places = [(os.path.join(os.path.dirname(here), "pyproject.toml"),
-               r'(?m)^version\s*=\s*"([^"]+)"')]
-    if os.path.isfile(os.path.join(repo, "Package.swift")):     # a source checkout
-        places.insert(0, (os.path.join(repo, "include", "swiftrnn.h"),
-                          r'#define\s+SWIFTRNN_VERSION_STRING\s+"([^"]+)"'))
-    for path, pattern in places:
-        try:
-            with open(path, encoding="utf-8") as f:
-                m = re.search(pattern, f.read())
-            if m:
-                return m.group(1)
-        except OSError:
-            pass
-    try:
-        from importlib.metadata import version
-        return version("swiftrnn")
-    except Exception:  # noqa: BLE001
-        return "unknown"
+    """The package's version (swiftrnn/_version.py, which a test keeps equal to the header's and
+    the library's), without loading the native library: what the Swift CLI prints."""
+    from ._version import __version__
+    return __version__
 
 
 def _fail(message: str) -> int:

@@ -89,7 +89,7 @@ def header_functions():
 
 def test_every_header_function_is_declared():
     names = header_functions()
-    assert len(names) == 19, names
+    assert len(names) == 21, names
     for name in names:
         fn = getattr(_lib, name)
         assert fn.argtypes is not None, name
@@ -115,12 +115,16 @@ def test_status_strings_match_library():
 def test_struct_layout_sizes():
     P = ctypes.sizeof(ctypes.c_size_t)
     assert ctypes.sizeof(_lib.swiftrnn_model_info) == (48 if P == 8 else 40)
-    assert ctypes.sizeof(_lib.swiftrnn_sample_params) == 40
+    assert ctypes.sizeof(_lib.swiftrnn_sample_params) == (56 if P == 8 else 36)
+    assert ctypes.sizeof(_lib.swiftrnn_batch_params) == (32 if P == 8 else 16)
     assert [f[0] for f in _lib.swiftrnn_model_info._fields_] == [
         "struct_size", "kind", "cell", "vocab_size", "embedding_dim", "hidden_size",
         "num_layers", "bidirectional", "head_layers", "n_parameters"]
     assert [f[0] for f in _lib.swiftrnn_sample_params._fields_] == [
-        "struct_size", "scale_factor", "top_k", "top_p", "greedy", "seed", "n_threads"]
+        "struct_size", "scale_factor", "top_k", "top_p", "greedy", "seed", "n_threads", "progress",
+        "progress_user_data"]
+    assert [f[0] for f in _lib.swiftrnn_batch_params._fields_] == [
+        "struct_size", "n_threads", "progress", "progress_user_data"]
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
@@ -137,7 +141,11 @@ def test_struct_layout_matches_c(tmp_path):
         " O(swiftrnn_model_info, n_parameters);\n"
         "  O(swiftrnn_sample_params, scale_factor); O(swiftrnn_sample_params, top_k);"
         " O(swiftrnn_sample_params, top_p); O(swiftrnn_sample_params, greedy);"
-        " O(swiftrnn_sample_params, seed); O(swiftrnn_sample_params, n_threads);\n  return 0;\n}\n")
+        " O(swiftrnn_sample_params, seed); O(swiftrnn_sample_params, n_threads);"
+        " O(swiftrnn_sample_params, progress); O(swiftrnn_sample_params, progress_user_data);\n"
+        '  printf("batch %zu\\n", sizeof(swiftrnn_batch_params));'
+        " O(swiftrnn_batch_params, n_threads); O(swiftrnn_batch_params, progress);"
+        " O(swiftrnn_batch_params, progress_user_data);\n  return 0;\n}\n")
     exe = tmp_path / "layout"
     r = subprocess.run(["cc", "-std=c99", "-I", os.path.dirname(HEADER), str(src), "-o",
                         str(exe)], capture_output=True, text=True)
@@ -147,6 +155,7 @@ def test_struct_layout_matches_c(tmp_path):
     got = dict(line.rsplit(" ", 1) for line in out.strip().splitlines())
     assert int(got["info"]) == ctypes.sizeof(_lib.swiftrnn_model_info)
     assert int(got["params"]) == ctypes.sizeof(_lib.swiftrnn_sample_params)
+    assert int(got["batch"]) == ctypes.sizeof(_lib.swiftrnn_batch_params)
     for key, value in got.items():
         if " " in key:
             struct, field = key.split()

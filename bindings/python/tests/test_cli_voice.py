@@ -234,13 +234,14 @@ def test_help_exits_zero_in_both():
 
 
 def test_main_itself_never_loads_the_library_for_help(tmp_path):
-    """__main__.py alone, in a package without the bindings: --help, --version, help and usage
+    """__main__.py (and _version.py) alone, in a package without the bindings: --help, --version, help and usage
     errors work (it imports the native library only inside the commands)."""
     pkg = tmp_path / "swiftrnn"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
-    with open(os.path.join(PYROOT, "swiftrnn", "__main__.py"), encoding="utf-8") as f:
-        (pkg / "__main__.py").write_text(f.read())
+    for name in ("__main__.py", "_version.py"):
+        with open(os.path.join(PYROOT, "swiftrnn", name), encoding="utf-8") as f:
+            (pkg / name).write_text(f.read())
     e = env(SWIFTRNN_LIBRARY="/nonexistent/libswiftrnn.so", PYTHONPATH=str(tmp_path))
     for args, status in ((["--help"], 0), (["--version"], 0), (["help", "score"], 0),
                          (["sample", "--help"], 0), (["sample", LM, "--length", "-5"], 2),

@@ -143,10 +143,10 @@ def test_clis_work_without_library(tmp_path):
     r = run(["-m", "swiftrnn.export", "--kind", "sentiment"], str(tmp_path), env)
     assert r.returncode == 2 and "required" in r.stderr and "LibraryNotFound" not in r.stderr
     r = run(["-m", "swiftrnn", "--help"], str(tmp_path), env)
-    assert r.returncode == 0 and "usage:" in r.stdout, r.stderr
+    assert r.returncode == 0 and "usage:" in r.stdout.lower(), r.stderr
     r = run(["-m", "swiftrnn", "--version"], str(tmp_path), env)
     assert r.returncode == 0, r.stderr
-    assert re.match(r"libswiftrnn \d+\.\d+\.\d+ ", r.stdout), r.stdout
+    assert re.fullmatch(r"\d+\.\d+\.\d+\n", r.stdout), r.stdout
     # ... while a command that needs it says so
     r = run(["-m", "swiftrnn", "tokenize", "x"], str(tmp_path), env)
     assert r.returncode == 1 and "error: cannot find libswiftrnn.so" in r.stderr
