@@ -187,6 +187,22 @@ def preload(path: str, sha256: str) -> str:
 
 # ---- scoring one partition ----------------------------------------------------------------------
 
+def _stop_if_worker_closes():
+    """A ``score_batch`` progress callback that stops the batch (CancelledError) within a few
+    milliseconds once the Dask worker running it starts to close (Ctrl-C on the client, a
+    cluster shutdown), instead of finishing the partition first. None outside a worker."""
+    try:
+        from distributed import get_worker
+        worker = get_worker()
+    except Exception:  # noqa: BLE001 - not in a worker (a plain call, the synchronous scheduler)
+        return None
+
+    def stop(done, total):
+        status = str(getattr(worker, "status", "")).rsplit(".", 1)[-1]
+        return status in ("closing", "closed", "closing_gracefully", "failed")
+    return stop
+
+
 def score_pandas(df: "pd.DataFrame", path: str, sha256: str, text_column: str,
                  probability: str = PROBABILITY, label: Optional[str] = LABEL,
                  threshold: float = 0.5, threads: int = 1) -> "pd.DataFrame":
@@ -202,7 +218,7 @@ def score_pandas(df: "pd.DataFrame", path: str, sha256: str, text_column: str,
     probs = np.zeros(len(values), dtype=np.float64)
     if ok.any():
         probs[ok] = model.score_batch([v for v, good in zip(values, ok) if good],
-                                      threads=threads)
+                                      threads=threads, progress=_stop_if_worker_closes())
     out = df.copy(deep=False)
     out[probability] = pd.arrays.FloatingArray(probs, ~ok)
     if label is not None:
