@@ -82,7 +82,7 @@ test-swift: deps
 	  [ $${PIPESTATUS[0]} = 0 ] || exit 1; done
 
 test-c: lib examples
-	bash tests/c/run.sh
+	bash Tests/c/run.sh
 
 test-python: lib cli
 	bash bindings/python/run_tests.sh
@@ -130,7 +130,7 @@ fuzz:
 # Sanitizers (each in its own scratch folder): the Swift tests under AddressSanitizer and
 # ThreadSanitizer, the C examples against an ASan build, and valgrind on a C loop.
 check:
-	bash tests/check.sh
+	bash Tests/check.sh
 
 clean:
 	rm -rf .build .build-* $(OUT)

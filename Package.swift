@@ -6,7 +6,7 @@ import PackageDescription
 //   SwiftRNN          the core: kernels over OpenBLAS, layers, tokenizer, model file, sampling
 //   SwiftRNNTraining  backward passes, losses, optimizers, data readers
 //   CSwiftRNN         the C ABI (@_cdecl functions of include/swiftrnn.h) and nothing else
-//   swiftrnn          the command-line tool
+//   SwiftRNNCLI       the command-line tool (product swiftrnn-cli, installed as `swiftrnn`)
 //
 // `libswiftrnn.so` is the dynamic product `swiftrnn`; `make lib` links it with the Swift
 // runtime inside (-static-stdlib), a version script and a soname.
@@ -16,7 +16,7 @@ let package = Package(
     products: [
         .library(name: "SwiftRNN", targets: ["SwiftRNN"]),
         .library(name: "swiftrnn", type: .dynamic, targets: ["CSwiftRNN"]),
-        .executable(name: "swiftrnn-cli", targets: ["swiftrnn"]),
+        .executable(name: "swiftrnn-cli", targets: ["SwiftRNNCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "SwiftRNNTraining", dependencies: ["SwiftRNN"]),
         .target(name: "CSwiftRNN", dependencies: ["SwiftRNN"], exclude: ["exports.map"]),
         .executableTarget(
-            name: "swiftrnn",
+            name: "SwiftRNNCLI",
             dependencies: [
                 "SwiftRNN", "SwiftRNNTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

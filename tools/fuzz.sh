@@ -2,9 +2,9 @@
 # `make fuzz FUZZ_SECONDS=N [FUZZ_TARGETS="FuzzLoad FuzzScore FuzzSample"]`:
 # builds the libFuzzer targets with ASan (kept out of the default build: Package.swift adds
 # them only when SWIFTRNN_FUZZ is set) and runs each for N seconds on the committed seeds
-# (fuzz/corpus/*) plus a working corpus under .build-fuzz/. Crashes land in fuzz-artifacts/;
+# (Fuzz/corpus/*) plus a working corpus under .build-fuzz/. Crashes land in fuzz-artifacts/;
 # turn each into a regression test (a case in Tests/SwiftRNNTests/BadInputTests.swift or
-# tests/c/api_test.c) and a seed (fuzz/corpus/*).
+# Tests/c/api_test.c) and a seed (Fuzz/corpus/*).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${FUZZ_SECONDS:-60}
@@ -28,8 +28,8 @@ for t in $TARGETS; do
 done
 status=0
 for t in $TARGETS; do
-  case $t in FuzzLoad) seeds=fuzz/corpus/load ;; FuzzScore) seeds=fuzz/corpus/score ;; FuzzSample) seeds=fuzz/corpus/sample ;; esac
-  work=.build-fuzz/corpus-$t
+  case $t in FuzzLoad) seeds=Fuzz/corpus/load ;; FuzzScore) seeds=Fuzz/corpus/score ;; FuzzSample) seeds=Fuzz/corpus/sample ;; esac
+  work=.build-Fuzz/corpus-$t
   mkdir -p "$work"
   echo "== $t for ${SECONDS_EACH}s (seeds: $seeds)"
   if ! .build-fuzz/debug/$t "$work" "$seeds" -max_total_time="$SECONDS_EACH" -timeout=20 -rss_limit_mb=2048 \

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the committed seed corpora of the fuzzers (stdlib only): fuzz/corpus/{load,score,sample}.
+"""Writes the committed seed corpora of the fuzzers (stdlib only): Fuzz/corpus/{load,score,sample}.
 
 load:   the small fixture models and one of each bad-file case of docs/bad-input.md
 score:  the tokenizer fixture texts (HTML, emoticons, scripts, emoji, invalid UTF-8)

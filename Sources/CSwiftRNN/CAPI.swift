@@ -175,7 +175,7 @@ public func swiftrnn_model_free(_ model: OpaquePointer?) {
     Unmanaged<ModelHandle>.fromOpaque(UnsafeRawPointer(model)).release()
 }
 
-/// Byte offsets of `swiftrnn_model_info` (checked against the header by tests/c/abi_check.c).
+/// Byte offsets of `swiftrnn_model_info` (checked against the header by Tests/c/abi_check.c).
 private enum InfoLayout {
     static let fields: [(offset: Int, end: Int)] = [
         (8, 12), (12, 16), (16, 20), (20, 24), (24, 28), (28, 32), (32, 36), (36, 40), (40, 48),

@@ -1,7 +1,7 @@
 """Command line: ``python -m swiftrnn {inspect,score,sample,tokenize} ...``.
 
 The same commands, flags, defaults and output (byte for byte) as the Swift ``swiftrnn`` tool
-(Sources/swiftrnn), for users who have the wheel and no Swift; Tests/cli/compare.sh checks it::
+(Sources/SwiftRNNCLI), for users who have the wheel and no Swift; bindings/python/tests/test_cli_voice.py checks it::
 
     python -m swiftrnn inspect MODEL                    # alias: info
     python -m swiftrnn score MODEL [TEXT ...] [--threads N]

@@ -23,7 +23,7 @@ CLANG=$(dirname "$(readlink -f "$(command -v swift)")")/clang
 run "ASan libswiftrnn.so" swift build --sanitize=address --scratch-path .build-asan --product swiftrnn
 ASAN_LIB=.build-asan/debug
 asan_build() { "$CLANG" -fsanitize=address -g -std=c99 -D_POSIX_C_SOURCE=200809L -Iinclude "$@" -L$ASAN_LIB -Wl,-rpath,$PWD/$ASAN_LIB -lswiftrnn -lm; }
-run "api_test against ASan lib" bash -c "$(declare -f asan_build); CLANG=$CLANG ASAN_LIB=$ASAN_LIB; asan_build tests/c/api_test.c -o $TMP/api && API_TEST_BIG_MB=1 ASAN_OPTIONS=detect_leaks=0 $TMP/api $FIX"
+run "api_test against ASan lib" bash -c "$(declare -f asan_build); CLANG=$CLANG ASAN_LIB=$ASAN_LIB; asan_build Tests/c/api_test.c -o $TMP/api && API_TEST_BIG_MB=1 ASAN_OPTIONS=detect_leaks=0 $TMP/api $FIX"
 run "examples against ASan lib" bash -c "$(declare -f asan_build); CLANG=$CLANG ASAN_LIB=$ASAN_LIB; \
   asan_build examples/c/score_reviews.c -o $TMP/sr && asan_build examples/c/generate.c -o $TMP/gen && \
   printf 'great film\nawful film\n' | ASAN_OPTIONS=detect_leaks=0 $TMP/sr $FIX/models/sentiment_keyword_trained.safetensors && \
@@ -34,7 +34,7 @@ run "examples against ASan lib" bash -c "$(declare -f asan_build); CLANG=$CLANG 
 #    runs its AVX2 kernels there), with OpenBLAS's Haswell kernels.
 run "default release libswiftrnn.so (make lib)" make -s lib
 PLIB=out/lib
-cc -std=c99 -D_POSIX_C_SOURCE=200809L -Iinclude tests/c/leak_loop.c -o "$TMP/leak_loop" -L$PLIB -Wl,-rpath,$PWD/$PLIB -lswiftrnn -lm
+cc -std=c99 -D_POSIX_C_SOURCE=200809L -Iinclude Tests/c/leak_loop.c -o "$TMP/leak_loop" -L$PLIB -Wl,-rpath,$PWD/$PLIB -lswiftrnn -lm
 if command -v valgrind >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq valgrind >/dev/null 2>&1; }; then
   run "valgrind: 1,000 load/score/sample/free loops, 0 bytes definitely lost" bash -c \
     "OPENBLAS_CORETYPE=Haswell valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3 $TMP/leak_loop \

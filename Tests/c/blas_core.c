@@ -1,5 +1,5 @@
 /* Prints the OpenBLAS core libswiftrnn ended up with, and checks that loading a model left the
- * environment as it was. Used by tests/c/run.sh:  blas_core MODEL  ->  "core=SkylakeX env=unset" */
+ * environment as it was. Used by Tests/c/run.sh:  blas_core MODEL  ->  "core=SkylakeX env=unset" */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -17,11 +17,11 @@ check() { local name=$1; shift; if "$@" >"$TMP/log" 2>&1; then ok "$name"; else 
 STRICT="-Wall -Wextra -Werror -pedantic -Iinclude"
 for cc in gcc clang; do
   command -v $cc >/dev/null || continue
-  check "header: $cc -std=c99" $cc $STRICT -std=c99 -c tests/c/abi_check.c -o "$TMP/a.o"
+  check "header: $cc -std=c99" $cc $STRICT -std=c99 -c Tests/c/abi_check.c -o "$TMP/a.o"
 done
 for cxx in g++ clang++; do
   command -v $cxx >/dev/null || continue
-  check "header: $cxx -std=c++11" $cxx $STRICT -std=c++11 -x c++ -c tests/c/abi_check.c -o "$TMP/a.o"
+  check "header: $cxx -std=c++11" $cxx $STRICT -std=c++11 -x c++ -c Tests/c/abi_check.c -o "$TMP/a.o"
 done
 
 # 2. The library: self-contained, only swiftrnn_* exported, the right soname.
@@ -34,13 +34,13 @@ check "OpenBLAS is not a link-time dependency (loaded lazily)" bash -c "! readel
 
 # 3. Contract tests from the header alone.
 export LIBDIR; build() { cc -std=c99 -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L -Iinclude "$@" -L$LIBDIR -Wl,-rpath,$PWD/$LIBDIR -lswiftrnn -lm; }
-check "abi_check builds and runs" bash -c "$(declare -f build); build tests/c/abi_check.c -o $TMP/abi && $TMP/abi"
-check "api_test" bash -c "$(declare -f build); build tests/c/api_test.c -o $TMP/api && $TMP/api $FIX"
+check "abi_check builds and runs" bash -c "$(declare -f build); build Tests/c/abi_check.c -o $TMP/abi && $TMP/abi"
+check "api_test" bash -c "$(declare -f build); build Tests/c/api_test.c -o $TMP/api && $TMP/api $FIX"
 check "reliability_test (issue 12: FIFO, truncation, SIZE_MAX, NaN, host OpenBLAS, cancellation)" bash -c \
-  "$(declare -f build); build -D_GNU_SOURCE tests/c/reliability_test.c -o $TMP/rel -ldl -lpthread && SWIFT_BACKTRACE=enable=no $TMP/rel $FIX $TMP"
+  "$(declare -f build); build -D_GNU_SOURCE Tests/c/reliability_test.c -o $TMP/rel -ldl -lpthread && SWIFT_BACKTRACE=enable=no $TMP/rel $FIX $TMP"
 
 # 3b. The OpenBLAS core: chosen for the CPU when the user did not, the user's choice otherwise.
-check "blas_core builds" bash -c "$(declare -f build); build -D_GNU_SOURCE tests/c/blas_core.c -o $TMP/blas_core -ldl"
+check "blas_core builds" bash -c "$(declare -f build); build -D_GNU_SOURCE Tests/c/blas_core.c -o $TMP/blas_core -ldl"
 if grep -qw avx512bw /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo; then want=SkylakeX; elif grep -qw avx2 /proc/cpuinfo; then want=Haswell; else want=; fi
 if [ -n "$want" ]; then
   check "OpenBLAS core is $want without OPENBLAS_CORETYPE, env restored" bash -c "env -u OPENBLAS_CORETYPE $TMP/blas_core $FIX/models/charlm_small.safetensors | grep -qx 'core=$want env=unset'"
@@ -75,7 +75,7 @@ check "library built for baseline x86-64: no AVX register outside the kernel tab
 # 4a'. Memory of one long review (issue 12): peak RSS growth under 64x the text for 4 MB of prose
 #      and of emoticons; a 24 MB review under a 3 GiB address-space limit gives a probability or
 #      OUT_OF_MEMORY; one that cannot fit gives OUT_OF_MEMORY, never an abort.
-check "memory_test builds" bash -c "$(declare -f build); build -D_DEFAULT_SOURCE tests/c/memory_test.c -o $TMP/mem"
+check "memory_test builds" bash -c "$(declare -f build); build -D_DEFAULT_SOURCE Tests/c/memory_test.c -o $TMP/mem"
 for kind in text smileys; do
   check "4 MB review ($kind): peak RSS growth < 64x its size" bash -c \
     "$TMP/mem $SENT 4194304 $kind | tee /dev/stderr | awk '{ split(\$NF, r, \"=\"); exit !(r[2] < 64) }'"
@@ -86,10 +86,10 @@ check "32 MB review under a 300 MiB address space: OUT_OF_MEMORY, no abort" bash
   "SWIFT_BACKTRACE=enable=no $TMP/mem $SENT 33554432 smileys 300 2>/dev/null | grep -q status=SWIFTRNN_ERR_OUT_OF_MEMORY"
 
 check "64 KiB of thread stack is enough (load, score, batch, sample, log-likelihood)" bash -c \
-  "$(declare -f build); build tests/c/stack_test.c -o $TMP/stack -lpthread && SWIFT_BACKTRACE=enable=no $TMP/stack $SENT $LM 64"
+  "$(declare -f build); build Tests/c/stack_test.c -o $TMP/stack -lpthread && SWIFT_BACKTRACE=enable=no $TMP/stack $SENT $LM 64"
 
 # 4b. Memory: resident memory flat over 100,000 calls (growth under 1 MB after the first 10%).
-check "leak_loop builds" bash -c "$(declare -f build); build tests/c/leak_loop.c -o $TMP/leak_loop"
+check "leak_loop builds" bash -c "$(declare -f build); build Tests/c/leak_loop.c -o $TMP/leak_loop"
 check "RSS flat over 100,000 score calls" bash -c "$TMP/leak_loop $FIX/models/sentiment_keyword_trained.safetensors $FIX/models/charlm_small.safetensors 20 100000 | tee /dev/stderr | awk -F'[= ]' '{ exit !(\$4 - \$2 < 1024) }'"
 
 # 5. make install + pkg-config, as README.md says: the README's C program built with pkg-config

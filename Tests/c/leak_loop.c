@@ -1,6 +1,6 @@
 /* leak_loop MODEL_SENT MODEL_LM N: N x (load, score, sample, stream, free); then
  * with RSS: 100,000 score calls, resident memory sampled at 10,000 and at the end.
- * Prints "rss_kb_after_10k=... rss_kb_after_100k=..." for tests/c/run.sh and valgrind runs. */
+ * Prints "rss_kb_after_10k=... rss_kb_after_100k=..." for Tests/c/run.sh and valgrind runs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
