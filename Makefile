@@ -12,7 +12,8 @@ OUT        := out
 SWIFT      ?= swift
 CC         ?= cc
 PYTHON     ?= python3
-VERSION    := 0.2.0
+# The version is written once, in the header.
+VERSION    := $(shell sed -n 's/^\#define SWIFTRNN_VERSION_STRING "\(.*\)"/\1/p' include/swiftrnn.h)
 SOVERSION  := 0
 # One build runs on any x86-64: the Swift code is compiled for baseline x86-64 and the SIMD
 # kernels (Sources/CKernels) exist once per instruction set (AVX-512, AVX2, baseline), chosen at

@@ -5,6 +5,7 @@ import PackageDescription
 //   CKernels          the SIMD kernels (C), one copy per instruction set, chosen at run time
 //   SwiftRNN          the core: kernels over OpenBLAS, layers, tokenizer, model file, sampling
 //   SwiftRNNTraining  backward passes, losses, optimizers, data readers
+//   SwiftRNNABI       include/swiftrnn.h as a Clang module (the structs and statuses, by name)
 //   CSwiftRNN         the C ABI (@_cdecl functions of include/swiftrnn.h) and nothing else
 //   SwiftRNNCLI       the command-line tool (product swiftrnn-cli, installed as `swiftrnn`)
 //
@@ -34,9 +35,11 @@ let package = Package(
         // The SIMD kernels in C, compiled once per instruction set and chosen at run time
         // (include/swiftrnn_kernels.h says why they are C).
         .target(name: "CKernels", exclude: ["kernels.inc"]),
-        .target(name: "SwiftRNN", dependencies: ["COpenBLAS", "CKernels"]),
+        .target(name: "SwiftRNN", dependencies: ["COpenBLAS", "CKernels", "SwiftRNNABI"]),
         .target(name: "SwiftRNNTraining", dependencies: ["SwiftRNN"]),
-        .target(name: "CSwiftRNN", dependencies: ["SwiftRNN"], exclude: ["exports.map"]),
+        // include/swiftrnn.h imported as a module: CSwiftRNN reads the ABI's structs by field.
+        .systemLibrary(name: "SwiftRNNABI", path: "Sources/SwiftRNNABI"),
+        .target(name: "CSwiftRNN", dependencies: ["SwiftRNN", "SwiftRNNABI"], exclude: ["exports.map"]),
         .executableTarget(
             name: "SwiftRNNCLI",
             dependencies: [
@@ -46,7 +49,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SwiftRNNTests",
-            dependencies: ["SwiftRNN", "SwiftRNNTraining", "CSwiftRNN", "CKernels"],
+            dependencies: ["SwiftRNN", "SwiftRNNTraining", "CSwiftRNN", "CKernels", "SwiftRNNABI"],
             exclude: ["Fixtures"]
         ),
     ],

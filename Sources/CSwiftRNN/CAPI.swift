@@ -3,6 +3,7 @@
 // SwiftRNNError into a status plus this thread's message. No path here may trap: the core
 // validates before it computes, and these wrappers validate before they call it.
 import SwiftRNN
+import SwiftRNNABI
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -71,6 +72,33 @@ private func ensureRoom(textBytes n: Int, copies: Int = 1, extra: Int = 0) throw
 }
 
 private func nullArgument(_ name: String) -> SwiftRNNError { .init(.invalidArgument, "\(name) is NULL") }
+
+/// A caller's ABI struct (`swiftrnn_sample_params` ...) of which only the first `size` bytes
+/// exist: a program built against an older header passes a smaller struct. Fields are read and
+/// written by name through the layout of include/swiftrnn.h (imported as SwiftRNNABI), and only
+/// when they lie within those bytes; a field that does not is absent (its default applies).
+private struct Sized<S> {
+    let base: UnsafeMutableRawPointer
+    let size: Int
+
+    init(_ p: UnsafeRawPointer, size: Int) { base = UnsafeMutableRawPointer(mutating: p); self.size = size }
+
+    /// `struct_size` (the first field of every such struct) as the caller set it.
+    static func declaredSize(_ p: UnsafeRawPointer) -> Int { p.load(as: Int.self) }
+
+    private func offset<T>(_ field: PartialKeyPath<S>, _: T.Type) -> Int? {
+        guard let o = MemoryLayout<S>.offset(of: field), o + MemoryLayout<T>.size <= size else { return nil }
+        return o
+    }
+
+    subscript<T: BitwiseCopyable>(_ field: KeyPath<S, T>) -> T? {
+        offset(field, T.self).map { base.loadUnaligned(fromByteOffset: $0, as: T.self) }
+    }
+
+    func set<T: BitwiseCopyable>(_ field: KeyPath<S, T>, _ value: T) {
+        if let o = offset(field, T.self) { base.storeBytes(of: value, toByteOffset: o, as: T.self) }
+    }
+}
 
 // MARK: - Handles
 
@@ -175,33 +203,27 @@ public func swiftrnn_model_free(_ model: OpaquePointer?) {
     Unmanaged<ModelHandle>.fromOpaque(UnsafeRawPointer(model)).release()
 }
 
-/// Byte offsets of `swiftrnn_model_info` (checked against the header by Tests/c/abi_check.c).
-private enum InfoLayout {
-    static let fields: [(offset: Int, end: Int)] = [
-        (8, 12), (12, 16), (16, 20), (20, 24), (24, 28), (28, 32), (32, 36), (36, 40), (40, 48),
-    ]
-}
-
 @_cdecl("swiftrnn_model_get_info")
 public func swiftrnn_model_get_info(_ model: OpaquePointer?, _ info: UnsafeMutableRawPointer?) -> Int32 {
     guard let info else { return fail(nullArgument("info")) }
     return guarded { () throws(SwiftRNNError) in
         let h = try modelHandle(model)
-        let size = info.load(as: Int.self)
-        guard size >= 12 else { throw .init(.invalidArgument, "info->struct_size is \(size); set it to sizeof(swiftrnn_model_info)") }
-        let c = h.model.config
-        let kind: Int32 = c.kind == .sentiment ? 1 : 2
-        let cell: Int32 = [CellKind.lstm: 1, .gru: 2, .rnnTanh: 3, .rnnRelu: 4][c.cell]!
-        let values: [Int64] = [Int64(kind), Int64(cell), Int64(c.vocabSize), Int64(c.embeddingDim), Int64(c.hiddenSize),
-                               Int64(c.numLayers), c.bidirectional ? 1 : 0, Int64(c.head.count),
-                               Int64(h.model.weights.parameterCount)]
-        for (k, f) in InfoLayout.fields.enumerated() where f.end <= size {
-            if f.end - f.offset == 4 {
-                info.storeBytes(of: Int32(values[k]), toByteOffset: f.offset, as: Int32.self)
-            } else {
-                info.storeBytes(of: UInt64(values[k]), toByteOffset: f.offset, as: UInt64.self)
-            }
+        let i = Sized<swiftrnn_model_info>(info, size: Sized<swiftrnn_model_info>.declaredSize(info))
+        guard i[\.kind] != nil else {
+            throw .init(.invalidArgument, "info->struct_size is \(i.size); set it to sizeof(swiftrnn_model_info)")
         }
+        let c = h.model.config
+        i.set(\.kind, c.kind == .sentiment ? SWIFTRNN_KIND_SENTIMENT : SWIFTRNN_KIND_CHARLM)
+        let cells: [CellKind: swiftrnn_cell] = [.lstm: SWIFTRNN_CELL_LSTM, .gru: SWIFTRNN_CELL_GRU,
+                                                .rnnTanh: SWIFTRNN_CELL_RNN_TANH, .rnnRelu: SWIFTRNN_CELL_RNN_RELU]
+        i.set(\.cell, cells[c.cell]!)
+        i.set(\.vocab_size, Int32(c.vocabSize))
+        i.set(\.embedding_dim, Int32(c.embeddingDim))
+        i.set(\.hidden_size, Int32(c.hiddenSize))
+        i.set(\.num_layers, Int32(c.numLayers))
+        i.set(\.bidirectional, c.bidirectional ? 1 : 0)
+        i.set(\.head_layers, Int32(c.head.count))
+        i.set(\.n_parameters, UInt64(h.model.weights.parameterCount))
     }
 }
 
@@ -278,7 +300,7 @@ public func swiftrnn_score_sentiment(_ model: OpaquePointer?, _ textPtr: UnsafeP
     }
 }
 
-/// `swiftrnn_progress_fn`: `int (*)(void *user_data, size_t done, size_t total)`.
+/// `swiftrnn_progress_fn`, as the header declares it.
 typealias ProgressFn = @convention(c) (UnsafeMutableRawPointer?, Int, Int) -> Int32
 
 /// A monitor that calls the C callback (nil: none).
@@ -294,24 +316,20 @@ public func swiftrnn_score_sentiment_batch(_ model: OpaquePointer?, _ texts: Uns
     scoreBatch(model, texts, lens, count, threads, nil, nil, out)
 }
 
-/// `sizeof(swiftrnn_batch_params)` in this version: struct_size, n_threads (+ padding),
-/// progress, progress_user_data.
-private let batchParamsSize = 32
-
 @_cdecl("swiftrnn_batch_params_init_sized")
 public func swiftrnn_batch_params_init_sized(_ p: UnsafeMutableRawPointer?, _ size: Int) {
-    guard let p, size >= 8 else { return }
-    let n = min(size, batchParamsSize)
-    p.storeBytes(of: n, as: Int.self)
-    if n >= 12 { p.storeBytes(of: Int32(0), toByteOffset: 8, as: Int32.self) }
-    if n >= 16 { p.storeBytes(of: Int32(0), toByteOffset: 12, as: Int32.self) }
-    if n >= 24 { p.storeBytes(of: UInt(0), toByteOffset: 16, as: UInt.self) }
-    if n >= 32 { p.storeBytes(of: UInt(0), toByteOffset: 24, as: UInt.self) }
+    guard let p, size >= MemoryLayout<Int>.size else { return }
+    // Only the bytes of the caller's struct: an older header's struct is smaller.
+    let n = min(size, MemoryLayout<swiftrnn_batch_params>.size)
+    memset(p, 0, n)
+    let b = Sized<swiftrnn_batch_params>(p, size: n)
+    b.set(\.struct_size, n)
+    b.set(\.n_threads, 0)
 }
 
 @_cdecl("swiftrnn_batch_params_init")
 public func swiftrnn_batch_params_init(_ p: UnsafeMutableRawPointer?) {
-    swiftrnn_batch_params_init_sized(p, batchParamsSize)
+    swiftrnn_batch_params_init_sized(p, MemoryLayout<swiftrnn_batch_params>.size)
 }
 
 @_cdecl("swiftrnn_score_sentiment_batch_ex")
@@ -322,13 +340,13 @@ public func swiftrnn_score_sentiment_batch_ex(_ model: OpaquePointer?, _ texts: 
     var fn: ProgressFn? = nil
     var user: UnsafeMutableRawPointer? = nil
     if let params {
-        let size = params.load(as: Int.self)
-        guard size >= 8 else {
-            return fail(.invalidArgument, "params->struct_size is \(size); call swiftrnn_batch_params_init first")
+        let b = Sized<swiftrnn_batch_params>(params, size: Sized<swiftrnn_batch_params>.declaredSize(params))
+        guard b[\.struct_size] != nil else {
+            return fail(.invalidArgument, "params->struct_size is \(b.size); call swiftrnn_batch_params_init first")
         }
-        if size >= 12 { threads = params.load(fromByteOffset: 8, as: Int32.self) }
-        if size >= 24 { fn = unsafeBitCast(params.load(fromByteOffset: 16, as: UnsafeRawPointer?.self), to: ProgressFn?.self) }
-        if size >= 32 { user = params.load(fromByteOffset: 24, as: UnsafeMutableRawPointer?.self) }
+        threads = b[\.n_threads] ?? 0
+        fn = b[\.progress] ?? nil
+        user = b[\.progress_user_data] ?? nil
     }
     return scoreBatch(model, texts, lens, count, threads, fn, user, out)
 }
@@ -390,47 +408,44 @@ private func sampleParamsAndProgress(_ p: UnsafeRawPointer?) throws(SwiftRNNErro
     -> (parameters: SamplingParameters, progress: ProgressFn?, user: UnsafeMutableRawPointer?) {
     var s = SamplingParameters()
     guard let p else { return (s, nil, nil) }
-    let size = p.load(as: Int.self)
-    guard size >= 8 else { throw .init(.invalidArgument, "params->struct_size is \(size); call swiftrnn_sample_params_init first") }
-    if size >= 12 { s.scaleFactor = p.load(fromByteOffset: 8, as: Float.self) }
-    if size >= 16 { s.topK = Int(p.load(fromByteOffset: 12, as: Int32.self)) }
-    if size >= 20 { s.topP = p.load(fromByteOffset: 16, as: Float.self) }
-    if size >= 24 { s.greedy = p.load(fromByteOffset: 20, as: Int32.self) != 0 }
-    if size >= 32 { s.seed = p.load(fromByteOffset: 24, as: UInt64.self) }
-    if size >= 36 { s.threads = Int(p.load(fromByteOffset: 32, as: Int32.self)) }
-    var fn: ProgressFn? = nil
-    var user: UnsafeMutableRawPointer? = nil
-    if size >= 48 { fn = unsafeBitCast(p.load(fromByteOffset: 40, as: UnsafeRawPointer?.self), to: ProgressFn?.self) }
-    if size >= 56 { user = p.load(fromByteOffset: 48, as: UnsafeMutableRawPointer?.self) }
-    try s.validate()
-    return (s, fn, user)
+    let c = Sized<swiftrnn_sample_params>(p, size: Sized<swiftrnn_sample_params>.declaredSize(p))
+    guard c[\.struct_size] != nil else {
+        throw .init(.invalidArgument, "params->struct_size is \(c.size); call swiftrnn_sample_params_init first")
+    }
+    // Missing fields keep SamplingParameters' defaults, which are the header's. The values are
+    // validated once, by the Generator that uses them.
+    s.scaleFactor = c[\.scale_factor] ?? s.scaleFactor
+    s.topK = (c[\.top_k]).map { Int($0) } ?? s.topK
+    s.topP = c[\.top_p] ?? s.topP
+    s.greedy = (c[\.greedy]).map { $0 != 0 } ?? s.greedy
+    s.seed = c[\.seed] ?? s.seed
+    s.threads = (c[\.n_threads]).map { Int($0) } ?? s.threads
+    return (s, c[\.progress] ?? nil, c[\.progress_user_data] ?? nil)
 }
 
-/// `sizeof(swiftrnn_sample_params)` in this version.
-private let sampleParamsSize = 56
 
 @_cdecl("swiftrnn_sample_params_init_sized")
 public func swiftrnn_sample_params_init_sized(_ p: UnsafeMutableRawPointer?, _ size: Int) {
-    guard let p, size >= 8 else { return }
+    guard let p, size >= MemoryLayout<Int>.size else { return }
     // Only the fields that fit in the caller's struct: an older header's struct is smaller.
-    let n = min(size, sampleParamsSize)
-    p.storeBytes(of: n, as: Int.self)
-    if n >= 12 { p.storeBytes(of: Float(1), toByteOffset: 8, as: Float.self) }
-    if n >= 16 { p.storeBytes(of: Int32(0), toByteOffset: 12, as: Int32.self) }
-    if n >= 20 { p.storeBytes(of: Float(1), toByteOffset: 16, as: Float.self) }
-    if n >= 24 { p.storeBytes(of: Int32(0), toByteOffset: 20, as: Int32.self) }
-    if n >= 32 { p.storeBytes(of: UInt64(0), toByteOffset: 24, as: UInt64.self) }
-    if n >= 36 { p.storeBytes(of: Int32(1), toByteOffset: 32, as: Int32.self) }
-    if n >= 40 { p.storeBytes(of: Int32(0), toByteOffset: 36, as: Int32.self) }
-    if n >= 48 { p.storeBytes(of: UInt(0), toByteOffset: 40, as: UInt.self) }
-    if n >= 56 { p.storeBytes(of: UInt(0), toByteOffset: 48, as: UInt.self) }
+    let n = min(size, MemoryLayout<swiftrnn_sample_params>.size)
+    memset(p, 0, n)   // padding and pointers included
+    let d = SamplingParameters()
+    let c = Sized<swiftrnn_sample_params>(p, size: n)
+    c.set(\.struct_size, n)
+    c.set(\.scale_factor, d.scaleFactor)
+    c.set(\.top_k, Int32(d.topK))
+    c.set(\.top_p, d.topP)
+    c.set(\.greedy, d.greedy ? 1 : 0)
+    c.set(\.seed, d.seed)
+    c.set(\.n_threads, Int32(d.threads))
 }
 
 /// The header makes `swiftrnn_sample_params_init` a macro over the sized form; this symbol is
 /// for FFI users (ctypes) whose struct is this version's.
 @_cdecl("swiftrnn_sample_params_init")
 public func swiftrnn_sample_params_init(_ p: UnsafeMutableRawPointer?) {
-    swiftrnn_sample_params_init_sized(p, sampleParamsSize)
+    swiftrnn_sample_params_init_sized(p, MemoryLayout<swiftrnn_sample_params>.size)
 }
 
 @_cdecl("swiftrnn_sample_text")
