@@ -25,11 +25,11 @@ final class BoundedMemoryTests: XCTestCase {
             // A tape makes the layer project every step at once: the reference.
             let whole = rnn.forward(.rows(x), batch: packed, tape: RecurrentTape(layers: layers, directions: bi ? 2 : 1),
                                     transposed: transposed)
-            let chunked = rnn.forward(.embedding(table: m.weights.embedding.weight, ids: ids), batch: packed,
+            let chunked = rnn.forward(.embedding(m.weights.embedding, ids: ids), batch: packed,
                                       transposed: transposed)
             XCTAssertEqual(whole.h.map(\.bitPattern), chunked.h.map(\.bitPattern), "\(cell) L\(layers) bi \(bi) H\(H)")
             XCTAssertEqual(whole.output.map(\.bitPattern), chunked.output.map(\.bitPattern), "\(cell): outputs")
-            let noOutput = rnn.forward(.embedding(table: m.weights.embedding.weight, ids: ids), batch: packed,
+            let noOutput = rnn.forward(.embedding(m.weights.embedding, ids: ids), batch: packed,
                                        transposed: transposed, keepOutput: false)
             XCTAssertEqual(whole.h.map(\.bitPattern), noOutput.h.map(\.bitPattern), "\(cell): keepOutput false")
             XCTAssertTrue(noOutput.output.isEmpty)

@@ -131,7 +131,7 @@ public struct Recurrent: Sendable {
     /// embeddings in memory at once.
     public enum Input {
         case rows([Float])
-        case embedding(table: [Float], ids: [Int32])
+        case embedding(Embedding, ids: [Int32])
     }
 
     /// Time steps whose input projection is computed at once when no tape is kept: the
@@ -162,10 +162,11 @@ public struct Recurrent: Sendable {
                         keepOutput: Bool = true, monitor: ProgressMonitor? = nil) -> Output {
         let B = batch.batch, H = hiddenSize, D = directions
         var x: [Float]
-        var ids: [Int32] = [], table: [Float] = []
+        var ids: [Int32] = []
+        var table: Embedding? = nil
         switch input {
         case let .rows(r): x = r
-        case let .embedding(t, i): (table, ids) = (t, i); x = []
+        case let .embedding(e, i): (table, ids) = (e, i); x = []
         }
         var hOut = [Float](repeating: 0, count: numLayers * D * B * H)
         var cOut: [Float]? = cell == .lstm ? [Float](repeating: 0, count: numLayers * D * B * H) : nil
@@ -190,7 +191,7 @@ public struct Recurrent: Sendable {
                     }
                 }
                 tape?.layerInputs[layer] = x
-                let source: DirectionInput = layer == 0 && !ids.isEmpty ? .embedding(table, ids) : .rows(x)
+                let source: DirectionInput = layer == 0 && !ids.isEmpty ? .embedding(table!, ids) : .rows(x)
                 runDirection(weights[slot], inputWidth: layerInputSize(layer), source, batch: batch,
                              reverse: dir == 1, proj: &proj, lookup: &lookup, hh: &hh, h: &h, c: &c,
                              out: &out, outOffset: dir * H, outStride: D * H, tape: tape, slot: slot, monitor: monitor,
@@ -213,7 +214,7 @@ public struct Recurrent: Sendable {
 
     enum DirectionInput {
         case rows([Float])
-        case embedding([Float], [Int32])
+        case embedding(Embedding, [Int32])
     }
 
     /// One direction of one layer over the whole packed batch, in chunks of time steps whose
@@ -240,10 +241,11 @@ public struct Recurrent: Sendable {
         }
         if reverse { chunks.reverse() }
         var xRows: [Float] = []
-        var ids: [Int32] = [], table: [Float] = []
+        var ids: [Int32] = []
+        var table: Embedding? = nil
         switch input {
         case let .rows(r): xRows = r
-        case let .embedding(t, i): (table, ids) = (t, i)
+        case let .embedding(e, i): (table, ids) = (e, i)
         }
         if let tape, tape.slots[slot].count != rows * tapeWidth {
             tape.slots[slot] = [Float](repeating: 0, count: rows * tapeWidth)
@@ -260,7 +262,6 @@ public struct Recurrent: Sendable {
         xRows.withUnsafeBufferPointer { xrp in
         lookup.withUnsafeMutableBufferPointer { lp in
         ids.withUnsafeBufferPointer { idp in
-        table.withUnsafeBufferPointer { tp in
         proj.withUnsafeMutableBufferPointer { pp in
         hh.withUnsafeMutableBufferPointer { hhp in
         h.withUnsafeMutableBufferPointer { hp in
@@ -279,10 +280,7 @@ public struct Recurrent: Sendable {
             if idp.isEmpty {
                 xc = xrp.baseAddress! + first * inputWidth
             } else {
-                for r in 0..<m {
-                    (lp.baseAddress! + r * inputWidth).update(from: tp.baseAddress! + Int(idp[first + r]) * inputWidth,
-                                                              count: inputWidth)
-                }
+                table!.lookup(UnsafeBufferPointer(rebasing: idp[first..<(first + m)]), into: lp.baseAddress!)
                 xc = UnsafePointer(lp.baseAddress!)
             }
             // Input projection of every step of the chunk at once.
@@ -314,7 +312,7 @@ public struct Recurrent: Sendable {
                 }
             }
             }
-        }}}}}}}}}}}}}}
+        }}}}}}}}}}}}}
     }
 }
 

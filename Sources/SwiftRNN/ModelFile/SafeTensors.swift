@@ -260,10 +260,6 @@ public struct SafeTensorsWriter {
         tensors.append((name, dtype, shape, bytes))
     }
 
-    public mutating func addRaw(_ name: String, dtype: SafeTensors.DType, shape: [Int], bytes: [UInt8]) {
-        tensors.append((name, dtype, shape, bytes))
-    }
-
     public func serialize() -> [UInt8] {
         var header = "{"
         if !metadata.isEmpty {

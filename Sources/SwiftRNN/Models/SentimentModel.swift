@@ -38,7 +38,7 @@ public final class SentimentModel: Sendable {
         for (j, b) in packed.order.enumerated() {
             for (t, id) in seqs[b].enumerated() { rowIds[packed.offsets[t] + j] = id }
         }
-        let out = weights.rnn.forward(.embedding(table: weights.embedding.weight, ids: rowIds), batch: packed,
+        let out = weights.rnn.forward(.embedding(weights.embedding, ids: rowIds), batch: packed,
                                       transposed: transposed, keepOutput: false, monitor: monitor)
         return head(finalHidden: out.h, batch: packed.batch)
     }
