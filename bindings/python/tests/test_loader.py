@@ -153,15 +153,16 @@ def test_clis_work_without_library(tmp_path):
 
 
 def test_one_version():
-    """swiftrnn/_version.py is the package version; it is the release of the library
-    (Makefile VERSION) and what the built library reports."""
+    """swiftrnn/_version.py is the package version; it is the version written in the header
+    (the one place: the Makefile and the Swift code read it from there) and what the built
+    library reports."""
     sys.path.insert(0, PYROOT)
     try:
         from swiftrnn._version import __version__
     finally:
         sys.path.remove(PYROOT)
-    with open(os.path.join(REPO, "Makefile"), encoding="utf-8") as f:
-        m = re.search(r"^VERSION\s*:?=\s*(\S+)", f.read(), re.M)
+    with open(os.path.join(REPO, "include", "swiftrnn.h"), encoding="utf-8") as f:
+        m = re.search(r'^#define SWIFTRNN_VERSION_STRING "([^"]+)"', f.read(), re.M)
     assert m and m.group(1) == __version__
     r = run(["-c", "import swiftrnn, swiftrnn._lib as l; print(swiftrnn.__version__, l.version())"],
             REPO, clean_env(PYTHONPATH=PYROOT, SWIFTRNN_LIBRARY=BUILT))
