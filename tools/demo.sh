@@ -28,5 +28,5 @@ done
 
 cat <<EOF2
 The same from Python (bindings/python; pip install ./bindings/python):
-  SWIFTRNN_LIBRARY=$PWD/out/lib/libswiftrnn.so PYTHONPATH=bindings/python python3 -c "import swiftrnn; print(swiftrnn.load('$SENT').score('A wonderful film.')); print(swiftrnn.load('$LM').sample('The island', 300, scale_factor=2.0, seed=1))"
+  PYTHONPATH=bindings/python python3 -c "import swiftrnn; print(swiftrnn.load('$SENT').score('A wonderful film.')); print(swiftrnn.load('$LM').sample('The island', 300, scale_factor=2.0, seed=1))"
 EOF2
