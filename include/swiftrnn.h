@@ -50,6 +50,13 @@
  * the duration of that dlopen only (setenv: do not load the first model while another thread
  * reads the environment), so an instance the host uses later starts with one thread.
  *
+ * Stability: everything declared here is stable: a newer 0.x library runs programs built
+ * against an older 0.x header (structs only grow at their end, read up to their struct_size;
+ * enums and statuses only gain values; functions are never removed or changed). A function
+ * added later says since which version. New surfaces start in a separate "Experimental"
+ * section at the end of this header, which may change between minor versions; there is none
+ * yet.
+ *
  * What this library cannot check, and is undefined behaviour: a pointer that is not NULL but
  * invalid (freed, or to a buffer shorter than the length given with it); freeing a model or a
  * generator twice, or using one after it was freed; using one generator from two threads at
