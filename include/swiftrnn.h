@@ -45,10 +45,13 @@
  * SWIFTRNN_SIMD=avx2 or =baseline in the environment lowers the choice (never raises it).
  *
  * OpenBLAS: the first model load loads libopenblas.so.0. If the host already loaded it, the
- * library uses that instance as it is and changes none of its settings. Otherwise it sets
- * OPENBLAS_NUM_THREADS=1 and, when unset, OPENBLAS_CORETYPE for this CPU in the environment for
- * the duration of that dlopen only (setenv: do not load the first model while another thread
- * reads the environment), so an instance the host uses later starts with one thread.
+ * library uses that instance as it is and changes none of its settings. Otherwise the instance
+ * is the library's and runs one thread: if the process has no other thread yet, the library
+ * sets OPENBLAS_NUM_THREADS=1 and, when unset, OPENBLAS_CORETYPE for this CPU in the
+ * environment around that dlopen only; with other threads running it never touches the
+ * environment (setenv is not safe against their getenv) and calls openblas_set_num_threads(1)
+ * instead, and OpenBLAS picks its core itself (set OPENBLAS_CORETYPE, or load the first model
+ * before starting threads, on CPUs your OpenBLAS does not know).
  *
  * Stability: everything declared here is stable: a newer 0.x library runs programs built
  * against an older 0.x header (structs only grow at their end, read up to their struct_size;

@@ -39,6 +39,9 @@ check "api_test" bash -c "$(declare -f build); build Tests/c/api_test.c -o $TMP/
 check "reliability_test (issue 12: FIFO, truncation, SIZE_MAX, NaN, host OpenBLAS, cancellation)" bash -c \
   "$(declare -f build); build -D_GNU_SOURCE Tests/c/reliability_test.c -o $TMP/rel -ldl -lpthread && SWIFT_BACKTRACE=enable=no $TMP/rel $FIX $TMP"
 
+check "first load in a multi-threaded host: environment untouched, OpenBLAS on 1 thread" bash -c \
+  "$(declare -f build); build Tests/c/env_test.c -o $TMP/env_test -ldl -lpthread && env -u OPENBLAS_CORETYPE -u OPENBLAS_NUM_THREADS $TMP/env_test $FIX/models/charlm_small.safetensors"
+
 # 3b. The OpenBLAS core: chosen for the CPU when the user did not, the user's choice otherwise.
 check "blas_core builds" bash -c "$(declare -f build); build -D_GNU_SOURCE Tests/c/blas_core.c -o $TMP/blas_core -ldl"
 if grep -qw avx512bw /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo; then want=SkylakeX; elif grep -qw avx2 /proc/cpuinfo; then want=Haswell; else want=; fi

@@ -66,14 +66,20 @@ public enum BLAS {
         for name in ["libopenblas.so.0", "libopenblas.so"] {
             if let h = dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD) { return functions(h, chosen: nil) }
         }
+        // The environment is changed only while this is the process's one thread: setenv can
+        // move the environment table and free the old one, which another thread's getenv may
+        // be reading (glibc < 2.41; docs/segfault-hunt.md found it in Dask workers). With other
+        // threads running, OpenBLAS picks its core itself, and gets its one thread by a call.
+        let alone = isSingleThreaded()
         var chosen: String? = nil
-        if getenv("OPENBLAS_CORETYPE") == nil, let core = bestCoreType() {
+        if alone, getenv("OPENBLAS_CORETYPE") == nil, let core = bestCoreType() {
             chosen = core
             setenv("OPENBLAS_CORETYPE", core, 0)
         }
         // One OpenBLAS thread (we parallelise ourselves): saying so before it initialises also
         // spares it starting a thread pool at load time.
-        let setThreads = getenv("OPENBLAS_NUM_THREADS") == nil
+        let wantOneThread = getenv("OPENBLAS_NUM_THREADS") == nil
+        let setThreads = alone && wantOneThread
         if setThreads { setenv("OPENBLAS_NUM_THREADS", "1", 0) }
         var handle: UnsafeMutableRawPointer? = nil
         for name in ["libopenblas.so.0", "libopenblas.so"] {
@@ -86,7 +92,27 @@ public enum BLAS {
             let why = dlerror().map { String(cString: $0) } ?? "not found"
             return .failure(.init(.io, "cannot load OpenBLAS (libopenblas.so.0): \(why); install it, e.g. apt-get install libopenblas0"))
         }
+        // This process had no OpenBLAS before this dlopen: the instance is ours to configure.
+        if wantOneThread, !setThreads, let t = dlsym(handle, "openblas_set_num_threads") {
+            unsafeBitCast(t, to: SetThreadsFn.self)(1)
+        }
         return functions(handle, chosen: chosen)
+    }
+
+    typealias SetThreadsFn = @convention(c) (Int32) -> Void
+
+    /// Whether this process runs a single thread (Linux's /proc/self/status); false if unknown.
+    static func isSingleThreaded() -> Bool {
+        guard let f = fopen("/proc/self/status", "r") else { return false }
+        defer { fclose(f) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, Int32(line.count), f) != nil {
+            let s = String(cString: line)
+            if s.hasPrefix("Threads:") {
+                return String(s.dropFirst("Threads:".count).filter { !$0.isWhitespace }) == "1"
+            }
+        }
+        return false
     }
 
     private static func functions(_ handle: UnsafeMutableRawPointer, chosen: String?) -> Result<Functions, SwiftRNNError> {
