@@ -368,7 +368,11 @@ def _ort_session(path, t):
 
 
 def _swiftrnn():
-    sys.path.insert(0, os.path.join(REPO, "bindings", "python"))
+    """The bindings of the build under test: thread_env puts the right checkout's
+    bindings/python first on PYTHONPATH (this repo's, or SWIFTRNN_NATIVE_REPO's for the
+    swiftrnn-native peer); this repo's are the fallback."""
+    if not any(os.path.isdir(os.path.join(p, "swiftrnn")) for p in sys.path if p):
+        sys.path.insert(0, os.path.join(REPO, "bindings", "python"))
     import swiftrnn
     return swiftrnn
 

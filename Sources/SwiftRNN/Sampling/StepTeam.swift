@@ -12,10 +12,11 @@ import Glibc
 /// time slice, the owner then runs both halves itself, so two threads are never slower than
 /// one by more than a compare-and-swap. A waiting thread spins for about 50 microseconds (a
 /// step is tens of microseconds: a futex round trip would cost more than it saves), then
-/// blocks on a condition variable, so an idle team burns no core. When the owner had to block
-/// (the helper lost its core mid-job), the owner runs the next jobs alone, a number that doubles
-/// with each such stall (256 up to 65,536) and halves after a run of jobs without one: under
-/// sustained load the team degrades to one thread instead of waiting for time slices. For the
+/// blocks on a condition variable, so an idle team burns no core. When the owner waited more than
+/// a millisecond (the helper lost its core mid-job: a scheduler time slice), the owner runs the
+/// next jobs alone, a number that doubles with each such stall (4,096 up to 131,072) and halves
+/// after 4,096 team jobs without one: under sustained load the team degrades to one thread
+/// instead of waiting for time slices, while the short waits of an idle machine never count. For the
 /// bulk generation of
 /// `swiftrnn_sample_text` / `Generator.sample`. One generation at a time; `stop()` (also done
 /// at deinit) ends and joins the thread.
@@ -24,6 +25,8 @@ public final class StepTeam: @unchecked Sendable {
     public static let minimumHidden = 128
     /// How long a waiting thread spins before it blocks.
     static let spinNanoseconds = 50_000
+    /// A wait of the owner longer than this is a stall (the helper was descheduled).
+    static let stallNanoseconds = 1_000_000
 
     private let requested = Atomic<Int>(0)   // the last job number the owner posted; -1: stop
     private let claimed = Atomic<Int>(0)     // the last job number a thread took to run
@@ -104,8 +107,8 @@ public final class StepTeam: @unchecked Sendable {
             if claimed.compareExchange(expected: n - 1, desired: n, ordering: .acquiringAndReleasing).exchanged {
                 helper()   // the helper had not started: do its half here
             } else if wait(on: ownerWake, until: { self.completed.load(ordering: .acquiring) == n },
-                           sleeping: { self.ownerSleeping = $0 }) {
-                soloBudget = min(max(2 * soloBudget, 256), 65_536)
+                           sleeping: { self.ownerSleeping = $0 }) > Self.stallNanoseconds {
+                soloBudget = min(max(2 * soloBudget, 4096), 1 << 17)
                 soloLeft = soloBudget
                 cleanJobs = 0
             } else if soloBudget > 0 {
@@ -117,9 +120,9 @@ public final class StepTeam: @unchecked Sendable {
     }
 
     /// Spins about `spinNanoseconds` for `done`, then blocks on `cond` until it holds. Returns
-    /// whether it had to block.
+    /// the nanoseconds waited when it had to block (0 when the spin sufficed).
     @discardableResult
-    private func wait(on cond: UnsafeMutablePointer<pthread_cond_t>, until done: () -> Bool, sleeping: (Bool) -> Void) -> Bool {
+    private func wait(on cond: UnsafeMutablePointer<pthread_cond_t>, until done: () -> Bool, sleeping: (Bool) -> Void) -> Int {
         var start = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
         var spins = 0
@@ -134,9 +137,11 @@ public final class StepTeam: @unchecked Sendable {
             while !done() { pthread_cond_wait(cond, lock) }
             sleeping(false)
             pthread_mutex_unlock(lock)
-            return true
+            var end = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &end)
+            return max(1, (end.tv_sec - start.tv_sec) * 1_000_000_000 + (end.tv_nsec - start.tv_nsec))
         }
-        return false
+        return 0
     }
 
     private func helperLoop() {
