@@ -1462,14 +1462,14 @@ def cmd_report(a):
             for mname in models_:
                 for t in threads:
                     if mname is None:
-                        a, b = rate(rows, "swiftrnn", t), rate(rows, "swiftrnn-native", t)
+                        port, nat = rate(rows, "swiftrnn", t), rate(rows, "swiftrnn-native", t)
                     else:
-                        a, b = rate(rows, "swiftrnn", t, model=mname), rate(rows, "swiftrnn-native", t, model=mname)
-                    if not (a and b):
+                        port, nat = rate(rows, "swiftrnn", t, model=mname), rate(rows, "swiftrnn-native", t, model=mname)
+                    if not (port and nat):
                         continue
                     label = name + (f" ({mname} model)" if mname else "")
-                    L.append(f"| {label} | {t} | {_fmt(a)} | {_fmt(b)} | {a / b:.3f} |")
-                    checks.append((f"{label} {t}t: portable / native ≥ 0.95", f"{a / b:.3f}", a / b >= 0.95))
+                    L.append(f"| {label} | {t} | {_fmt(port)} | {_fmt(nat)} | {port / nat:.3f} |")
+                    checks.append((f"{label} {t}t: portable / native ≥ 0.95", f"{port / nat:.3f}", port / nat >= 0.95))
         L.append("")
     # ---- roofline
     rf = roofline(bw, models, w2)
