@@ -1553,6 +1553,10 @@ def cmd_report(a):
             L.append("The shipped models (`models/*.safetensors`) were not present: the W3 "
                      "targets are checked on the random-weights models of the book's shape.\n")
     # ---- W4
+    if not w4:
+        L.append("## W4 training\n")
+        L.append("Not part of this run (`WORKLOADS` without `w4`): results/w4.json is absent. The "
+                 "last run that measured it is in this file's git history.\n")
     if w4:
         ex = w4.get("extrapolated")
         L.append("## W4 training\n")
