@@ -12,12 +12,14 @@ import Glibc
 /// time slice, the owner then runs both halves itself, so two threads are never slower than
 /// one by more than a compare-and-swap. A waiting thread spins for about 50 microseconds (a
 /// step is tens of microseconds: a futex round trip would cost more than it saves), then
-/// blocks on a condition variable, so an idle team burns no core. When the owner waited more than
-/// a millisecond (the helper lost its core mid-job: a scheduler time slice), the owner runs the
-/// next jobs alone, a number that doubles with each such stall (4,096 up to 131,072) and halves
-/// after 4,096 team jobs without one: under sustained load the team degrades to one thread
-/// instead of waiting for time slices, while the short waits of an idle machine never count. For the
-/// bulk generation of
+/// blocks on a condition variable, so an idle team burns no core.
+///
+/// Two threads only pay when both get a core. So the owner measures: it times a window of
+/// `window` jobs as a team and one alone, then runs the faster way for `exploitWindows`
+/// windows and measures again. On an idle machine the team wins; when another process keeps a
+/// core busy, the helper keeps losing its time slice and the owner runs alone, at one thread's
+/// speed. A wait of over a millisecond (a lost time slice) also switches to alone until the
+/// next measurement. For the bulk generation of
 /// `swiftrnn_sample_text` / `Generator.sample`. One generation at a time; `stop()` (also done
 /// at deinit) ends and joins the thread.
 public final class StepTeam: @unchecked Sendable {
@@ -43,8 +45,13 @@ public final class StepTeam: @unchecked Sendable {
     private let ownerWake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var helperSleeping = false
     private var ownerSleeping = false
-    // The owner's back-off after stalls (owner thread only).
-    private var soloLeft = 0, soloBudget = 0, cleanJobs = 0
+    // The owner's choice between team and alone (owner thread only).
+    static let window = 256, exploitWindows = 32
+    private enum Phase { case probeTeam, probeAlone(teamNs: Int), exploit(windowsLeft: Int) }
+    private var phase = Phase.probeTeam
+    private var alone = false
+    private var windowLeft = StepTeam.window
+    private var windowStart = 0
 
     /// nil when the helper thread cannot be started (the caller then steps alone).
     public init?() {
@@ -90,12 +97,46 @@ public final class StepTeam: @unchecked Sendable {
     /// Runs `helper` and `mine` (`helper` on the helper thread if it takes it in time, else
     /// here); returns when both are done.
     func run(_ helper: () -> Void, mine: () -> Void) {
-        if soloLeft > 0 {
-            soloLeft -= 1
+        if windowStart == 0 { windowStart = Self.nanoseconds() }
+        if alone {
             mine()
             helper()
-            return
+        } else {
+            teamRun(helper, mine: mine)
         }
+        windowLeft -= 1
+        if windowLeft == 0 { endWindow() }
+    }
+
+    private static func nanoseconds() -> Int {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return t.tv_sec * 1_000_000_000 + t.tv_nsec
+    }
+
+    /// A window of jobs ended: measure or decide.
+    private func endWindow() {
+        let now = Self.nanoseconds(), ns = now - windowStart
+        windowStart = now
+        windowLeft = Self.window
+        switch phase {
+        case .probeTeam:
+            phase = .probeAlone(teamNs: ns)
+            alone = true
+        case let .probeAlone(teamNs):
+            alone = !(teamNs < ns)
+            phase = .exploit(windowsLeft: Self.exploitWindows)
+        case let .exploit(left):
+            if left > 1 {
+                phase = .exploit(windowsLeft: left - 1)
+            } else {
+                phase = .probeTeam
+                alone = false
+            }
+        }
+    }
+
+    private func teamRun(_ helper: () -> Void, mine: () -> Void) {
         withoutActuallyEscaping(helper) { helper in
             job = helper
             let n = requested.load(ordering: .relaxed) + 1   // this thread is the only poster
@@ -107,13 +148,9 @@ public final class StepTeam: @unchecked Sendable {
             if claimed.compareExchange(expected: n - 1, desired: n, ordering: .acquiringAndReleasing).exchanged {
                 helper()   // the helper had not started: do its half here
             } else if wait(on: ownerWake, until: { self.completed.load(ordering: .acquiring) == n },
-                           sleeping: { self.ownerSleeping = $0 }) > Self.stallNanoseconds {
-                soloBudget = min(max(2 * soloBudget, 4096), 1 << 17)
-                soloLeft = soloBudget
-                cleanJobs = 0
-            } else if soloBudget > 0 {
-                cleanJobs += 1
-                if cleanJobs >= 4096 { soloBudget /= 2; cleanJobs = 0 }
+                           sleeping: { self.ownerSleeping = $0 }) > Self.stallNanoseconds,
+                      case .exploit = phase {
+                alone = true   // the helper lost its core: alone until the next measurement
             }
             job = nil
         }
