@@ -1471,6 +1471,15 @@ def cmd_report(a):
                     L.append(f"| {label} | {t} | {_fmt(port)} | {_fmt(nat)} | {port / nat:.3f} |")
                     checks.append((f"{label} {t}t: portable / native ≥ 0.95", f"{port / nat:.3f}", port / nat >= 0.95))
         L.append("")
+    # ---- two threads on a busy machine (issue 12; benchmarks/contention.py writes it)
+    cpath = os.path.join(R, "contention.md")
+    if os.path.exists(cpath):
+        L.append("## Two threads against one on a busy machine\n")
+        L.append("`python benchmarks/contention.py` (not part of `bench.py run`: it needs the "
+                 "machine to itself). Generation: `Model.sample(threads=t)`; scoring: "
+                 "`Model.score_batch(threads=t)`.\n")
+        with open(cpath, encoding="utf-8") as f:
+            L.append(f.read())
     # ---- roofline
     rf = roofline(bw, models, w2)
     L.append("## Roofline for W2 (one generated character = one LSTM step + fc + sampling)\n")

@@ -125,7 +125,10 @@ public final class SentimentModel: Sendable {
             var ids = [[Int32]](repeating: [], count: end - start)
             ids.withUnsafeMutableBufferPointer { ip in
                 let base = ip.baseAddress!
-                Parallel.forEach(count: end - start, threads: threads) { i in base[i] = encode(texts[start + i]) }
+                Parallel.forEach(count: end - start, threads: threads) { i in
+                    if let monitor, monitor.poll() { return }   // tokenizing 4,096 long texts takes a while
+                    base[i] = encode(texts[start + i])
+                }
             }
             // Longest first, so a group's sequences end together and the big groups start early.
             let order = ids.indices.sorted { ids[$0].count > ids[$1].count || (ids[$0].count == ids[$1].count && $0 < $1) }
@@ -135,6 +138,7 @@ public final class SentimentModel: Sendable {
                 Parallel.forEach(count: groups, threads: threads) { g in
                     if let monitor, monitor.poll() { return }
                     let members = order[(g * group)..<min(order.count, (g + 1) * group)]
+                    if monitor?.cancelled == true { return }
                     let logits = logits(batch: members.map { ids[$0] }, monitor: monitor)
                     for (k, i) in members.enumerated() { base[i] = Self.probability(logits[k]) }
                     monitor?.advance(by: members.count)

@@ -346,3 +346,40 @@ def test_cli_bad_model_fails_fast(corpus, tmp_path, kind):
     assert r.stderr.startswith("error: ") and want in r.stderr, r.stderr
     assert not out.exists()
     assert time.perf_counter() - t0 < 25
+
+
+_ENDED: dict = {}   # filled by _score_until_closed in the in-process worker's thread
+
+
+def _score_until_closed(frame, path, sha):
+    try:
+        sd.score_pandas(frame, path, sha, "review")
+        _ENDED["finished"] = time.perf_counter()
+    except swiftrnn.CancelledError:
+        _ENDED["cancelled"] = time.perf_counter()
+
+
+def test_a_closing_worker_stops_its_batch_within_200_ms():
+    """Issue 12: a worker that starts to close (Ctrl-C on the client, a cluster shutdown)
+    stops the partition it is scoring within milliseconds instead of finishing it. An
+    in-process cluster, so the test sees when the task's C call returns."""
+    from distributed.core import Status
+    rng = random.Random(5)
+    df = pd.DataFrame({"review": [" ".join(_review(rng) for _ in range(20)) for _ in range(20000)]})
+    path, sha = sd.model_fingerprint(MODEL)
+    _ENDED.clear()
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as lc, Client(lc) as client:
+        fut = client.submit(_score_until_closed, df, path, sha, pure=False)
+        time.sleep(1.5)                       # the model loads and the batch runs
+        assert not _ENDED, "the partition finished before the test could close the worker"
+        worker = next(iter(lc.workers.values()))
+        closing_at = time.perf_counter()
+        worker.status = Status.closing
+        deadline = time.time() + 30
+        while not _ENDED and time.time() < deadline:
+            time.sleep(0.005)
+        worker.status = Status.running
+        fut.cancel()
+    assert "cancelled" in _ENDED, _ENDED
+    assert _ENDED["cancelled"] - closing_at < 0.2, _ENDED["cancelled"] - closing_at
