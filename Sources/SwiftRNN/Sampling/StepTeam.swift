@@ -18,9 +18,11 @@ import Glibc
 /// `window` jobs as a team and one alone, then runs the faster way for `exploitWindows`
 /// windows and measures again. On an idle machine the team wins; when another process keeps a
 /// core busy, the helper keeps losing its time slice and the owner runs alone, at one thread's
-/// speed. (Switching to alone at the first long wait cost an idle machine more than it saved a
-/// busy one: one scheduler hiccup gave up the second core for a third of a second.) For the
-/// bulk generation of
+/// speed. A wait of over a millisecond (a lost time slice) also switches to alone until the
+/// next measurement: without that rule, two threads with one core busy measured 0.95x of one
+/// thread, with it 0.99x; the price is on an idle machine, where a scheduler hiccup now and
+/// then gives up the second core for a third of a second (2 threads: 1.39-1.54x of one in
+/// benchmarks/contention.py runs). For the bulk generation of
 /// `swiftrnn_sample_text` / `Generator.sample`. One generation at a time; `stop()` (also done
 /// at deinit) ends and joins the thread.
 public final class StepTeam: @unchecked Sendable {
@@ -28,6 +30,8 @@ public final class StepTeam: @unchecked Sendable {
     public static let minimumHidden = 128
     /// How long a waiting thread spins before it blocks.
     static let spinNanoseconds = 50_000
+    /// A wait of the owner longer than this is a stall (the helper was descheduled).
+    static let stallNanoseconds = 1_000_000
 
     private let requested = Atomic<Int>(0)   // the last job number the owner posted; -1: stop
     private let claimed = Atomic<Int>(0)     // the last job number a thread took to run
@@ -146,9 +150,10 @@ public final class StepTeam: @unchecked Sendable {
             mine()
             if claimed.compareExchange(expected: n - 1, desired: n, ordering: .acquiringAndReleasing).exchanged {
                 helper()   // the helper had not started: do its half here
-            } else {
-                wait(on: ownerWake, until: { self.completed.load(ordering: .acquiring) == n },
-                     sleeping: { self.ownerSleeping = $0 })
+            } else if wait(on: ownerWake, until: { self.completed.load(ordering: .acquiring) == n },
+                           sleeping: { self.ownerSleeping = $0 }) > Self.stallNanoseconds,
+                      case .exploit = phase {
+                alone = true   // the helper lost its core: alone until the next measurement
             }
             job = nil
         }
