@@ -212,14 +212,20 @@ typedef int (*swiftrnn_progress_fn)(void *user_data, size_t done, size_t total);
 
 /* The probability that text is a positive review, in [0, 1]. A text with no tokens is scored
  * as the one-token sequence [<pad>] (docs/model-format.md). WRONG_KIND for a character model.
- * Thread-safe. */
+ * Memory: working memory does not grow with the text beyond its bytes, tokens and ids (about
+ * 6x the text for prose, 14x for a text of emoticons only; docs/bad-input.md has the table);
+ * a text over 1 MiB for which 16x its size cannot be reserved is SWIFTRNN_ERR_OUT_OF_MEMORY,
+ * checked before any work. Thread-safe. */
 SWIFTRNN_API swiftrnn_status swiftrnn_score_sentiment(const swiftrnn_model *model,
                                                       const char *text, size_t text_len,
                                                       float *out_probability);
 
 /* Scores count texts; out_probabilities[i] is exactly what swiftrnn_score_sentiment gives for
- * texts[i]. n_threads: 0 uses every core, otherwise at most that many threads (it is capped at
- * 256; negative is INVALID_ARGUMENT). texts[i] may be NULL only when text_lens[i] == 0 (an
+ * texts[i]. n_threads: 0 uses every core, otherwise at most that many threads (capped at the
+ * number of cores; negative is INVALID_ARGUMENT). Memory: the texts' copies and token ids
+ * (4,096 texts at a time), plus per thread a group of 16 reviews' working memory (16 x 256 x
+ * gates x hidden floats: 4.7 MB for the shipped model); OUT_OF_MEMORY as for one text, checked
+ * for the longest text times the threads. texts[i] may be NULL only when text_lens[i] == 0 (an
  * empty text). count 0 is OK and does nothing; then the arrays may be NULL.
  * Faster per review than single calls: texts are sorted by length and run 16 at a time through
  * kernels that share each weight load among 4 reviews, computing every review exactly as alone.
