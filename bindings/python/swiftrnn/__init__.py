@@ -210,7 +210,11 @@ class _Interruptible:
         import signal
         import threading
         old = None
-        main = threading.current_thread() is threading.main_thread()
+        # Only where Python owns SIGINT: on the main thread, and when the current handler is a
+        # Python one (getsignal is None for a handler installed from C, which could not be put
+        # back afterwards: then Ctrl-C keeps the host's behaviour).
+        main = (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is not None)
         if main:
             try:
                 old = signal.signal(signal.SIGINT, self._on_sigint)
