@@ -105,4 +105,24 @@ final class DispatchTests: XCTestCase {
             XCTAssertEqual(wrong.count, 0, "\(String(cString: t.name)): first wrong \(wrong.first.map { "\($0)" } ?? "")")
         }
     }
+
+    func testFiniteScanFindsEveryNaNAndInfinityOnEveryPath() {
+        for t in tables {
+            for n in [0, 1, 15, 16, 17, 100] {
+                let ok = [Float](repeating: 1.5, count: n)
+                XCTAssertEqual(ok.withUnsafeBufferPointer { t.all_finite($0.baseAddress ?? UnsafePointer(bitPattern: 8)!, n) }, 1)
+                for bad in [Float.nan, .infinity, -.infinity, Float(bitPattern: 0x7F80_0001)] {
+                    for at in Set([0, n / 2, max(0, n - 1)]) where at < n {
+                        var x = ok
+                        x[at] = bad
+                        XCTAssertEqual(x.withUnsafeBufferPointer { t.all_finite($0.baseAddress!, n) }, 0,
+                                       "\(String(cString: t.name)) n=\(n) at \(at): \(bad)")
+                    }
+                }
+            }
+            var big = [Float](repeating: .greatestFiniteMagnitude, count: 33)
+            big[32] = -.greatestFiniteMagnitude
+            XCTAssertEqual(big.withUnsafeBufferPointer { t.all_finite($0.baseAddress!, 33) }, 1)
+        }
+    }
 }

@@ -59,6 +59,10 @@ typedef struct srk_table {
 
     /* count little-endian IEEE binary16 values at src (any alignment) -> binary32, exactly. */
     void (*f16_to_f32)(const void *src, ptrdiff_t count, float *dst);
+
+    /* 1 if none of the count floats at x is NaN or infinite, else 0 (the load-time check of
+     * every weight). */
+    int (*all_finite)(const float *x, ptrdiff_t count);
 } srk_table;
 
 /* The highest level this CPU and its operating system support (AVX-512 needs the OS to save

@@ -58,11 +58,9 @@ public struct ModelWeights: Sendable {
             }
             used.insert(name)
             let values = file.floats(e)
-            // A branch-free scan first (it vectorises; this runs over every weight at load).
+            // A vector scan first (CKernels' all_finite; this runs over every weight at load).
             let allFinite = values.withUnsafeBufferPointer { b in
-                var bad: UInt32 = 0
-                for v in b { bad |= (v.bitPattern & 0x7F80_0000) == 0x7F80_0000 ? 1 : 0 }
-                return bad == 0
+                b.isEmpty || Kernels.simd.all_finite(b.baseAddress!, b.count) != 0
             }
             if !allFinite, let v = values.first(where: { !$0.isFinite }) {
                 throw .format("tensor '\(name)' contains \(v) (NaN and infinite weights are refused)")
