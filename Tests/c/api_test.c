@@ -8,31 +8,7 @@
 
 #include <swiftrnn.h>
 
-static int passed, failed;
-#define CHECK(cond)                                                                 \
-  do {                                                                              \
-    if (cond) passed++;                                                             \
-    else { failed++; fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: %s\n",  \
-                             __FILE__, __LINE__, #cond, swiftrnn_last_error()); }  \
-  } while (0)
-
-static char path_buf[4096];
-static const char *fixture(const char *dir, const char *name) {
-  snprintf(path_buf, sizeof path_buf, "%s/%s", dir, name);
-  return path_buf;
-}
-
-static unsigned char *read_file(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *buf = malloc((size_t)n);
-  *size = fread(buf, 1, (size_t)n, f);
-  fclose(f);
-  return buf;
-}
+#include "check.h"
 
 int main(int argc, char **argv) {
   if (argc < 2) { fprintf(stderr, "usage: api_test FIXTURES_DIR\n"); return 2; }

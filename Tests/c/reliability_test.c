@@ -21,31 +21,7 @@
 
 #include <swiftrnn.h>
 
-static int passed, failed;
-#define CHECK(cond)                                                                 \
-  do {                                                                              \
-    if (cond) passed++;                                                             \
-    else { failed++; fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: %s\n",  \
-                             __FILE__, __LINE__, #cond, swiftrnn_last_error()); }  \
-  } while (0)
-
-static char path_buf[4096];
-static const char *fixture(const char *dir, const char *name) {
-  snprintf(path_buf, sizeof path_buf, "%s/%s", dir, name);
-  return path_buf;
-}
-
-static unsigned char *read_file(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (!f) { fprintf(stderr, "cannot read %s\n", path); exit(2); }
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *buf = malloc((size_t)n);
-  *size = fread(buf, 1, (size_t)n, f);
-  fclose(f);
-  return buf;
-}
+#include "check.h"
 
 static double now(void) {
   struct timespec t;
@@ -154,6 +130,7 @@ int main(int argc, char **argv) {
   {
     size_t n;
     unsigned char *bytes = read_file(fixture(dir, "models/charlm_small.safetensors"), &n);
+    if (!bytes) { fprintf(stderr, "cannot read the fixtures\n"); return 2; }
     snprintf(path, sizeof path, "%s/churn.safetensors", tmp);
     struct churn c = {path, bytes, n, 0};
     pthread_t t;
@@ -239,6 +216,7 @@ int main(int argc, char **argv) {
   {
     size_t n;
     unsigned char *bytes = read_file(fixture(dir, "models/sentiment_rnn_tanh_uni.safetensors"), &n);
+    if (!bytes) { fprintf(stderr, "cannot read the fixtures\n"); return 2; }
     CHECK(patch_header(bytes, "\"rnn_tanh\"", "\"rnn_relu\""));
     CHECK(set_tensor(bytes, "rnn.weight_hh_l0", 1.0e30f));
     CHECK(set_tensor(bytes, "rnn.bias_ih_l0", 1.0f));
@@ -260,6 +238,7 @@ int main(int argc, char **argv) {
     free(bytes);
 
     bytes = read_file(fixture(dir, "models/charlm_small.safetensors"), &n);
+    if (!bytes) { fprintf(stderr, "cannot read the fixtures\n"); return 2; }
     CHECK(set_tensor(bytes, "rnn.weight_hh_l0", 1.0e30f));
     CHECK(set_tensor(bytes, "fc.weight", 3.0e38f));
     m = NULL;
