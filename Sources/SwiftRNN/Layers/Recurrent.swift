@@ -128,7 +128,8 @@ public struct Recurrent: Sendable {
 
     /// The first layer's input: packed rows, or token ids (packed in the same row order) whose
     /// embedding rows are looked up a chunk at a time, so a long text never has all its
-    /// embeddings in memory at once.
+    /// embeddings in memory at once. A tape (training) keeps the first layer's input rows, so
+    /// training passes `.rows`.
     public enum Input {
         case rows([Float])
         case embedding(Embedding, ids: [Int32])
@@ -161,12 +162,12 @@ public struct Recurrent: Sendable {
                         tape: RecurrentTape? = nil, transposed: TransposedWeights? = nil,
                         keepOutput: Bool = true, monitor: ProgressMonitor? = nil) -> Output {
         let B = batch.batch, H = hiddenSize, D = directions
-        var x: [Float]
-        var ids: [Int32] = []
-        var table: Embedding? = nil
+        // The first layer reads `input`; each later one the previous layer's output rows.
+        var x: [Float] = []
+        var looksUp = false
         switch input {
         case let .rows(r): x = r
-        case let .embedding(e, i): (table, ids) = (e, i); x = []
+        case .embedding: looksUp = true
         }
         var hOut = [Float](repeating: 0, count: numLayers * D * B * H)
         var cOut: [Float]? = cell == .lstm ? [Float](repeating: 0, count: numLayers * D * B * H) : nil
@@ -174,7 +175,7 @@ public struct Recurrent: Sendable {
         // (all of them with a tape), and the embedding rows of one chunk.
         let chunkRows = tape != nil ? batch.rows : min(batch.rows, Self.chunkSteps * B)
         var proj = [Float](repeating: 0, count: chunkRows * gateWidth)
-        var lookup = [Float](repeating: 0, count: ids.isEmpty ? 0 : chunkRows * inputSize)
+        var lookup = [Float](repeating: 0, count: looksUp ? chunkRows * inputSize : 0)
         var hh = [Float](repeating: 0, count: B * gateWidth)
         var h = [Float](repeating: 0, count: B * H)
         var c = [Float](repeating: 0, count: B * H)
@@ -191,8 +192,7 @@ public struct Recurrent: Sendable {
                     }
                 }
                 tape?.layerInputs[layer] = x
-                let source: DirectionInput = layer == 0 && !ids.isEmpty ? .embedding(table!, ids) : .rows(x)
-                runDirection(weights[slot], inputWidth: layerInputSize(layer), source, batch: batch,
+                runDirection(weights[slot], inputWidth: layerInputSize(layer), layer == 0 ? input : .rows(x), batch: batch,
                              reverse: dir == 1, proj: &proj, lookup: &lookup, hh: &hh, h: &h, c: &c,
                              out: &out, outOffset: dir * H, outStride: D * H, tape: tape, slot: slot, monitor: monitor,
                              wIHT: transposed?.ih[slot], wHHT: transposed?.hh[slot])
@@ -212,14 +212,9 @@ public struct Recurrent: Sendable {
     /// (LSTM) the new cell state or (GRU) `W_hn h + b_hn`.
     public var tapeWidth: Int { cell == .lstm || cell == .gru ? gateWidth + hiddenSize : hiddenSize }
 
-    enum DirectionInput {
-        case rows([Float])
-        case embedding(Embedding, [Int32])
-    }
-
     /// One direction of one layer over the whole packed batch, in chunks of time steps whose
     /// input projections fit `proj` (a tape needs them all: `proj` then holds every row).
-    func runDirection(_ w: RecurrentWeights, inputWidth: Int, _ input: DirectionInput, batch: PackedBatch,
+    func runDirection(_ w: RecurrentWeights, inputWidth: Int, _ input: Input, batch: PackedBatch,
                       reverse: Bool, proj: inout [Float], lookup: inout [Float], hh: inout [Float], h: inout [Float],
                       c: inout [Float], out: inout [Float], outOffset: Int, outStride: Int,
                       tape: RecurrentTape?, slot: Int, monitor: ProgressMonitor? = nil,

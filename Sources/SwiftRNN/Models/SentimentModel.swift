@@ -72,8 +72,10 @@ public final class SentimentModel: Sendable {
     /// The probability that `text` is a positive review; NaN when the logit is not finite
     /// (weights that overflow Float on this text: the sigmoid would hide an infinite logit as
     /// 0 or 1, so that case is NaN too and the C layer reports it).
-    public func score(_ text: String) -> Float {
-        Self.probability(logit(ids: encode(text)))
+    public func score(_ text: String) -> Float { score(text, monitor: nil) }
+
+    private func score(_ text: String, monitor: ProgressMonitor?) -> Float {
+        Self.probability(logit(ids: encode(text), monitor: monitor))
     }
 
     @inline(__always)
@@ -110,7 +112,7 @@ public final class SentimentModel: Sendable {
                 let base = o.baseAddress!
                 Parallel.forEach(count: texts.count, threads: threads) { i in
                     if let monitor, monitor.poll() { return }
-                    base[i] = Self.probability(logit(ids: encode(texts[i]), monitor: monitor))
+                    base[i] = score(texts[i], monitor: monitor)
                     monitor?.advance(by: 1)
                 }
             }
@@ -138,7 +140,6 @@ public final class SentimentModel: Sendable {
                 Parallel.forEach(count: groups, threads: threads) { g in
                     if let monitor, monitor.poll() { return }
                     let members = order[(g * group)..<min(order.count, (g + 1) * group)]
-                    if monitor?.cancelled == true { return }
                     let logits = logits(batch: members.map { ids[$0] }, monitor: monitor)
                     for (k, i) in members.enumerated() { base[i] = Self.probability(logits[k]) }
                     monitor?.advance(by: members.count)
