@@ -20,8 +20,8 @@ public struct CharLMTrainer {
 
     /// Recurrent state of every stream: `[layers, streams, hidden]` each.
     public struct StreamState {
-        public var h: [Float]
-        public var c: [Float]
+        public var h: FloatBuffer
+        public var c: FloatBuffer
     }
 
     public var weights: ModelWeights
@@ -42,21 +42,21 @@ public struct CharLMTrainer {
         if shardGrads.count != shards { shardGrads = Array(repeating: weights.zeros(), count: shards) }
         let L = weights.rnn.numLayers, H = weights.rnn.hiddenSize
         var losses = [Double](repeating: 0, count: shards)
-        var finals = [StreamState](repeating: StreamState(h: [], c: []), count: shards)
+        var finals = [StreamState](repeating: StreamState(h: FloatBuffer(count: 0), c: FloatBuffer(count: 0)), count: shards)
         let w = weights
         shardGrads.withUnsafeMutableBufferPointer { gbuf in
         losses.withUnsafeMutableBufferPointer { lbuf in
         finals.withUnsafeMutableBufferPointer { fbuf in
             Parallel.forEach(count: shards, threads: shards) { s in
                 let lo = s * B / shards, hi = (s + 1) * B / shards
-                var h0: [Float]?, c0: [Float]?
+                var h0: FloatBuffer?, c0: FloatBuffer?
                 if let state {
                     var h = [Float](), c = [Float]()
                     for l in 0..<L {
                         h += state.h[((l * B + lo) * H)..<((l * B + hi) * H)]
-                        c += state.c[((l * B + lo) * H)..<((l * B + hi) * H)]
+                        if !state.c.isEmpty { c += state.c[((l * B + lo) * H)..<((l * B + hi) * H)] }
                     }
-                    h0 = h; c0 = c
+                    h0 = FloatBuffer(h); c0 = state.c.isEmpty ? nil : FloatBuffer(c)
                 }
                 gbuf[s].setZero()
                 let r = Self.shardStep(weights: w, windows: Array(windows[lo..<hi]), totalRows: B * (windows[0].count - 1),
@@ -68,7 +68,7 @@ public struct CharLMTrainer {
         var grads = shardGrads[0]
         for s in 1..<shards { grads.add(shardGrads[s]) }
         // Reassemble the per-shard states into [L, B, H].
-        var h = [Float](repeating: 0, count: L * B * H), c = h
+        var h = FloatBuffer(count: L * B * H), c = h
         for s in 0..<shards {
             let lo = s * B / shards, hi = (s + 1) * B / shards, n = hi - lo
             for l in 0..<L {
@@ -88,29 +88,18 @@ public struct CharLMTrainer {
         return (loss, final)
     }
 
-    static func shardStep(weights w: ModelWeights, windows: [[Int32]], totalRows: Int, h0: [Float]?, c0: [Float]?,
+    static func shardStep(weights w: ModelWeights, windows: [[Int32]], totalRows: Int, h0: FloatBuffer?, c0: FloatBuffer?,
                           grads: inout ModelWeights) -> (loss: Double, state: StreamState) {
         let B = windows.count, T = windows[0].count - 1
-        let E = w.embedding.dimension, V = w.embedding.count, rnn = w.rnn
         let packed = PackedBatch(lengths: [Int](repeating: T, count: B))
         var ids = [Int32](repeating: 0, count: T * B)
         var targets = [Int32](repeating: 0, count: T * B)
         for t in 0..<T { for b in 0..<B { ids[t * B + b] = windows[b][t]; targets[t * B + b] = windows[b][t + 1] } }
-        var x = [Float](repeating: 0, count: T * B * E)
-        w.embedding.weight.withUnsafeBufferPointer { ew in
-            x.withUnsafeMutableBufferPointer { xp in
-                for (r, id) in ids.enumerated() { (xp.baseAddress! + r * E).update(from: ew.baseAddress! + Int(id) * E, count: E) }
-            }
-        }
-        let tape = RecurrentTape(layers: rnn.numLayers, directions: 1)
-        let out = rnn.forward(x, batch: packed, h0: h0, c0: c0, tape: tape)
-        let fc = w.head[0]
-        let logits = fc.forward(out.output)
-        let (loss, dLogits) = Losses.crossEntropy(logits, classes: V, targets, normalizer: totalRows)
-        let dOut = fc.backward(x: out.output, dy: dLogits, rows: T * B, grad: &grads.head[0])
-        let dx = rnn.backward(batch: packed, tape: tape, output: out.output, dOutput: dOut, dhN: nil, h0: h0, c0: c0,
-                              grads: &grads.rnn.weights)
-        w.embedding.backward(ids: ids, dOut: dx, dWeight: &grads.embedding.weight)
-        return (loss, StreamState(h: out.h, c: out.c ?? []))
+        let tape = RecurrentTape(layers: w.rnn.numLayers, directions: 1)
+        let (logits, out) = CharLanguageModel.forward(w, ids: ids, batch: packed, h0: h0, c0: c0, tape: tape)
+        let (loss, dLogits) = Losses.crossEntropy(logits, classes: w.embedding.count, targets, normalizer: totalRows)
+        CharLanguageModel.backward(w, ids: ids, batch: packed, h0: h0, c0: c0, tape: tape, output: out, dLogits: dLogits,
+                                   grads: &grads)
+        return (loss, StreamState(h: out.h, c: out.c ?? FloatBuffer(count: 0)))
     }
 }

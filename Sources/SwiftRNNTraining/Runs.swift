@@ -123,10 +123,9 @@ public enum SentimentRun {
             let seconds = monotonicSeconds() - te
             // Validation.
             let model = try SentimentModel(config: config, weights: trainer.weights)
-            var logits = [Float](repeating: 0, count: validIds.count)
-            logits.withUnsafeMutableBufferPointer { buf in
-                Parallel.forEach(count: validIds.count, threads: cfg.threads) { buf[$0] = model.logit(ids: validIds[$0]) }
-            }
+            var logits = FloatBuffer(count: validIds.count)
+            let out = logits.mutableSpan()
+            Parallel.forEach(count: validIds.count, threads: cfg.threads) { out[$0] = model.logit(ids: validIds[$0]) }
             let vLoss = Losses.binaryCrossEntropyWithLogits(logits, valid.map(\.label)).loss
             let vAcc = validIds.isEmpty ? 0 : Double(zip(logits, valid).filter { ($0.0 > 0) == ($0.1.label > 0.5) }.count) / Double(valid.count)
             let tAcc = seen > 0 ? Double(correct) / Double(seen) : 0
@@ -194,7 +193,7 @@ public enum CharLMRun {
             trainer.adam = ck.adam
             start = ck.progress["iteration"] ?? 0
             pos = ck.progress["pos"] ?? 0
-            if let h = ck.extra["state.h"], let c = ck.extra["state.c"] { state = .init(h: h, c: c) }
+            if let h = ck.extra["state.h"], let c = ck.extra["state.c"] { state = .init(h: FloatBuffer(h), c: FloatBuffer(c)) }
             if !cfg.quiet { print("resuming from \(ckptPath): iteration \(start)") }
         } else {
             config = ModelConfig(kind: .charlm, cell: cfg.cell, vocabSize: corpus.characters.count, embeddingDim: cfg.embeddingDim,
@@ -215,7 +214,7 @@ public enum CharLMRun {
         var tLog = monotonicSeconds()
         func save(_ it: Int) throws(SwiftRNNError) {
             var extra: [String: [Float]] = [:]
-            if let state { extra["state.h"] = state.h; extra["state.c"] = state.c }
+            if let state { extra["state.h"] = state.h.array; extra["state.c"] = state.c.array }
             try Checkpoint(config: config, weights: trainer.weights, adam: trainer.adam,
                            progress: ["iteration": it, "pos": pos], extra: extra).save(to: ckptPath)
         }
@@ -232,7 +231,7 @@ public enum CharLMRun {
                     let r = trainer.lossAndGradients(windows: windows, state: state)
                     var g = r.grads
                     let share = Float(len) / Float(T)
-                    for (_, p) in g.parameterPaths { g[keyPath: p].withUnsafeMutableBufferPointer { b in for k in b.indices { b[k] *= share } } }
+                    for (_, p) in g.parameterPaths { Kernels.scale(g[keyPath: p].mutableSpan(), by: share) }
                     if grads == nil { grads = g } else { grads!.add(g) }
                     loss += r.loss * Double(share)
                     state = r.state

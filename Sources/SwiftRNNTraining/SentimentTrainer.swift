@@ -72,64 +72,16 @@ public struct SentimentTrainer {
         return (loss, logits)
     }
 
-    /// Forward (and backward) of one shard; the loss returned is this shard's sum divided by
-    /// `total` (the whole batch), so shard losses and gradients add up to the batch mean.
+    /// Forward (and backward) of one shard, through the model's own `forward`/`backward`; the
+    /// loss returned is this shard's sum divided by `total` (the whole batch), so shard losses
+    /// and gradients add up to the batch mean.
     static func shardForward(weights w: ModelWeights, batch: [[Int32]], labels: [Float], total: Int, dropout: Float,
                              seed: UInt64, grads: inout ModelWeights, backward: Bool) -> (loss: Double, logits: [Float]) {
         guard !batch.isEmpty else { return (0, []) }
-        let seqs = batch.map { $0.isEmpty ? [Vocabulary.padIndex] : $0 }
-        let packed = PackedBatch(lengths: seqs.map(\.count))
-        let E = w.embedding.dimension, rnn = w.rnn, H = rnn.hiddenSize, D = rnn.directions, L = rnn.numLayers
-        let B = seqs.count
-        var ids = [Int32](repeating: 0, count: packed.rows)
-        for (j, b) in packed.order.enumerated() { for (t, id) in seqs[b].enumerated() { ids[packed.offsets[t] + j] = id } }
-        var x = [Float](repeating: 0, count: packed.rows * E)
-        for (r, id) in ids.enumerated() { for k in 0..<E { x[r * E + k] = w.embedding.weight[Int(id) * E + k] } }
-        var rng = RandomSource(seed: seed)
-        var maskX: [Float] = []
-        if dropout > 0 && backward {
-            let keep = 1 / (1 - dropout)
-            maskX = (0..<x.count).map { _ in rng.unit() < Double(dropout) ? 0 : keep }
-            for k in x.indices { x[k] *= maskX[k] }
-        }
-        let tape = RecurrentTape(layers: L, directions: D)
-        let out = rnn.forward(x, batch: packed, tape: backward ? tape : nil)
-        var feat = [Float](repeating: 0, count: B * D * H)
-        for b in 0..<B { for d in 0..<D { for k in 0..<H {
-            feat[b * D * H + d * H + k] = out.h[(((L - 1) * D + d) * B + b) * H + k]
-        } } }
-        var maskF: [Float] = []
-        if dropout > 0 && backward {
-            let keep = 1 / (1 - dropout)
-            maskF = (0..<feat.count).map { _ in rng.unit() < Double(dropout) ? 0 : keep }
-            for k in feat.indices { feat[k] *= maskF[k] }
-        }
-        var acts = [feat]
-        var pre: [[Float]] = []
-        for (k, layer) in w.head.enumerated() {
-            var z = layer.forward(acts[k])
-            pre.append(z)
-            if k < w.head.count - 1 { z.withUnsafeMutableBufferPointer { Activation.relu($0) } }
-            acts.append(z)
-        }
-        let logits = acts.last!
+        let tape = backward ? SentimentModel.Tape(for: w.rnn, dropout: dropout, seed: seed) : nil
+        let logits = SentimentModel.forward(w, batch: batch, tape: tape)
         let (loss, dz) = Losses.binaryCrossEntropyWithLogits(logits, labels, normalizer: total)
-        guard backward else { return (loss, logits) }
-
-        var da = dz
-        for k in stride(from: w.head.count - 1, through: 0, by: -1) {
-            if k < w.head.count - 1 { for q in da.indices where !(pre[k][q] > 0) { da[q] = 0 } }
-            da = w.head[k].backward(x: acts[k], dy: da, rows: B, grad: &grads.head[k])
-        }
-        if !maskF.isEmpty { for k in da.indices { da[k] *= maskF[k] } }
-        var dhN = [Float](repeating: 0, count: L * D * B * H)
-        for b in 0..<B { for d in 0..<D { for k in 0..<H {
-            dhN[(((L - 1) * D + d) * B + b) * H + k] = da[b * D * H + d * H + k]
-        } } }
-        var dx = rnn.backward(batch: packed, tape: tape, output: out.output, dOutput: nil, dhN: dhN, grads: &grads.rnn.weights)
-        if !maskX.isEmpty { for k in dx.indices { dx[k] *= maskX[k] } }
-        w.embedding.backward(ids: ids, dOut: dx, dWeight: &grads.embedding.weight)
-        return (loss, logits)
+        if let tape { SentimentModel.backward(w, tape: tape, dLogits: dz, grads: &grads) }
+        return (loss, logits.array)
     }
-
 }

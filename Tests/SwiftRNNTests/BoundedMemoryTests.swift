@@ -17,10 +17,7 @@ final class BoundedMemoryTests: XCTestCase {
             let packed = PackedBatch(lengths: lengths)
             var ids = [Int32](repeating: 0, count: packed.rows)
             for r in 0..<packed.rows { ids[r] = Int32(rng.next() % UInt64(m.vocabulary.count)) }
-            var x = [Float](repeating: 0, count: packed.rows * E)
-            for r in 0..<packed.rows {
-                for k in 0..<E { x[r * E + k] = m.weights.embedding.weight[Int(ids[r]) * E + k] }
-            }
+            let x = m.weights.embedding.lookup(ids)
             let transposed = H <= 256 ? TransposedWeights(rnn) : nil
             // A tape makes the layer project every step at once: the reference.
             let whole = rnn.forward(.rows(x), batch: packed, tape: RecurrentTape(layers: layers, directions: bi ? 2 : 1),

@@ -10,8 +10,8 @@ public struct ModelWeights: Sendable {
 
     /// Every parameter array with its state_dict name, in state_dict order: the handle the
     /// optimizer and gradient code use to walk the model without copying it.
-    public var parameterPaths: [(name: String, path: WritableKeyPath<ModelWeights, [Float]>)] {
-        var list: [(String, WritableKeyPath<ModelWeights, [Float]>)] = [("embedding.weight", \.embedding.weight)]
+    public var parameterPaths: [(name: String, path: WritableKeyPath<ModelWeights, FloatBuffer>)] {
+        var list: [(String, WritableKeyPath<ModelWeights, FloatBuffer>)] = [("embedding.weight", \.embedding.weight)]
         for layer in 0..<rnn.numLayers {
             for dir in 0..<rnn.directions {
                 let k = layer * rnn.directions + dir, r = dir == 1
@@ -31,7 +31,7 @@ public struct ModelWeights: Sendable {
     /// The same shapes, all zero (gradients, optimizer moments).
     public func zeros() -> ModelWeights {
         var z = self
-        for (_, p) in parameterPaths { z[keyPath: p] = [Float](repeating: 0, count: self[keyPath: p].count) }
+        for (_, p) in parameterPaths { z[keyPath: p] = FloatBuffer(count: self[keyPath: p].count) }
         return z
     }
 
@@ -46,7 +46,7 @@ public struct ModelWeights: Sendable {
     /// keeps the optimizer's state beside the model's).
     public init(config: ModelConfig, file: SafeTensors, ignoring: [String] = []) throws(SwiftRNNError) {
         var used = Set<String>()
-        func tensor(_ name: String, _ shape: [Int]) throws(SwiftRNNError) -> [Float] {
+        func tensor(_ name: String, _ shape: [Int]) throws(SwiftRNNError) -> FloatBuffer {
             guard let e = file[name] else {
                 throw .format("model file has no tensor '\(name)' (expected shape \(shape))")
             }
@@ -59,10 +59,7 @@ public struct ModelWeights: Sendable {
             used.insert(name)
             let values = file.floats(e)
             // A vector scan first (CKernels' all_finite; this runs over every weight at load).
-            let allFinite = values.withUnsafeBufferPointer { b in
-                b.isEmpty || Kernels.simd.all_finite(b.baseAddress!, b.count) != 0
-            }
-            if !allFinite, let v = values.first(where: { !$0.isFinite }) {
+            if !Kernels.allFinite(values.span()), let v = values.first(where: { !$0.isFinite }) {
                 throw .format("tensor '\(name)' contains \(v) (NaN and infinite weights are refused)")
             }
             return values

@@ -79,7 +79,9 @@ public struct Sampler {
 
     /// The index drawn; NON_FINITE when a logit is NaN or infinite (weights that overflow on
     /// this text), which no distribution can be drawn from.
-    public mutating func draw(_ logits: [Float]) throws(SwiftRNNError) -> Int {
+    public mutating func draw(_ logits: [Float]) throws(SwiftRNNError) -> Int { try draw(FloatBuffer(logits)) }
+
+    public mutating func draw(_ logits: FloatBuffer) throws(SwiftRNNError) -> Int {
         let n = logits.count
         for v in logits where !v.isFinite { throw .nonFinite("in the next-character logits") }
         if parameters.greedy {
