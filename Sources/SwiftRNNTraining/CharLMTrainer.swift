@@ -28,7 +28,7 @@ public struct CharLMTrainer {
     public let config: ModelConfig
     public var options: Options
     public var adam: Adam
-    private var shardGrads: [ModelWeights] = []
+    private var shards = GradientShards()
 
     public init(weights: ModelWeights, config: ModelConfig, options: Options) {
         self.weights = weights; self.config = config; self.options = options
@@ -37,48 +37,33 @@ public struct CharLMTrainer {
 
     /// Mean cross-entropy (nats per character) of the windows, its gradients, and the final state.
     public mutating func lossAndGradients(windows: [[Int32]], state: StreamState?) -> (loss: Double, grads: ModelWeights, state: StreamState) {
-        let B = windows.count
-        let shards = max(1, min(options.threads <= 0 ? Parallel.cores : options.threads, B))
-        if shardGrads.count != shards { shardGrads = Array(repeating: weights.zeros(), count: shards) }
-        let L = weights.rnn.numLayers, H = weights.rnn.hiddenSize
-        var losses = [Double](repeating: 0, count: shards)
-        var finals = [StreamState](repeating: StreamState(h: FloatBuffer(count: 0), c: FloatBuffer(count: 0)), count: shards)
-        let w = weights
-        shardGrads.withUnsafeMutableBufferPointer { gbuf in
-        losses.withUnsafeMutableBufferPointer { lbuf in
-        finals.withUnsafeMutableBufferPointer { fbuf in
-            Parallel.forEach(count: shards, threads: shards) { s in
-                let lo = s * B / shards, hi = (s + 1) * B / shards
-                var h0: FloatBuffer?, c0: FloatBuffer?
-                if let state {
-                    var h = [Float](), c = [Float]()
-                    for l in 0..<L {
-                        h += state.h[((l * B + lo) * H)..<((l * B + hi) * H)]
-                        if !state.c.isEmpty { c += state.c[((l * B + lo) * H)..<((l * B + hi) * H)] }
-                    }
-                    h0 = FloatBuffer(h); c0 = state.c.isEmpty ? nil : FloatBuffer(c)
+        let B = windows.count, L = weights.rnn.numLayers, H = weights.rnn.hiddenSize
+        let w = weights, totalRows = B * (windows[0].count - 1)
+        let (grads, results) = shards.run(count: B, threads: options.threads, zerosLike: weights) { _, range, g in
+            // This shard's streams of the carried state, `[L, streams, H]`.
+            var h0: FloatBuffer?, c0: FloatBuffer?
+            if let state {
+                var h = [Float](), c = [Float]()
+                for l in 0..<L {
+                    h += state.h[((l * B + range.lowerBound) * H)..<((l * B + range.upperBound) * H)]
+                    if !state.c.isEmpty { c += state.c[((l * B + range.lowerBound) * H)..<((l * B + range.upperBound) * H)] }
                 }
-                gbuf[s].setZero()
-                let r = Self.shardStep(weights: w, windows: Array(windows[lo..<hi]), totalRows: B * (windows[0].count - 1),
-                                       h0: h0, c0: c0, grads: &gbuf[s])
-                lbuf[s] = r.loss
-                fbuf[s] = r.state
+                h0 = FloatBuffer(h); c0 = state.c.isEmpty ? nil : FloatBuffer(c)
             }
-        }}}
-        var grads = shardGrads[0]
-        for s in 1..<shards { grads.add(shardGrads[s]) }
+            return (range, Self.shardStep(weights: w, windows: Array(windows[range]), totalRows: totalRows, h0: h0, c0: c0, grads: &g))
+        }
         // Reassemble the per-shard states into [L, B, H].
         var h = FloatBuffer(count: L * B * H), c = h
-        for s in 0..<shards {
-            let lo = s * B / shards, hi = (s + 1) * B / shards, n = hi - lo
+        for (range, r) in results {
+            let n = range.count
             for l in 0..<L {
                 for q in 0..<(n * H) {
-                    h[(l * B + lo) * H + q] = finals[s].h[l * n * H + q]
-                    c[(l * B + lo) * H + q] = finals[s].c.isEmpty ? 0 : finals[s].c[l * n * H + q]
+                    h[(l * B + range.lowerBound) * H + q] = r.state.h[l * n * H + q]
+                    c[(l * B + range.lowerBound) * H + q] = r.state.c.isEmpty ? 0 : r.state.c[l * n * H + q]
                 }
             }
         }
-        return (losses.reduce(0, +), grads, StreamState(h: h, c: c))
+        return (results.reduce(0) { $0 + $1.1.loss }, grads, StreamState(h: h, c: c))
     }
 
     /// One optimizer step on `windows` (each `seqLength + 1` ids). Returns loss and final state.

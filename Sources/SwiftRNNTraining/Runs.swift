@@ -24,7 +24,8 @@ public struct SentimentRunConfig {
     public var threads = 0
     public var maxVocab: Int? = nil
     public var resume = false
-    public var quiet = false
+    /// Progress reports and stopping (default: silent, never stops).
+    public var observer = RunObserver.silent
     public var commandLine = ""
 
     public init(out: String) { self.out = out }
@@ -74,7 +75,7 @@ public enum SentimentRun {
             startEpoch = ck.progress["epoch"] ?? 0
             startBatch = ck.progress["batch"] ?? 0
             best = (Double(ck.progress["best_acc_ppm"] ?? -1_000_000) / 1e6, ck.progress["best_epoch"] ?? 0)
-            if !cfg.quiet { print("resuming from \(ckptPath): epoch \(startEpoch + 1), batch \(startBatch)") }
+            cfg.observer.report(.resumed("resuming from \(ckptPath): epoch \(startEpoch + 1), batch \(startBatch)"))
         } else {
             let vocab = Vocabulary.build(from: train.map(\.text), maxTokens: cfg.maxVocab)
             config = ModelConfig(kind: .sentiment, cell: cfg.cell, vocabSize: vocab.count, embeddingDim: cfg.embeddingDim,
@@ -98,8 +99,7 @@ public enum SentimentRun {
         var epochsRun = 0
         for epoch in startEpoch..<cfg.epochs {
             let batches = Self.batches(count: train.count, lengths: lengths, batchSize: cfg.batchSize, seed: cfg.seed, epoch: epoch)
-            var progress = Progress(total: batches.count, label: "epoch \(epoch + 1)/\(cfg.epochs)")
-            progress.quiet = cfg.quiet
+            let label = "epoch \(epoch + 1)/\(cfg.epochs)"
             var lossSum = 0.0, correct = 0, seen = 0
             let te = monotonicSeconds()
             for bi in (epoch == startEpoch ? startBatch : 0)..<batches.count {
@@ -109,12 +109,13 @@ public enum SentimentRun {
                 lossSum += loss * Double(b.count)
                 seen += b.count
                 for (z, y) in zip(logits, labels) where (z > 0) == (y > 0.5) { correct += 1 }
-                progress.update(bi + 1, "loss \(fmt(lossSum / Double(seen), 4)) acc \(fmt(Double(correct) / Double(seen), 4))",
-                                unitsPerSecond: Double(seen) / (monotonicSeconds() - te), unit: "reviews")
-                if Interrupt.requested {
+                cfg.observer.report(.progress(label: label, done: bi + 1, total: batches.count,
+                                              metrics: "loss \(fmt(lossSum / Double(seen), 4)) acc \(fmt(Double(correct) / Double(seen), 4))",
+                                              unitsPerSecond: Double(seen) / (monotonicSeconds() - te), unit: "reviews"))
+                if cfg.observer.shouldStop() {
                     try Checkpoint(config: config, weights: trainer.weights, adam: trainer.adam,
                                    progress: ["epoch": epoch, "batch": bi + 1, "best_acc_ppm": Int(best.acc * 1e6), "best_epoch": best.epoch]).save(to: ckptPath)
-                    if !cfg.quiet { print("\ninterrupted: checkpoint written to \(ckptPath); continue with --resume") }
+                    cfg.observer.report(.interrupted(checkpoint: ckptPath))
                     return SentimentRunResult(bestValidAccuracy: best.acc, bestEpoch: best.epoch, epochsRun: epochsRun,
                                               interrupted: true, seconds: monotonicSeconds() - t0)
                 }
@@ -131,7 +132,7 @@ public enum SentimentRun {
             let tAcc = seen > 0 ? Double(correct) / Double(seen) : 0
             csv.write([String(epoch + 1), fmt(lossSum / Double(max(seen, 1)), 5), fmt(tAcc, 5), fmt(vLoss, 5), fmt(vAcc, 5),
                        fmt(seconds, 1), fmt(Double(seen) / seconds, 1)])
-            if !cfg.quiet { print("epoch \(epoch + 1): train loss \(fmt(lossSum / Double(max(seen, 1)), 4)) acc \(fmt(tAcc, 4)) | valid loss \(fmt(vLoss, 4)) acc \(fmt(vAcc, 4)) | \(fmt(seconds, 1)) s") }
+            cfg.observer.report(.summary("epoch \(epoch + 1): train loss \(fmt(lossSum / Double(max(seen, 1)), 4)) acc \(fmt(tAcc, 4)) | valid loss \(fmt(vLoss, 4)) acc \(fmt(vAcc, 4)) | \(fmt(seconds, 1)) s"))
             if vAcc > best.acc {
                 best = (vAcc, epoch + 1)
                 var c = config
@@ -170,7 +171,8 @@ public struct CharLMRunConfig {
     public var logEvery = 100
     public var checkpointEvery = 500
     public var resume = false
-    public var quiet = false
+    /// Progress reports and stopping (default: silent, never stops).
+    public var observer = RunObserver.silent
     public var commandLine = ""
 
     public init(out: String) { self.out = out }
@@ -194,7 +196,7 @@ public enum CharLMRun {
             start = ck.progress["iteration"] ?? 0
             pos = ck.progress["pos"] ?? 0
             if let h = ck.extra["state.h"], let c = ck.extra["state.c"] { state = .init(h: FloatBuffer(h), c: FloatBuffer(c)) }
-            if !cfg.quiet { print("resuming from \(ckptPath): iteration \(start)") }
+            cfg.observer.report(.resumed("resuming from \(ckptPath): iteration \(start)"))
         } else {
             config = ModelConfig(kind: .charlm, cell: cfg.cell, vocabSize: corpus.characters.count, embeddingDim: cfg.embeddingDim,
                                  hiddenSize: cfg.hiddenSize, numLayers: cfg.layers, bidirectional: false, head: ["fc"],
@@ -207,8 +209,6 @@ public enum CharLMRun {
         guard ids.count > B * (T + 1) else { throw .invalid("the training text (\(ids.count) characters) is too short for batch \(B) x \(T + 1)") }
         let streamLen = ids.count / B
         let csv = CSVLog(path: cfg.out + ".metrics.csv", header: "iteration,loss_nats,bits_per_char,seconds,chars_per_s", append: start > 0)
-        var progress = Progress(total: cfg.iterations, label: "charlm")
-        progress.quiet = cfg.quiet
         let t0 = monotonicSeconds()
         var windowLoss = 0.0, windowCount = 0, last = 0.0
         var tLog = monotonicSeconds()
@@ -252,8 +252,9 @@ public enum CharLMRun {
             last = loss
             windowLoss += loss; windowCount += 1
             let elapsed = monotonicSeconds() - t0
-            progress.update(it + 1, "loss \(fmt(loss, 4)) (\(fmt(loss / log(2.0), 3)) bits/char)",
-                            unitsPerSecond: Double(it + 1 - start) / elapsed, unit: "it")
+            cfg.observer.report(.progress(label: "charlm", done: it + 1, total: cfg.iterations,
+                                          metrics: "loss \(fmt(loss, 4)) (\(fmt(loss / log(2.0), 3)) bits/char)",
+                                          unitsPerSecond: Double(it + 1 - start) / elapsed, unit: "it"))
             if (it + 1) % cfg.logEvery == 0 || it + 1 == cfg.iterations {
                 let now = monotonicSeconds()
                 let avg = windowLoss / Double(windowCount)
@@ -262,10 +263,10 @@ public enum CharLMRun {
                 windowLoss = 0; windowCount = 0; tLog = now
             }
             if (it + 1) % cfg.checkpointEvery == 0 || it + 1 == cfg.iterations { try save(it + 1) }
-            if Interrupt.requested {
+            if cfg.observer.shouldStop() {
                 try save(it + 1)
                 try Model.make(config: config, weights: trainer.weights).save(to: cfg.out)
-                if !cfg.quiet { print("\ninterrupted: checkpoint written to \(ckptPath); continue with --resume") }
+                cfg.observer.report(.interrupted(checkpoint: ckptPath))
                 return (last, true, monotonicSeconds() - t0)
             }
         }
@@ -285,8 +286,6 @@ public enum CharLMRun {
 extension CharLMTrainer {
     /// Clips (if asked) and takes one Adam step with `grads`.
     public mutating func apply(_ grads: ModelWeights) {
-        var g = grads
-        if let c = options.clipNorm { GradientClipping.clipGlobalNorm(&g, maxNorm: c) }
-        adam.update(&weights, grads: g)
+        adam.apply(grads, to: &weights, clipNorm: options.clipNorm)
     }
 }

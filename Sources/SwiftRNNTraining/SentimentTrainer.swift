@@ -22,7 +22,7 @@ public struct SentimentTrainer {
     public let config: ModelConfig
     public var options: Options
     public var adam: Adam
-    private var shardGrads: [ModelWeights] = []
+    private var shards = GradientShards()
 
     public init(weights: ModelWeights, config: ModelConfig, options: Options) {
         self.weights = weights; self.config = config; self.options = options
@@ -38,37 +38,21 @@ public struct SentimentTrainer {
 
     /// Mean loss and its gradients (summed over shards), at the current weights.
     public mutating func lossAndGradients(batch: [[Int32]], labels: [Float], step: Int = 0) -> (loss: Double, grads: ModelWeights, logits: [Float]) {
-        let shards = max(1, min(options.threads <= 0 ? Parallel.cores : options.threads, batch.count))
-        if shardGrads.count != shards { shardGrads = Array(repeating: weights.zeros(), count: shards) }
-        var losses = [Double](repeating: 0, count: shards)
-        var logits = [Float](repeating: 0, count: batch.count)
         let w = weights, total = batch.count, dropout = options.dropout
         let seed = options.seed &* 0x9E37_79B9 &+ UInt64(step)
-        shardGrads.withUnsafeMutableBufferPointer { gbuf in
-            losses.withUnsafeMutableBufferPointer { lbuf in
-            logits.withUnsafeMutableBufferPointer { zbuf in
-                Parallel.forEach(count: shards, threads: shards) { s in
-                    let lo = s * total / shards, hi = (s + 1) * total / shards
-                    gbuf[s].setZero()
-                    let r = Self.shardForward(weights: w, batch: Array(batch[lo..<hi]), labels: Array(labels[lo..<hi]),
-                                              total: total, dropout: dropout, seed: seed &+ UInt64(s) &* 7919,
-                                              grads: &gbuf[s], backward: true)
-                    lbuf[s] = r.loss
-                    for (k, z) in r.logits.enumerated() { zbuf[lo + k] = z }
-                }
-            }}
+        let (grads, results) = shards.run(count: total, threads: options.threads, zerosLike: weights) { s, range, g in
+            Self.shardForward(weights: w, batch: Array(batch[range]), labels: Array(labels[range]), total: total,
+                              dropout: dropout, seed: seed &+ UInt64(s) &* 7919,
+                              grads: &g, backward: true)
         }
-        var grads = shardGrads[0]
-        for s in 1..<shards { grads.add(shardGrads[s]) }
-        return (losses.reduce(0, +), grads, logits)
+        return (results.reduce(0) { $0 + $1.loss }, grads, results.flatMap(\.logits))
     }
 
     /// One optimizer step. Returns the mean loss and the batch's logits (before the step).
     @discardableResult
     public mutating func step(batch: [[Int32]], labels: [Float]) -> (loss: Double, logits: [Float]) {
-        var (loss, grads, logits) = lossAndGradients(batch: batch, labels: labels, step: adam.step)
-        if let c = options.clipNorm { GradientClipping.clipGlobalNorm(&grads, maxNorm: c) }
-        adam.update(&weights, grads: grads)
+        let (loss, grads, logits) = lossAndGradients(batch: batch, labels: labels, step: adam.step)
+        adam.apply(grads, to: &weights, clipNorm: options.clipNorm)
         return (loss, logits)
     }
 
