@@ -11,7 +11,7 @@ final class BoundedMemoryTests: XCTestCase {
                                       (.lstm, 1, false, 300)] {
             let model = makeModel(kind: .sentiment, cell: cell, layers: layers, bidirectional: bi, E: 6, H: H)
             guard case let .sentiment(m) = model else { return XCTFail() }
-            let rnn = m.weights.rnn, E = m.weights.embedding.dimension
+            let rnn = m.weights.rnn
             // Lengths around and past the chunk (256 steps), several sequences in one batch.
             let lengths = [3 * Recurrent.chunkSteps + 17, Recurrent.chunkSteps, 300, 5, 1]
             let packed = PackedBatch(lengths: lengths)

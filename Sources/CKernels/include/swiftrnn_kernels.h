@@ -31,6 +31,9 @@ enum {
     SRK_LEVEL_COUNT = 3
 };
 
+/* Half-precision weight storage for the *_h kernels. */
+enum { SRK_F16 = 1, SRK_BF16 = 2 };
+
 /* Cell kinds for srk_cell_steps, in the order of Swift's CellKind. */
 enum { SRK_LSTM = 0, SRK_GRU = 1, SRK_RNN_TANH = 2, SRK_RNN_RELU = 3 };
 
@@ -48,6 +51,14 @@ typedef struct srk_table {
      * gets the bits matvec_t gives it alone. */
     void (*matvec_t_rows)(const float *wt, ptrdiff_t rows, ptrdiff_t cols, const float *x, ptrdiff_t ldx,
                           float *y, ptrdiff_t ldy, ptrdiff_t m);
+
+    /* matvec and matvec_t_rows with weights kept in half precision (`half`: SRK_F16 or
+     * SRK_BF16 bits, little-endian uint16). The weights are widened exactly inside the loop:
+     * the results are the bits matvec / matvec_t_rows give for the weights converted to float. */
+    void (*matvec_h)(int half, const uint16_t *w, ptrdiff_t rows, ptrdiff_t cols, const float *x, float *y,
+                     int accumulate);
+    void (*matvec_t_rows_h)(int half, const uint16_t *wt, ptrdiff_t rows, ptrdiff_t cols, const float *x,
+                            ptrdiff_t ldx, float *y, ptrdiff_t ldy, ptrdiff_t m);
 
     /* One time step of `rows` sequences of a cell (SRK_LSTM ...): gate pre-activations gx (row
      * stride gxs) and gh (row stride ghs), gate blocks `gate_stride` floats apart -> new h (and c

@@ -151,7 +151,7 @@ public struct Recurrent: Sendable {
     func runDirection(_ w: RecurrentWeights, inputWidth: Int, _ input: Input, batch: PackedBatch, reverse: Bool,
                       scratch: inout DirectionScratch, out: MutableFloatSpan?, outOffset: Int, outStride: Int,
                       tape: MutableFloatSpan?, monitor: ProgressMonitor?,
-                      transposed wt: (ih: FloatBuffer, hh: FloatBuffer)?) {
+                      transposed wt: (ih: WeightMatrix, hh: WeightMatrix)?) {
         let H = hiddenSize, G = gateWidth, tw = tapeLayout.width
         let P = scratch.proj.mutableSpan(), lookup = scratch.lookup.mutableSpan(), HH = scratch.hh.mutableSpan()
         let hs = scratch.h.mutableSpan(), cs = scratch.c.mutableSpan()
@@ -309,16 +309,17 @@ public struct Recurrent: Sendable {
 /// which dominate row dot products at small hidden sizes), four sequences per weight load, and
 /// each row computed by the same instructions whatever the batch. That last property is what
 /// lets `SentimentModel.scoreBatch` batch reviews and still give each one the bits it gets
-/// alone. Costs one extra copy of the recurrent weights.
+/// alone. Costs one extra copy of the recurrent weights; with `half`, that copy is kept in the
+/// model file's half precision (the same bits, half the bytes).
 public struct TransposedWeights: Sendable {
-    public let ih: [FloatBuffer]
-    public let hh: [FloatBuffer]
+    public let ih: [WeightMatrix]
+    public let hh: [WeightMatrix]
 
-    public init(_ rnn: Recurrent) {
+    public init(_ rnn: Recurrent, half: HalfKind? = nil) {
         ih = rnn.weights.indices.map { k in
-            Kernels.transpose(rnn.weights[k].wIH, rows: rnn.gateWidth, cols: rnn.layerInputSize(k / rnn.directions))
+            WeightMatrix.transposing(rnn.weights[k].wIH, rows: rnn.gateWidth, cols: rnn.layerInputSize(k / rnn.directions), half: half)
         }
-        hh = rnn.weights.map { Kernels.transpose($0.wHH, rows: rnn.gateWidth, cols: rnn.hiddenSize) }
+        hh = rnn.weights.map { WeightMatrix.transposing($0.wHH, rows: rnn.gateWidth, cols: rnn.hiddenSize, half: half) }
     }
 }
 

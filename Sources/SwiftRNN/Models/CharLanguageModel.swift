@@ -10,6 +10,10 @@ public final class CharLanguageModel: Sendable {
     /// and the first input projection folded into one lookup, so a generation step reads no
     /// `W_ih_l0` (a third of the book model's weights).
     let inputTable: FloatBuffer
+    /// The weights a step multiplies by, per layer (`W_ih` of layers after the first, `W_hh`)
+    /// and the output layer's: kept in the file's half precision when it was half (issue 13;
+    /// the same bits, half the bytes per step), else the float weights themselves.
+    let stepIH: [WeightMatrix], stepHH: [WeightMatrix], stepFC: WeightMatrix
 
     public init(config: ModelConfig, weights: ModelWeights) throws(SwiftRNNError) {
         guard config.kind == .charlm else { throw .init(.wrongKind, "not a character model") }
@@ -22,6 +26,16 @@ public final class CharLanguageModel: Sendable {
         Kernels.broadcastRows(w0.bIH.span(), into: t.mutableSpan(), m: V, ldc: G)
         Kernels.gemmNT(m: V, n: G, k: E, weights.embedding.weight.span(), lda: E, w0.wIH.span(), t.mutableSpan(), ldc: G, beta: 1)
         inputTable = t
+        let half = weights.halfKind
+        stepIH = weights.rnn.weights.enumerated().map { k, w in k == 0 ? .f32(FloatBuffer(count: 0)) : .keeping(w.wIH, half: half) }
+        stepHH = weights.rnn.weights.map { .keeping($0.wHH, half: half) }
+        stepFC = .keeping(weights.head[0].weight, half: half)
+    }
+
+    /// Whether steps read half-precision weights ("f16", "bf16") or float ("f32").
+    public var stepPrecision: String {
+        guard stepHH.first?.isHalf == true, let k = weights.halfKind else { return "f32" }
+        return k == .f16 ? "f16" : "bf16"
     }
 
     /// The recurrent state of one generation plus its scratch space: a step allocates nothing.
@@ -64,7 +78,9 @@ public final class CharLanguageModel: Sendable {
             b.x.slice(0, H).copy(from: b.h.readOnly.slice(layer * H, H))
         }
         if computeLogits {
-            weights.head[0].forward(s.x.span(0, weights.head[0].inFeatures), rows: 1, into: s.logits.mutableSpan())
+            let fc = weights.head[0], y = s.logits.mutableSpan()
+            y.copy(from: fc.bias.span())
+            Kernels.matvec(stepFC.span(), rows: fc.outFeatures, cols: fc.inFeatures, s.x.span(0, fc.inFeatures), y, accumulate: true)
         }
     }
 
@@ -79,6 +95,7 @@ public final class CharLanguageModel: Sendable {
     /// table row), `gh = W_hh h + b_hh`; each gate's rows of those units.
     func gates(layer: Int, units: Range<Int>, _ b: StepBuffers) {
         let r = weights.rnn, H = r.hiddenSize, G = r.gateWidth, w = r.weights[layer], inW = r.layerInputSize(layer)
+        let wIH = stepIH[layer], wHH = stepHH[layer]
         let n = units.count
         for g in 0..<r.cell.gates {
             let r0 = g * H + units.lowerBound
@@ -86,10 +103,10 @@ public final class CharLanguageModel: Sendable {
             if layer == 0 {
                 gx.copy(from: inputTable.span(Int(b.id) * G + r0, n))
             } else {
-                Kernels.matvec(w.wIH.span(r0 * inW, n * inW), rows: n, cols: inW, b.x.readOnly, gx, accumulate: false)
+                Kernels.matvec(wIH.span(r0 * inW, n * inW), rows: n, cols: inW, b.x.readOnly, gx, accumulate: false)
                 Kernels.add(w.bIH.span(r0, n), into: gx)
             }
-            Kernels.matvec(w.wHH.span(r0 * H, n * H), rows: n, cols: H, b.h.readOnly.slice(layer * H, H), gh, accumulate: false)
+            Kernels.matvec(wHH.span(r0 * H, n * H), rows: n, cols: H, b.h.readOnly.slice(layer * H, H), gh, accumulate: false)
             Kernels.add(w.bHH.span(r0, n), into: gh)
         }
     }

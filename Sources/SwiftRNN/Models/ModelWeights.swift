@@ -3,9 +3,12 @@ public struct ModelWeights: Sendable {
     public var embedding: Embedding
     public var rnn: Recurrent
     public var head: [Linear]
+    /// The half-precision format every weight of the file was stored in (nil: float, or
+    /// mixed). Inference keeps its product weights in it (`HalfMatrix`, issue 13).
+    public var halfKind: HalfKind?
 
-    public init(embedding: Embedding, rnn: Recurrent, head: [Linear]) {
-        self.embedding = embedding; self.rnn = rnn; self.head = head
+    public init(embedding: Embedding, rnn: Recurrent, head: [Linear], halfKind: HalfKind? = nil) {
+        self.embedding = embedding; self.rnn = rnn; self.head = head; self.halfKind = halfKind
     }
 
     /// Every parameter array with its state_dict name, in state_dict order: the handle the
@@ -31,6 +34,7 @@ public struct ModelWeights: Sendable {
     /// The same shapes, all zero (gradients, optimizer moments).
     public func zeros() -> ModelWeights {
         var z = self
+        z.halfKind = nil
         for (_, p) in parameterPaths { z[keyPath: p] = FloatBuffer(count: self[keyPath: p].count) }
         return z
     }
@@ -46,6 +50,7 @@ public struct ModelWeights: Sendable {
     /// keeps the optimizer's state beside the model's).
     public init(config: ModelConfig, file: SafeTensors, ignoring: [String] = []) throws(SwiftRNNError) {
         var used = Set<String>()
+        var dtypes = Set<SafeTensors.DType>()
         func tensor(_ name: String, _ shape: [Int]) throws(SwiftRNNError) -> FloatBuffer {
             guard let e = file[name] else {
                 throw .format("model file has no tensor '\(name)' (expected shape \(shape))")
@@ -57,6 +62,7 @@ public struct ModelWeights: Sendable {
                 throw .format("tensor '\(name)' has shape \(e.shape), expected \(shape)")
             }
             used.insert(name)
+            dtypes.insert(e.dtype)
             let values = file.floats(e)
             // A vector scan first (CKernels' all_finite; this runs over every weight at load).
             if !Kernels.allFinite(values.span()), let v = values.first(where: { !$0.isFinite }) {
@@ -103,6 +109,7 @@ public struct ModelWeights: Sendable {
             width = out
         }
         head = layers
+        halfKind = dtypes == [.f16] ? .f16 : dtypes == [.bf16] ? .bf16 : nil
         let extra = file.entries.map(\.name).filter { n in !used.contains(n) && !ignoring.contains { n.hasPrefix($0) } }
         guard extra.isEmpty else {
             throw .format("model file has tensors its config does not use: \(extra.prefix(5).joined(separator: ", "))\(extra.count > 5 ? ", ..." : "") (is 'bidirectional', 'num_layers' or 'head' right?)")

@@ -16,7 +16,7 @@ public final class SentimentModel: Sendable {
         self.vocabulary = try Vocabulary(tokens: config.vocab)
         self.weights = weights
         let r = weights.rnn
-        transposed = r.hiddenSize <= 256 ? TransposedWeights(r) : nil
+        transposed = r.hiddenSize <= 256 ? TransposedWeights(r, half: weights.halfKind) : nil
     }
 
     public func encode(_ text: String) -> [Int32] { vocabulary.encode(text) }
