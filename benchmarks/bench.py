@@ -35,6 +35,7 @@ import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
+TOOLS = os.path.join(REPO, "tools")          # torch_reference.py: the book's PyTorch models
 # Defaults relative to the checkout (a fresh machine has no fixed paths); --work, --data,
 # --imdb and --text (run.sh: WORK, DATA, IMDB, TEXT) override them.
 DEFAULT_WORK = os.path.join(os.path.dirname(REPO), "bench-work")
@@ -108,50 +109,12 @@ def book_text(path):
 
 
 def torch_models():
-    import torch
-    import torch.nn as nn
-
-    class SentimentRNN(nn.Module):     # the book's sentiment model
-        def __init__(self, vocab_size, embed_dim=20, rnn_hidden_size=64, fc_hidden_size=64):
-            super().__init__()
-            self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
-            self.rnn = nn.LSTM(embed_dim, rnn_hidden_size, batch_first=True)
-            self.fc1 = nn.Linear(rnn_hidden_size, fc_hidden_size)
-            self.relu = nn.ReLU()
-            self.fc2 = nn.Linear(fc_hidden_size, 1)
-            self.sigmoid = nn.Sigmoid()
-
-        def forward(self, text, lengths):
-            out = self.embedding(text)
-            out = nn.utils.rnn.pack_padded_sequence(out, lengths.cpu().numpy(),
-                                                    enforce_sorted=False, batch_first=True)
-            out, (hidden, cell) = self.rnn(out)
-            out = hidden[-1, :, :]
-            out = self.fc1(out)
-            out = self.relu(out)
-            out = self.fc2(out)
-            out = self.sigmoid(out)
-            return out
-
-    class CharRNN(nn.Module):          # the book's character model
-        def __init__(self, vocab_size, embed_dim=256, rnn_hidden_size=512):
-            super().__init__()
-            self.embedding = nn.Embedding(vocab_size, embed_dim)
-            self.rnn_hidden_size = rnn_hidden_size
-            self.rnn = nn.LSTM(embed_dim, rnn_hidden_size, batch_first=True)
-            self.fc = nn.Linear(rnn_hidden_size, vocab_size)
-
-        def forward(self, x, hidden, cell):
-            out = self.embedding(x).unsqueeze(1)
-            out, (hidden, cell) = self.rnn(out, (hidden, cell))
-            out = self.fc(out).reshape(out.size(0), -1)
-            return out, hidden, cell
-
-        def init_hidden(self, batch_size):
-            hidden = torch.zeros(1, batch_size, self.rnn_hidden_size)
-            cell = torch.zeros(1, batch_size, self.rnn_hidden_size)
-            return hidden, cell
-
+    """The book's sentiment and character models (tools/torch_reference.py). Imported here, in
+    the processes that run torch, where the classes used to be defined: the swiftrnn and ONNX
+    Runtime workers never import torch."""
+    if TOOLS not in sys.path:
+        sys.path.insert(0, TOOLS)
+    from torch_reference import CharRNN, SentimentRNN
     return SentimentRNN, CharRNN
 
 
