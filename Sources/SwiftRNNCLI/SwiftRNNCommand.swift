@@ -333,14 +333,17 @@ struct Tokenize: ParsableCommand {
 // ---- Swift only ----------------------------------------------------------------------------------
 
 struct Convert: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Rewrite a model with another weight dtype (F32, F16, BF16).")
+    static let configuration = CommandConfiguration(
+        abstract: "Rewrite a model with another weight dtype (F32, F16, BF16, or I8: int8 matrices).",
+        discussion: "I8 stores every weight matrix as per-row symmetric int8 with an F32 scale per row "
+            + "(format version 2, docs/model-format.md); it prints the largest change to any weight.")
     @Argument(help: "A model file.") var model: String
-    @Option(help: "F32, F16 or BF16.") var dtype: String = "F16"
+    @Option(help: "F32, F16, BF16 or I8.") var dtype: String = "F16"
     @Option(help: "The file to write.") var out: String
 
     func validate() throws {
-        guard let d = SafeTensors.DType(rawValue: dtype.uppercased()), d.isFloat else {
-            throw ValidationError("--dtype must be F32, F16 or BF16")
+        guard let d = SafeTensors.DType(rawValue: dtype.uppercased()), d.isFloat || d == .i8 else {
+            throw ValidationError("--dtype must be F32, F16, BF16 or I8")
         }
     }
 
@@ -348,6 +351,10 @@ struct Convert: ParsableCommand {
         let d = SafeTensors.DType(rawValue: dtype.uppercased())!
         let m = try loadModel(model)
         do { try m.save(to: out, dtype: d) } catch { throw RuntimeError(error.message) }
-        print("wrote \(out) (\(d.rawValue))")
+        if d == .i8 {
+            print("wrote \(out) (I8; max weight error \(m.weights.int8MaxError(config: m.config)))")
+        } else {
+            print("wrote \(out) (\(d.rawValue))")
+        }
     }
 }

@@ -107,7 +107,8 @@ public struct Recurrent: Sendable {
         var cOut: FloatBuffer? = cell == .lstm ? FloatBuffer(count: numLayers * D * B * H) : nil
         let chunkRows = tape != nil ? batch.rows : min(batch.rows, Self.chunkSteps * B)
         var scratch = DirectionScratch(chunkRows: chunkRows, gateWidth: gateWidth,
-                                       lookupWidth: looksUp ? inputSize : 0, batch: B, hidden: H)
+                                       lookupWidth: looksUp ? inputSize : 0, batch: B, hidden: H,
+                                       quantizedWidth: transposed?.hasInt8 == true ? max(inputSize, D * H) : 0)
         for layer in 0..<numLayers {
             let writeOutput = keepOutput || tape != nil || layer < numLayers - 1
             var out = FloatBuffer(count: writeOutput ? batch.rows * D * H : 0)
@@ -136,8 +137,11 @@ public struct Recurrent: Sendable {
     /// a tape), the embedding rows of one chunk, the state-side gates and the state.
     struct DirectionScratch {
         var proj, lookup, hh, h, c: FloatBuffer
+        /// Input rows quantized for int8 weights.
+        let quantized: QuantizedRows
 
-        init(chunkRows: Int, gateWidth G: Int, lookupWidth: Int, batch B: Int, hidden H: Int) {
+        init(chunkRows: Int, gateWidth G: Int, lookupWidth: Int, batch B: Int, hidden H: Int, quantizedWidth: Int) {
+            quantized = QuantizedRows(rows: quantizedWidth > 0 ? Swift.max(chunkRows, B) : 0, width: quantizedWidth)
             proj = FloatBuffer(count: chunkRows * G)
             lookup = FloatBuffer(count: chunkRows * lookupWidth)
             hh = FloatBuffer(count: B * G)
@@ -171,7 +175,7 @@ public struct Recurrent: Sendable {
             let pc = P.slice(0, m * G)
             Kernels.broadcastRows(w.bIH.span(), into: pc, m: m, ldc: G)
             if let wt {
-                Kernels.matvecTransposedRows(wt.ih.span(), rows: G, cols: inputWidth, xc, ldx: inputWidth, pc, ldy: G, count: m)
+                Self.rowKernels(wt.ih, rows: G, cols: inputWidth, xc, ldx: inputWidth, pc, ldy: G, count: m, scratch.quantized)
             } else {
                 Kernels.gemmNT(m: m, n: G, k: inputWidth, xc, lda: inputWidth, w.wIH.span(), pc, ldc: G, beta: 1)
             }
@@ -181,7 +185,7 @@ public struct Recurrent: Sendable {
                 let hh = HH.slice(0, n * G)
                 Kernels.broadcastRows(w.bHH.span(), into: hh, m: n, ldc: G)
                 if let wt {
-                    Kernels.matvecTransposedRows(wt.hh.span(), rows: G, cols: H, hs.readOnly, ldx: H, hh, ldy: G, count: n)
+                    Self.rowKernels(wt.hh, rows: G, cols: H, hs.readOnly, ldx: H, hh, ldy: G, count: n, scratch.quantized)
                 } else {
                     Kernels.rowsTimesTransposed(m: n, n: G, k: H, hs.readOnly, lda: H, w.wHH.span(), hh, ldc: G)
                 }
@@ -193,6 +197,17 @@ public struct Recurrent: Sendable {
                 }
             }
         }
+    }
+
+    /// `y_j += W x_j` for `m` rows with the inference weights: the row kernels of a transposed
+    /// float or half matrix (four rows per weight load), or of an interleaved int8 matrix (each
+    /// input row quantized); the same bits for a row whatever the batch, either way.
+    private static func rowKernels(_ w: WeightMatrix, rows: Int, cols: Int, _ x: FloatSpan, ldx: Int,
+                                   _ y: MutableFloatSpan, ldy: Int, count m: Int, _ q: QuantizedRows) {
+        guard case let .int8(w8) = w else {
+            return Kernels.matvecTransposedRows(w.span(), rows: rows, cols: cols, x, ldx: ldx, y, ldy: ldy, count: m)
+        }
+        Kernels.matvecRows(w8, x, ldx: ldx, y, ldy: ldy, count: m, scratch: q)
     }
 
     /// Chunks of whole time steps of at most `rows` rows (at least one step each), in the order
@@ -321,13 +336,21 @@ public struct TransposedWeights: Sendable {
     /// 0.85x as fast with half row kernels as with float ones).
     public static let halfFromWeights = 256 * 1024
 
-    public init(_ rnn: Recurrent, half: HalfKind? = nil) {
-        func keep(_ w: FloatBuffer, cols: Int) -> WeightMatrix {
-            .transposing(w, rows: rnn.gateWidth, cols: cols, half: w.count >= Self.halfFromWeights ? half : nil)
+    public init(_ rnn: Recurrent, half: HalfKind? = nil, int8Scales: [String: FloatBuffer] = [:]) {
+        let D = rnn.directions
+        func keep(_ w: FloatBuffer, _ base: String, slot: Int, cols: Int) -> WeightMatrix {
+            let name = "rnn." + Recurrent.parameterName(base, layer: slot / D, reverse: slot % D == 1)
+            if let s = int8Scales[name], let q = QuantizedMatrix(exactly: w, rows: rnn.gateWidth, cols: cols, scales: s) {
+                return .int8(q.interleaved())
+            }
+            return .transposing(w, rows: rnn.gateWidth, cols: cols, half: w.count >= Self.halfFromWeights ? half : nil)
         }
-        ih = rnn.weights.indices.map { k in keep(rnn.weights[k].wIH, cols: rnn.layerInputSize(k / rnn.directions)) }
-        hh = rnn.weights.map { keep($0.wHH, cols: rnn.hiddenSize) }
+        ih = rnn.weights.indices.map { k in keep(rnn.weights[k].wIH, "weight_ih", slot: k, cols: rnn.layerInputSize(k / D)) }
+        hh = rnn.weights.indices.map { k in keep(rnn.weights[k].wHH, "weight_hh", slot: k, cols: rnn.hiddenSize) }
     }
+
+    /// Whether some matrix is int8 (the forward pass then needs a quantization scratch).
+    var hasInt8: Bool { (ih + hh).contains { $0.isInt8 } }
 }
 
 /// What a training forward pass keeps for the backward pass: each layer's input and, per

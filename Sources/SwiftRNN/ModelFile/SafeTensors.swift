@@ -6,13 +6,14 @@ import Glibc
 /// byte buffer. Nothing here trusts the file: every size is checked before it is used.
 public struct SafeTensors {
     public enum DType: String, Sendable {
-        case f32 = "F32", f16 = "F16", bf16 = "BF16", i64 = "I64", i32 = "I32"
+        case f32 = "F32", f16 = "F16", bf16 = "BF16", i64 = "I64", i32 = "I32", i8 = "I8"
 
         public var size: Int {
             switch self {
             case .f32, .i32: return 4
             case .f16, .bf16: return 2
             case .i64: return 8
+            case .i8: return 1
             }
         }
 
@@ -173,7 +174,7 @@ public struct SafeTensors {
         }
         guard let dtypeText else { throw .format("tensor '\(name)': missing or non-string dtype") }
         guard let dtype = DType(rawValue: dtypeText) else {
-            throw .init(.unsupported, "tensor '\(name)': dtype \(dtypeText) is not supported (F32, F16, BF16)")
+            throw .init(.unsupported, "tensor '\(name)': dtype \(dtypeText) is not supported (F32, F16, BF16, I8)")
         }
         guard case let .array(dims)? = shapeValue else { throw .format("tensor '\(name)': missing shape") }
         guard dims.count <= 8 else { throw .format("tensor '\(name)': \(dims.count) dimensions (at most 8)") }
@@ -221,6 +222,8 @@ public struct SafeTensors {
                 for k in 0..<n { buf[k] = Float(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * k, as: Int64.self))) }
             case .i32:
                 for k in 0..<n { buf[k] = Float(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * k, as: Int32.self))) }
+            case .i8:
+                for k in 0..<n { buf[k] = Float(Int8(bitPattern: raw[k])) }
             }
         }
     }
@@ -243,6 +246,12 @@ public struct SafeTensorsWriter {
 
     public init() {}
 
+    /// An I8 tensor.
+    public mutating func add(_ name: String, shape: [Int], int8 values: [Int8]) {
+        precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not match \(values.count) values")
+        tensors.append((name, .i8, shape, values.map { UInt8(bitPattern: $0) }))
+    }
+
     public mutating func add(_ name: String, shape: [Int], floats: FloatBuffer, dtype: SafeTensors.DType = .f32) {
         add(name, shape: shape, floats: floats.array, dtype: dtype)
     }
@@ -258,6 +267,7 @@ public struct SafeTensorsWriter {
             case .bf16: withUnsafeBytes(of: HalfFloat.f32ToBF16(f).littleEndian) { bytes.append(contentsOf: $0) }
             case .i64: withUnsafeBytes(of: Int64(f).littleEndian) { bytes.append(contentsOf: $0) }
             case .i32: withUnsafeBytes(of: Int32(f).littleEndian) { bytes.append(contentsOf: $0) }
+            case .i8: bytes.append(UInt8(bitPattern: Int8(f)))
             }
         }
         tensors.append((name, dtype, shape, bytes))

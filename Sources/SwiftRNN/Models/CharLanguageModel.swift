@@ -26,14 +26,23 @@ public final class CharLanguageModel: Sendable {
         Kernels.broadcastRows(w0.bIH.span(), into: t.mutableSpan(), m: V, ldc: G)
         Kernels.gemmNT(m: V, n: G, k: E, weights.embedding.weight.span(), lda: E, w0.wIH.span(), t.mutableSpan(), ldc: G, beta: 1)
         inputTable = t
-        let half = weights.halfKind
-        stepIH = weights.rnn.weights.enumerated().map { k, w in k == 0 ? .f32(FloatBuffer(count: 0)) : .keeping(w.wIH, half: half) }
-        stepHH = weights.rnn.weights.map { .keeping($0.wHH, half: half) }
-        stepFC = .keeping(weights.head[0].weight, half: half)
+        let r = weights.rnn, H = r.hiddenSize
+        stepIH = r.weights.indices.map { k in
+            k == 0 ? .f32(FloatBuffer(count: 0))
+                : weights.inferenceMatrix("rnn." + Recurrent.parameterName("weight_ih", layer: k, reverse: false),
+                                          r.weights[k].wIH, rows: G, cols: r.layerInputSize(k))
+        }
+        stepHH = r.weights.indices.map { k in
+            weights.inferenceMatrix("rnn." + Recurrent.parameterName("weight_hh", layer: k, reverse: false),
+                                    r.weights[k].wHH, rows: G, cols: H)
+        }
+        let fc = weights.head[0]
+        stepFC = weights.inferenceMatrix(config.head[0] + ".weight", fc.weight, rows: fc.outFeatures, cols: fc.inFeatures)
     }
 
-    /// Whether steps read half-precision weights ("f16", "bf16") or float ("f32").
+    /// What steps multiply by: "int8", "f16", "bf16" or "f32".
     public var stepPrecision: String {
+        if stepHH.first?.isInt8 == true { return "int8" }
         guard stepHH.first?.isHalf == true, let k = weights.halfKind else { return "f32" }
         return k == .f16 ? "f16" : "bf16"
     }
@@ -46,6 +55,8 @@ public final class CharLanguageModel: Sendable {
         var gx: FloatBuffer            // [G*hidden]
         var gh: FloatBuffer            // [G*hidden]
         public var logits: FloatBuffer // [vocab], the last step's output
+        /// int8 models: the current layer's input and state, quantized (scratch).
+        let qx: QuantizedVector, qh: QuantizedVector
     }
 
     public func makeState() -> State {
@@ -53,7 +64,8 @@ public final class CharLanguageModel: Sendable {
         return State(h: FloatBuffer(count: LH), c: FloatBuffer(count: LH),
                      x: FloatBuffer(count: max(r.inputSize, r.hiddenSize)),
                      gx: FloatBuffer(count: r.gateWidth), gh: FloatBuffer(count: r.gateWidth),
-                     logits: FloatBuffer(count: config.vocabSize))
+                     logits: FloatBuffer(count: config.vocabSize),
+                     qx: QuantizedVector(length: max(r.inputSize, r.hiddenSize)), qh: QuantizedVector(length: r.hiddenSize))
     }
 
     /// Feeds character `id`; `state.logits` then holds the scores of the next character.
@@ -63,8 +75,11 @@ public final class CharLanguageModel: Sendable {
     public func step(_ id: Int32, _ s: inout State, computeLogits: Bool = true, team: StepTeam? = nil) {
         let r = weights.rnn, H = r.hiddenSize
         let b = StepBuffers(x: s.x.mutableSpan(), gx: s.gx.mutableSpan(), gh: s.gh.mutableSpan(), h: s.h.mutableSpan(),
-                            c: s.c.mutableSpan(), id: id)
+                            c: s.c.mutableSpan(), qx: s.qx, qh: s.qh, id: id)
         for layer in 0..<r.numLayers {
+            // int8: the layer's input and state quantized once, before the units are split.
+            if stepHH[layer].isInt8 { Kernels.quantize(b.h.readOnly.slice(layer * H, H), into: b.qh) }
+            if stepIH[layer].isInt8 { Kernels.quantize(b.x.readOnly.slice(0, r.layerInputSize(layer)), into: b.qx) }
             if let team, let split = team.split(H) {
                 // Both halves read the old h for their gates before either writes the new one.
                 team.run { self.gates(layer: layer, units: split..<H, b) }
@@ -78,9 +93,10 @@ public final class CharLanguageModel: Sendable {
             b.x.slice(0, H).copy(from: b.h.readOnly.slice(layer * H, H))
         }
         if computeLogits {
-            let fc = weights.head[0], y = s.logits.mutableSpan()
+            let fc = weights.head[0], y = s.logits.mutableSpan(), x = s.x.span(0, fc.inFeatures)
             y.copy(from: fc.bias.span())
-            Kernels.matvec(stepFC.span(), rows: fc.outFeatures, cols: fc.inFeatures, s.x.span(0, fc.inFeatures), y, accumulate: true)
+            if stepFC.isInt8 { Kernels.quantize(x, into: s.qx) }
+            Kernels.matvec(stepFC.span(), rows: fc.outFeatures, cols: fc.inFeatures, x, quantized: s.qx, y, accumulate: true)
         }
     }
 
@@ -88,6 +104,7 @@ public final class CharLanguageModel: Sendable {
     /// the state.
     struct StepBuffers: Sendable {
         let x, gx, gh, h, c: MutableFloatSpan
+        let qx, qh: QuantizedVector
         let id: Int32
     }
 
@@ -103,10 +120,12 @@ public final class CharLanguageModel: Sendable {
             if layer == 0 {
                 gx.copy(from: inputTable.span(Int(b.id) * G + r0, n))
             } else {
-                Kernels.matvec(wIH.span(r0 * inW, n * inW), rows: n, cols: inW, b.x.readOnly, gx, accumulate: false)
+                Kernels.matvec(wIH.span(r0 * inW, n * inW), rows: n, cols: inW, b.x.readOnly.slice(0, inW), quantized: b.qx, gx,
+                               accumulate: false)
                 Kernels.add(w.bIH.span(r0, n), into: gx)
             }
-            Kernels.matvec(wHH.span(r0 * H, n * H), rows: n, cols: H, b.h.readOnly.slice(layer * H, H), gh, accumulate: false)
+            Kernels.matvec(wHH.span(r0 * H, n * H), rows: n, cols: H, b.h.readOnly.slice(layer * H, H), quantized: b.qh, gh,
+                           accumulate: false)
             Kernels.add(w.bHH.span(r0, n), into: gh)
         }
     }

@@ -43,6 +43,7 @@ public enum Model: Sendable {
     public func serialize(dtype: SafeTensors.DType = .f32) -> [UInt8] {
         var w = SafeTensorsWriter()
         w.metadata = config.metadata
+        if dtype == .i8, let k = w.metadata.firstIndex(where: { $0.0 == "format_version" }) { w.metadata[k].1 = "2" }
         weights.write(to: &w, config: config, dtype: dtype)
         return w.serialize()
     }

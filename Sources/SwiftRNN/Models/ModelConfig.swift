@@ -5,7 +5,9 @@ public enum ModelKind: String, Sendable {
 }
 
 public struct ModelConfig: Sendable, Equatable {
-    public static let formatVersion = 1
+    /// The newest format this library reads: 2 adds int8 weights (I8 tensors with a `.scale`).
+    /// Files without int8 are still written as version 1, so older libraries read them.
+    public static let formatVersion = 2
 
     public var kind: ModelKind
     public var cell: CellKind
@@ -20,6 +22,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var vocab: [String]
     public var description: String?
     public var trainedBy: String?
+    /// The file's `format_version` (1 for a config made in memory).
+    public var formatVersion = 1
 
     public var directions: Int { bidirectional ? 2 : 1 }
 
@@ -51,6 +55,7 @@ public struct ModelConfig: Sendable, Equatable {
         guard let version = Int(versionText), version >= 1 else {
             throw .format("model metadata 'format_version' = \(JSONWriter.quote(versionText)) is not a positive integer")
         }
+        formatVersion = version
         guard version <= ModelConfig.formatVersion else {
             throw .init(.unsupported, "model format version \(version) is newer than this library reads (\(ModelConfig.formatVersion)); upgrade libswiftrnn")
         }
@@ -103,7 +108,7 @@ public struct ModelConfig: Sendable, Equatable {
 
     public var metadata: [(String, String)] {
         var m: [(String, String)] = [
-            ("format", "swiftrnn"), ("format_version", String(ModelConfig.formatVersion)),
+            ("format", "swiftrnn"), ("format_version", "1"),
             ("kind", kind.rawValue), ("cell", cell.rawValue), ("vocab_size", String(vocabSize)),
             ("embedding_dim", String(embeddingDim)), ("hidden_size", String(hiddenSize)),
             ("num_layers", String(numLayers)), ("bidirectional", bidirectional ? "true" : "false"),

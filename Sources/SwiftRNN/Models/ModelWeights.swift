@@ -6,6 +6,10 @@ public struct ModelWeights: Sendable {
     /// The half-precision format every weight of the file was stored in (nil: float, or
     /// mixed). Inference keeps its product weights in it (`HalfMatrix`, issue 13).
     public var halfKind: HalfKind?
+    /// The row scales of every matrix the file stored in int8, by state_dict name (empty for a
+    /// float or half file). The matrices themselves hold `q * scale` in float; inference keeps
+    /// them int8 (`QuantizedMatrix`).
+    public var int8Scales: [String: FloatBuffer] = [:]
 
     public init(embedding: Embedding, rnn: Recurrent, head: [Linear], halfKind: HalfKind? = nil) {
         self.embedding = embedding; self.rnn = rnn; self.head = head; self.halfKind = halfKind
@@ -35,6 +39,7 @@ public struct ModelWeights: Sendable {
     public func zeros() -> ModelWeights {
         var z = self
         z.halfKind = nil
+        z.int8Scales = [:]
         for (_, p) in parameterPaths { z[keyPath: p] = FloatBuffer(count: self[keyPath: p].count) }
         return z
     }
@@ -51,19 +56,35 @@ public struct ModelWeights: Sendable {
     public init(config: ModelConfig, file: SafeTensors, ignoring: [String] = []) throws(SwiftRNNError) {
         var used = Set<String>()
         var dtypes = Set<SafeTensors.DType>()
+        var scalesByName: [String: FloatBuffer] = [:]
         func tensor(_ name: String, _ shape: [Int]) throws(SwiftRNNError) -> FloatBuffer {
             guard let e = file[name] else {
                 throw .format("model file has no tensor '\(name)' (expected shape \(shape))")
             }
-            guard e.dtype.isFloat else {
-                throw .format("tensor '\(name)' has dtype \(e.dtype.rawValue); weights must be F32, F16 or BF16")
+            guard e.dtype.isFloat || (e.dtype == .i8 && shape.count == 2) else {
+                throw .format("tensor '\(name)' has dtype \(e.dtype.rawValue); weights must be F32, F16 or BF16 (or I8 for a matrix)")
             }
             guard e.shape == shape else {
                 throw .format("tensor '\(name)' has shape \(e.shape), expected \(shape)")
             }
             used.insert(name)
             dtypes.insert(e.dtype)
-            let values = file.floats(e)
+            var values = file.floats(e)
+            if e.dtype == .i8 {
+                // int8 rows times their F32 scales (docs/model-format.md).
+                guard let se = file[name + ".scale"] else { throw .format("int8 tensor '\(name)' has no '\(name).scale'") }
+                guard se.dtype == .f32, se.shape == [shape[0]] else {
+                    throw .format("tensor '\(name).scale' must be F32 of shape [\(shape[0])], not \(se.dtype.rawValue) \(se.shape)")
+                }
+                used.insert(name + ".scale")
+                let scales = file.floats(se)
+                for r in 0..<scales.count where !(scales[r].isFinite && scales[r] >= 0) {
+                    throw .format("tensor '\(name).scale' row \(r) has scale \(scales[r]) (scales are finite and >= 0)")
+                }
+                scalesByName[name] = scales
+                let cols = shape[1], v = values.mutableSpan()
+                for r in 0..<shape[0] { for k in 0..<cols { v[r * cols + k] *= scales[r] } }
+            }
             // A vector scan first (CKernels' all_finite; this runs over every weight at load).
             if !Kernels.allFinite(values.span()), let v = values.first(where: { !$0.isFinite }) {
                 throw .format("tensor '\(name)' contains \(v) (NaN and infinite weights are refused)")
@@ -110,32 +131,82 @@ public struct ModelWeights: Sendable {
         }
         head = layers
         halfKind = dtypes == [.f16] ? .f16 : dtypes == [.bf16] ? .bf16 : nil
+        int8Scales = scalesByName
+        if dtypes.contains(.i8) && c.formatVersion < 2 {
+            throw .format("the file has int8 tensors but says format_version \(c.formatVersion) (int8 needs 2)")
+        }
         let extra = file.entries.map(\.name).filter { n in !used.contains(n) && !ignoring.contains { n.hasPrefix($0) } }
         guard extra.isEmpty else {
             throw .format("model file has tensors its config does not use: \(extra.prefix(5).joined(separator: ", "))\(extra.count > 5 ? ", ..." : "") (is 'bidirectional', 'num_layers' or 'head' right?)")
         }
     }
 
-    /// The tensors under their state_dict names, for the writer.
+    /// The tensors under their state_dict names, for the writer. With `.i8`, every matrix
+    /// (embedding, recurrent and head weights) is written as per-row symmetric int8 plus an F32
+    /// `NAME.scale` (a matrix read from an int8 file keeps its exact int8 values); vectors are F32.
     public func write(to writer: inout SafeTensorsWriter, config: ModelConfig, dtype: SafeTensors.DType = .f32) {
-        writer.add("embedding.weight", shape: [embedding.count, embedding.dimension], floats: embedding.weight, dtype: dtype)
+        func matrix(_ name: String, _ w: FloatBuffer, rows: Int, cols: Int) {
+            guard dtype == .i8 else { return writer.add(name, shape: [rows, cols], floats: w, dtype: dtype) }
+            let q = quantized(name, w, rows: rows, cols: cols)
+            writer.add(name, shape: [rows, cols], int8: (0..<rows).flatMap { r in (0..<cols).map { q.q(r, $0) } })
+            writer.add(name + ".scale", shape: [rows], floats: q.scales, dtype: .f32)
+        }
+        func vector(_ name: String, _ v: FloatBuffer) {
+            writer.add(name, shape: [v.count], floats: v, dtype: dtype == .i8 ? .f32 : dtype)
+        }
+        matrix("embedding.weight", embedding.weight, rows: embedding.count, cols: embedding.dimension)
         let H = rnn.hiddenSize, G = rnn.gateWidth
         for layer in 0..<rnn.numLayers {
             for dir in 0..<rnn.directions {
                 let r = dir == 1, wts = rnn.weights[layer * rnn.directions + dir]
-                writer.add("rnn." + Recurrent.parameterName("weight_ih", layer: layer, reverse: r),
-                           shape: [G, rnn.layerInputSize(layer)], floats: wts.wIH, dtype: dtype)
-                writer.add("rnn." + Recurrent.parameterName("weight_hh", layer: layer, reverse: r),
-                           shape: [G, H], floats: wts.wHH, dtype: dtype)
-                writer.add("rnn." + Recurrent.parameterName("bias_ih", layer: layer, reverse: r),
-                           shape: [G], floats: wts.bIH, dtype: dtype)
-                writer.add("rnn." + Recurrent.parameterName("bias_hh", layer: layer, reverse: r),
-                           shape: [G], floats: wts.bHH, dtype: dtype)
+                matrix("rnn." + Recurrent.parameterName("weight_ih", layer: layer, reverse: r), wts.wIH,
+                       rows: G, cols: rnn.layerInputSize(layer))
+                matrix("rnn." + Recurrent.parameterName("weight_hh", layer: layer, reverse: r), wts.wHH, rows: G, cols: H)
+                vector("rnn." + Recurrent.parameterName("bias_ih", layer: layer, reverse: r), wts.bIH)
+                vector("rnn." + Recurrent.parameterName("bias_hh", layer: layer, reverse: r), wts.bHH)
             }
         }
         for (name, l) in zip(config.head, head) {
-            writer.add(name + ".weight", shape: [l.outFeatures, l.inFeatures], floats: l.weight, dtype: dtype)
-            writer.add(name + ".bias", shape: [l.outFeatures], floats: l.bias, dtype: dtype)
+            matrix(name + ".weight", l.weight, rows: l.outFeatures, cols: l.inFeatures)
+            vector(name + ".bias", l.bias)
         }
+    }
+
+    /// Matrix `name` (`[rows, cols]`) as inference keeps it: int8 when the file stored it int8,
+    /// half when the file was half, else float.
+    public func inferenceMatrix(_ name: String, _ w: FloatBuffer, rows: Int, cols: Int) -> WeightMatrix {
+        if let scales = int8Scales[name], let q = QuantizedMatrix(exactly: w, rows: rows, cols: cols, scales: scales) {
+            return .int8(q)
+        }
+        return .keeping(w, half: halfKind)
+    }
+
+    /// The int8 form of matrix `name`: its file's exact int8 values when it was read from an
+    /// int8 file, else a fresh per-row quantization.
+    public func quantized(_ name: String, _ w: FloatBuffer, rows: Int, cols: Int) -> QuantizedMatrix {
+        int8Scales[name].flatMap { QuantizedMatrix(exactly: w, rows: rows, cols: cols, scales: $0) }
+            ?? QuantizedMatrix(quantizing: w, rows: rows, cols: cols)
+    }
+
+    /// The largest change int8 quantization makes to any weight (what `convert --dtype I8`
+    /// reports).
+    public func int8MaxError(config: ModelConfig) -> Float {
+        var worst: Float = 0
+        func check(_ name: String, _ w: FloatBuffer, rows: Int, cols: Int) {
+            let d = quantized(name, w, rows: rows, cols: cols).dequantized()
+            for k in 0..<w.count { worst = max(worst, abs(w[k] - d[k])) }
+        }
+        check("embedding.weight", embedding.weight, rows: embedding.count, cols: embedding.dimension)
+        for layer in 0..<rnn.numLayers {
+            for dir in 0..<rnn.directions {
+                let r = dir == 1, wts = rnn.weights[layer * rnn.directions + dir]
+                check("rnn." + Recurrent.parameterName("weight_ih", layer: layer, reverse: r), wts.wIH,
+                      rows: rnn.gateWidth, cols: rnn.layerInputSize(layer))
+                check("rnn." + Recurrent.parameterName("weight_hh", layer: layer, reverse: r), wts.wHH,
+                      rows: rnn.gateWidth, cols: rnn.hiddenSize)
+            }
+        }
+        for (name, l) in zip(config.head, head) { check(name + ".weight", l.weight, rows: l.outFeatures, cols: l.inFeatures) }
+        return worst
     }
 }

@@ -16,7 +16,8 @@ public final class SentimentModel: Sendable {
         self.vocabulary = try Vocabulary(tokens: config.vocab)
         self.weights = weights
         let r = weights.rnn
-        transposed = r.hiddenSize <= 256 ? TransposedWeights(r, half: weights.halfKind) : nil
+        transposed = r.hiddenSize <= 256 || !weights.int8Scales.isEmpty
+            ? TransposedWeights(r, half: weights.halfKind, int8Scales: weights.int8Scales) : nil
     }
 
     public func encode(_ text: String) -> [Int32] { vocabulary.encode(text) }
@@ -57,6 +58,7 @@ public final class SentimentModel: Sendable {
         }
         let out = rnn.forward(input, batch: packed, tape: tape?.rnn, transposed: transposed,
                               keepOutput: tape != nil, monitor: monitor)
+        defer { withExtendedLifetime(out) {} }   // `hN` below is a span of out.h
         // `torch.cat((hidden[-2], hidden[-1]), dim=1)`: the last layer's final states.
         var feat = FloatBuffer(count: B * D * H)
         let f = feat.mutableSpan(), hN = out.h.span()
@@ -94,6 +96,7 @@ public final class SentimentModel: Sendable {
         if let m = tape.maskF { Kernels.multiply(da.mutableSpan(), by: m.span()) }
         var dhN = FloatBuffer(count: L * D * B * H)
         let dh = dhN.mutableSpan(), g = da.span()
+        defer { withExtendedLifetime(da) {} }
         for b in 0..<B { for d in 0..<D { dh.slice((((L - 1) * D + d) * B + b) * H, H).copy(from: g.slice((b * D + d) * H, H)) } }
         var dx = rnn.backward(batch: tape.batch, tape: tape.rnn, output: tape.output, dOutput: nil, dhN: dhN,
                               grads: &grads.rnn.weights)

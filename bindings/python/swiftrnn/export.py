@@ -39,14 +39,14 @@ __all__ = [
     "main",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1          # files with int8 matrices say 2 (docs/model-format.md)
 
 # dtype -> (bytes per element)
 _DTYPE_SIZE = {
-    "F64": 8, "F32": 4, "F16": 2, "BF16": 2,
+    "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I8": 1,
     "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
 }
-_WEIGHT_DTYPES = ("F32", "F16", "BF16")
+_WEIGHT_DTYPES = ("F32", "F16", "BF16", "I8")
 
 _GATES_TO_CELL = {4: "lstm", 3: "gru", 1: "rnn"}
 
@@ -193,6 +193,41 @@ def _encode(name: str, values: List[float], dtype: str) -> bytes:
             out.byteswap()
         return out.tobytes()
     raise ValueError(f"unsupported weight dtype {dtype!r}: use one of {', '.join(_WEIGHT_DTYPES)}")
+
+
+def _f32(x: float) -> float:
+    """x rounded to binary32 (a binary32 operation done in double and rounded once gives the
+    binary32 result: the library's float arithmetic, bit for bit)."""
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
+def quantize_int8(name: str, shape: List[int], values: List[float]) -> Tuple[bytes, bytes, float]:
+    """Per-row symmetric int8 of a [rows, cols] matrix, as libswiftrnn's `convert --dtype I8`:
+    scale[r] = max|w[r, :]| / 127 and q = round-half-even(w / scale) in binary32. Returns the
+    int8 bytes, the F32 scale bytes and the largest |w - q * scale|."""
+    for i, v in enumerate(values):
+        if not math.isfinite(v):
+            raise ValueError(f"tensor {name!r}: non-finite value {v} at flat index {i} "
+                             "(libswiftrnn refuses non-finite weights)")
+    rows, cols = shape
+    try:
+        w = struct.unpack(f"<{len(values)}f", struct.pack(f"<{len(values)}f", *values))
+    except OverflowError:
+        raise ValueError(f"tensor {name!r}: a value is out of the F32 range") from None
+    q = array("b", bytes(rows * cols))
+    scales = array("f", bytes(4 * rows))
+    worst = 0.0
+    for r in range(rows):
+        row = w[r * cols:(r + 1) * cols]
+        s = _f32(max(abs(v) for v in row) / 127.0)
+        scales[r] = s
+        for k, v in enumerate(row):
+            qi = 0 if s == 0 else max(-127, min(127, round(_f32(v / s))))
+            q[r * cols + k] = qi
+            worst = max(worst, abs(v - _f32(qi * s)))
+    if sys.byteorder != "little":
+        scales.byteswap()
+    return q.tobytes(), scales.tobytes(), worst
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,7 +477,7 @@ def _export(kind: str, state_dict, table: List[str], out_path, dtype: str,
 
     metadata: "OrderedDict[str, str]" = OrderedDict([
         ("format", "swiftrnn"),
-        ("format_version", str(FORMAT_VERSION)),
+        ("format_version", "2" if dtype == "I8" else str(FORMAT_VERSION)),
         ("kind", kind),
         ("cell", arch["cell"]),
         ("vocab_size", str(arch["vocab_size"])),
@@ -469,13 +504,26 @@ def _export(kind: str, state_dict, table: List[str], out_path, dtype: str,
         raise ValueError(f"unexpected tensors: {', '.join(extra)}")
 
     tensors: "OrderedDict[str, Tuple[str, List[int], bytes]]" = OrderedDict()
+    int8: "OrderedDict[str, Tuple[str, List[int], bytes]]" = OrderedDict()
+    worst = 0.0
     for n in names:
         shape, values = _as_shape_values(n, sd[n])
         if 0 in shape:
             raise ValueError(f"tensor {n!r} has a zero-sized dimension {shape}")
-        tensors[n] = (dtype, shape, _encode(n, values, dtype))
+        if dtype == "I8" and len(shape) == 2:
+            # int8 matrices after every F32 tensor (the writer keeps each tensor aligned).
+            q, scales, err = quantize_int8(n, shape, values)
+            worst = max(worst, err)
+            tensors[n + ".scale"] = ("F32", [shape[0]], scales)
+            int8[n] = ("I8", shape, q)
+        else:
+            tensors[n] = ("F32" if dtype == "I8" else dtype, shape, _encode(n, values, "F32" if dtype == "I8" else dtype))
+    tensors.update(int8)
     write_safetensors(out_path, tensors, metadata)
-    return dict(metadata)
+    md = dict(metadata)
+    if dtype == "I8":
+        md["int8_max_weight_error"] = repr(worst)
+    return md
 
 
 def export_sentiment(state_dict, vocab: Sequence[str], out_path, dtype: str = "F32",
@@ -604,7 +652,8 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     bi = ", bidirectional" if md["bidirectional"] == "true" else ""
     print(f"wrote {args.out}: {md['kind']} {md['cell']} {md['num_layers']} layer(s){bi}, "
           f"vocab {md['vocab_size']}, embedding {md['embedding_dim']}, hidden "
-          f"{md['hidden_size']}, head {md['head']}, {args.dtype}")
+          f"{md['hidden_size']}, head {md['head']}, {args.dtype}"
+          + (f" (max weight error {md['int8_max_weight_error']})" if args.dtype == "I8" else ""))
     return 0
 
 

@@ -24,8 +24,8 @@ sys.path.insert(0, PYROOT)
 from swiftrnn.export import (export_charlm, export_sentiment, infer_architecture,  # noqa: E402
                              write_safetensors)
 
-SIZES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4}
-FMT = {"F64": "d", "F32": "f", "F16": "e", "I64": "q", "I32": "i"}
+SIZES = {"I8": 1, "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4}
+FMT = {"I8": "b", "F64": "d", "F32": "f", "F16": "e", "I64": "q", "I32": "i"}
 
 
 # ---------------------------------------------------------------------------------------------
