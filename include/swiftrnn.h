@@ -85,11 +85,11 @@ extern "C" {
 /* ---- Version -------------------------------------------------------------------------- */
 
 #define SWIFTRNN_VERSION_MAJOR 0
-#define SWIFTRNN_VERSION_MINOR 2
+#define SWIFTRNN_VERSION_MINOR 3
 #define SWIFTRNN_VERSION_PATCH 0
 #define SWIFTRNN_VERSION_NUMBER \
   (SWIFTRNN_VERSION_MAJOR * 10000 + SWIFTRNN_VERSION_MINOR * 100 + SWIFTRNN_VERSION_PATCH)
-#define SWIFTRNN_VERSION_STRING "0.2.0"
+#define SWIFTRNN_VERSION_STRING "0.3.0"
 
 /* The library's version, e.g. "0.2.0"; compare with SWIFTRNN_VERSION_STRING to check that the
  * header and the loaded library agree. Static storage; thread-safe. */
@@ -140,6 +140,17 @@ typedef enum swiftrnn_cell {
   SWIFTRNN_CELL_RNN_RELU = 4
 } swiftrnn_cell;
 
+/* The precision a model's weights are stored and multiplied in (docs/model-format.md, "Weight
+ * precision"). F16 and BF16 give exactly the results of the same weights in F32 (they are
+ * widened exactly, inside the kernels); INT8 (per-row int8 weights, inputs quantized per
+ * product) stays within the tolerance documented there. Added in 0.3.0. */
+typedef enum swiftrnn_precision {
+  SWIFTRNN_PRECISION_F32 = 0,
+  SWIFTRNN_PRECISION_F16 = 1,
+  SWIFTRNN_PRECISION_BF16 = 2,
+  SWIFTRNN_PRECISION_INT8 = 3
+} swiftrnn_precision;
+
 /* Loads a model file (docs/model-format.md). Everything is validated before use; weights are
  * converted to F32 once. On failure *out_model is set to NULL: SWIFTRNN_ERR_IO (cannot open or
  * read, or not a regular file: a directory, FIFO or device), SWIFTRNN_ERR_FORMAT (bad content,
@@ -171,6 +182,7 @@ typedef struct swiftrnn_model_info {
   int32_t bidirectional; /* 0 or 1 */
   int32_t head_layers;   /* Linear layers after the recurrent stack */
   uint64_t n_parameters;
+  swiftrnn_precision precision; /* Added in 0.3.0: the weights' precision (a file's F16, INT8...) */
 } swiftrnn_model_info;
 
 /* Fills *info (see swiftrnn_model_info). INVALID_ARGUMENT if info->struct_size is smaller than

@@ -224,6 +224,10 @@ public func swiftrnn_model_get_info(_ model: OpaquePointer?, _ info: UnsafeMutab
         i.set(\.bidirectional, c.bidirectional ? 1 : 0)
         i.set(\.head_layers, Int32(c.head.count))
         i.set(\.n_parameters, UInt64(h.model.weights.parameterCount))
+        let w = h.model.weights
+        i.set(\.precision, !w.int8Scales.isEmpty ? SWIFTRNN_PRECISION_INT8
+              : w.halfKind == .f16 ? SWIFTRNN_PRECISION_F16 : w.halfKind == .bf16 ? SWIFTRNN_PRECISION_BF16
+              : SWIFTRNN_PRECISION_F32)
     }
 }
 

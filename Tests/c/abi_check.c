@@ -28,7 +28,8 @@ STATIC_ASSERT(offsetof(swiftrnn_model_info, vocab_size) == 16, "layout");
 STATIC_ASSERT(offsetof(swiftrnn_model_info, bidirectional) == 32, "layout");
 STATIC_ASSERT(offsetof(swiftrnn_model_info, head_layers) == 36, "layout");
 STATIC_ASSERT(offsetof(swiftrnn_model_info, n_parameters) == 40, "layout");
-STATIC_ASSERT(sizeof(swiftrnn_model_info) == 48, "layout");
+STATIC_ASSERT(offsetof(swiftrnn_model_info, precision) == 48, "layout");
+STATIC_ASSERT(sizeof(swiftrnn_model_info) == 56, "layout");
 
 int main(void) {
   return swiftrnn_version_number() == SWIFTRNN_VERSION_NUMBER ? 0 : 1;

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <swiftrnn.h>
@@ -77,6 +78,12 @@ int main(int argc, char **argv) {
   CHECK(swiftrnn_model_get_info(sent, &info) == SWIFTRNN_OK);
   CHECK(info.kind == SWIFTRNN_KIND_SENTIMENT && info.cell == SWIFTRNN_CELL_LSTM && info.bidirectional == 1);
   CHECK(info.num_layers == 1 && info.head_layers == 2 && info.n_parameters > 0);
+  CHECK(info.precision == SWIFTRNN_PRECISION_F32);
+  /* A program built against the 0.2 header (48 bytes, no precision) gets the fields it knows. */
+  info.struct_size = offsetof(swiftrnn_model_info, precision);
+  info.precision = (swiftrnn_precision)77;
+  CHECK(swiftrnn_model_get_info(sent, &info) == SWIFTRNN_OK && info.precision == (swiftrnn_precision)77);
+  info.struct_size = sizeof info;
   CHECK(swiftrnn_model_get_info(NULL, &info) == SWIFTRNN_ERR_INVALID_ARGUMENT);
   CHECK(swiftrnn_model_describe(sent) != NULL && strstr(swiftrnn_model_describe(sent), "sentiment") != NULL);
   CHECK(swiftrnn_model_describe(NULL) == NULL);

@@ -383,6 +383,7 @@ class Model:
             "bidirectional": bool(info.bidirectional),
             "head_layers": int(info.head_layers),
             "n_parameters": int(info.n_parameters),
+            "precision": _lib.PRECISION_NAMES.get(info.precision, f"unknown({info.precision})"),
             "description": _decode(desc) if desc else "",
         }
 

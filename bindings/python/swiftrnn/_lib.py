@@ -43,7 +43,7 @@ __all__ = [
     "lib", "library_path", "load", "EXPECTED_MAJOR", "SONAME", "LibraryNotFoundError",
     "swiftrnn_model_p", "swiftrnn_generator_p",
     "swiftrnn_model_info", "swiftrnn_sample_params",
-    "STATUS_NAMES", "KIND_NAMES", "CELL_NAMES",
+    "STATUS_NAMES", "KIND_NAMES", "CELL_NAMES", "PRECISION_NAMES",
     "SWIFTRNN_OK", "SWIFTRNN_ERR_INVALID_ARGUMENT", "SWIFTRNN_ERR_IO", "SWIFTRNN_ERR_FORMAT",
     "SWIFTRNN_ERR_UNSUPPORTED", "SWIFTRNN_ERR_WRONG_KIND", "SWIFTRNN_ERR_BUFFER_TOO_SMALL",
     "SWIFTRNN_ERR_OUT_OF_MEMORY", "SWIFTRNN_ERR_INTERNAL", "SWIFTRNN_ERR_NON_FINITE",
@@ -95,6 +95,13 @@ SWIFTRNN_CELL_RNN_RELU = 4
 CELL_NAMES = {SWIFTRNN_CELL_LSTM: "lstm", SWIFTRNN_CELL_GRU: "gru",
               SWIFTRNN_CELL_RNN_TANH: "rnn_tanh", SWIFTRNN_CELL_RNN_RELU: "rnn_relu"}
 
+SWIFTRNN_PRECISION_F32 = 0
+SWIFTRNN_PRECISION_F16 = 1
+SWIFTRNN_PRECISION_BF16 = 2
+SWIFTRNN_PRECISION_INT8 = 3
+PRECISION_NAMES = {SWIFTRNN_PRECISION_F32: "f32", SWIFTRNN_PRECISION_F16: "f16",
+                   SWIFTRNN_PRECISION_BF16: "bf16", SWIFTRNN_PRECISION_INT8: "int8"}
+
 # C enums are ints on every ABI the library supports.
 swiftrnn_status = c_int
 swiftrnn_kind = c_int
@@ -116,6 +123,7 @@ class swiftrnn_model_info(Structure):
         ("bidirectional", c_int32),
         ("head_layers", c_int32),
         ("n_parameters", c_uint64),
+        ("precision", c_int),
     ]
 
 

@@ -346,7 +346,10 @@ def test_sentiment_info(senti):
     assert info["n_parameters"] == n
     assert info["description"].startswith("sentiment")
     assert set(info) == {"cell", "vocab_size", "embedding_dim", "hidden_size", "num_layers",
-                         "bidirectional", "head_layers", "n_parameters", "description"}
+                         "bidirectional", "head_layers", "n_parameters", "description", "precision"}
+    assert info["precision"] == "f32"
+    for name, want in [("sentiment_lstm_uni.f16", "f16"), ("sentiment_lstm_uni.bf16", "bf16")]:
+        assert swiftrnn.load(model_path(name)).info["precision"] == want
 
 
 @pytest.mark.parametrize("name", CHARLM_MODELS)

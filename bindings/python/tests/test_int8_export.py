@@ -63,6 +63,7 @@ def test_int8_scores_stay_close_to_float_and_equal_the_library_conversion(tmp_pa
     f32, _ = _model(tmp_path, "F32")
     i8, _ = _model(tmp_path, "I8")
     mf, mq = swiftrnn.load(str(f32)), swiftrnn.load(str(i8))
+    assert (mf.info["precision"], mq.info["precision"]) == ("f32", "int8")
     pf, pq = [mf.score(t) for t in TEXTS], [mq.score(t) for t in TEXTS]
     # docs/model-format.md: int8 logits within 0.05 of float on small random models; the
     # probability moves at most a quarter of that.
