@@ -351,8 +351,9 @@ SWIFTRNN_API swiftrnn_status swiftrnn_generator_create(const swiftrnn_model *mod
  * ever needed, so a char[8] always does; out must not be NULL). *out_len = bytes without the NUL. The sequence equals the characters that
  * swiftrnn_sample_text appends to the prime with the same params. If out_capacity is not larger
  * than the longest character of the model's table, no character is drawn: BUFFER_TOO_SMALL,
- * *out_len = that longest length (the buffer needs one more byte, for the NUL). One thread at a
- * time per generator. */
+ * *out_len = that longest length (the buffer needs one more byte, for the NUL). After a stop
+ * string ended generation (params.stop_strings), OK with *out_len 0 and out "" until the next
+ * swiftrnn_generator_feed or swiftrnn_generator_load_state. One thread at a time per generator. */
 SWIFTRNN_API swiftrnn_status swiftrnn_generator_next(swiftrnn_generator *generator, char *out,
                                                      size_t out_capacity, size_t *out_len);
 

@@ -12,13 +12,24 @@ safetensors files (docs/model-format.md; ``swiftrnn.export`` writes them from a 
     print(lm.sample("The island", length=200, seed=1))
     for ch in lm.stream("The island", length=200, seed=1):
         print(ch, end="", flush=True)
+    g = lm.generator("The island", seed=1, stop=["\n\n"], repetition_penalty=1.3)
+    text = "".join(g)                  # until the stop string
+    g.feed("\n\nThe engineer")         # as if the prime had it too
+    state = g.save_state()             # bytes; g.load_state(state) restores exactly
+    logits = g.logits()                # the next character's scaled logits
+
+Generators (experimental): :meth:`Model.generator` returns a :class:`Generator` with ``next``,
+``feed``, ``logits``, ``save_state``/``load_state`` and ``stop_index``; a :class:`Stream` has
+the same methods while open. Sampling controls (``stop``, ``repetition_penalty``,
+``repetition_window``, ``min_p``, ``banned``) are keyword arguments of ``sample``,
+``sample_ex``, ``stream`` and ``generator`` (docs/c-api.md defines them).
 
 Text arguments are ``str`` (encoded as UTF-8; lone surrogates become ``?``) or ``bytes``
 (passed as is; invalid UTF-8 is replaced by U+FFFD in the library).
 
 Thread safety: a :class:`Model` may be shared by any number of threads; the C model is
 immutable and every method releases the GIL while the library works, so threads run in
-parallel. A :class:`Stream` (from :meth:`Model.stream`) must be used by one thread at a time.
+parallel. A :class:`Stream` or :class:`Generator` must be used by one thread at a time.
 Models pickle (as their file path, or their bytes when loaded with :func:`load_bytes`), so they
 can be sent to ``multiprocessing`` workers.
 
