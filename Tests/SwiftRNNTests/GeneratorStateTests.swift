@@ -89,6 +89,62 @@ final class GeneratorStateTests: XCTestCase {
         XCTAssertEqual(try take(&g, 30), want)
     }
 
+    /// Fields out of range under a valid checksum: each refused as FORMAT (or, for the shape,
+    /// INVALID_ARGUMENT), never a trap.
+    func testCorruptFieldsWithAValidChecksumAreRefused() throws {
+        let m = charlm(cell: .lstm, layers: 2)
+        let fp = m.stateFingerprint()
+        var p = SamplingParameters(seed: 1)
+        p.repetitionPenalty = 1.2
+        var g = try Generator(model: m, prime: "The sea", parameters: p)
+        _ = try take(&g, 3)
+        _ = try g.logits()
+        let state = g.saveState(fingerprint: fp)
+        func resealed(_ edit: (inout [UInt8]) -> Void) -> [UInt8] {
+            var b = Array(state.dropLast(8))
+            edit(&b)
+            let sum = b.withUnsafeBytes { GeneratorStateLayout.fnv1a($0) }
+            withUnsafeBytes(of: sum.littleEndian) { b.append(contentsOf: $0) }
+            return b
+        }
+        func put32(_ b: inout [UInt8], _ at: Int, _ v: UInt32) { for k in 0..<4 { b[at + k] = UInt8(truncatingIfNeeded: v >> (8 * k)) } }
+        let LH = 2 * 7, n = Int(state[88]) | Int(state[89]) << 8
+        let cases: [(String, SwiftRNNError.Code, (inout [UInt8]) -> Void)] = [
+            ("version 0", .format, { put32(&$0, 8, 0) }),
+            ("unknown flag", .format, { put32(&$0, 12, 4 | 1) }),
+            ("no logits flag (size differs)", .format, { put32(&$0, 12, 0) }),
+            ("stop flag without index", .format, { put32(&$0, 12, 3) }),
+            ("cell", .invalidArgument, { put32(&$0, 24, 2) }),
+            ("layers", .invalidArgument, { put32(&$0, 28, 1) }),
+            ("hidden", .invalidArgument, { put32(&$0, 32, 0xFFFF_FFFF) }),
+            ("vocab", .invalidArgument, { put32(&$0, 36, 1000) }),
+            ("fingerprint", .invalidArgument, { $0[16] ^= 1 }),
+            ("pending out of range", .format, { put32(&$0, 40, 12) }),
+            ("pending negative", .format, { put32(&$0, 40, 0xFFFF_FFFF) }),
+            ("stop index without flag", .format, { put32(&$0, 44, 0) }),
+            ("stop index below -1", .format, { put32(&$0, 44, 0xFFFF_FFFE) }),
+            ("drawn above Int.max", .format, { for k in 48..<56 { $0[k] = 0xFF } }),
+            ("zero random state", .format, { for k in 56..<88 { $0[k] = 0 } }),
+            ("history count huge", .format, { put32(&$0, 88, 0xFFFF_FFFF) }),
+            ("history count off by one", .format, { put32(&$0, 88, UInt32(n + 1)) }),
+            ("NaN in h", .format, { put32(&$0, 96, 0x7FC0_0000) }),
+            ("infinity in c", .format, { put32(&$0, 96 + 4 * LH, 0x7F80_0000) }),
+            ("history id out of range", .format, { put32(&$0, 96 + 8 * LH, 99) }),
+            ("NaN logit", .format, { put32(&$0, 96 + 8 * LH + 4 * n, 0x7FC0_0000) }),
+        ]
+        var copy = g
+        let want = try take(&copy, 30)
+        for (what, code, edit) in cases {
+            let bytes = resealed(edit)
+            assertThrows(code, "") { try bytes.withUnsafeBytes { try g.loadState($0, fingerprint: fp) } }
+            _ = what
+        }
+        XCTAssertEqual(try take(&g, 30), want)
+        // The reseal itself keeps a valid state valid.
+        let same = resealed { _ in }
+        XCTAssertEqual(same, state)
+    }
+
     func testLogitsAreTheScaledModelLogits() throws {
         let m = charlm()
         var g = try Generator(model: m, prime: "The", parameters: SamplingParameters(scaleFactor: 2))
