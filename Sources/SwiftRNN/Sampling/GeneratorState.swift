@@ -26,7 +26,8 @@ public enum GeneratorStateLayout {
     public static let headerSize = 96
     static let maxHistory = 4 * SamplingParameters.maxRepetitionWindow
 
-    static func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    /// The checksum of the layout: FNV-1a 64 over `bytes`.
+    public static func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
         return h
