@@ -77,8 +77,8 @@ test-swift: deps
 	$(SWIFT) test 2>&1 | tail -n 40; exit $${PIPESTATUS[0]}
 	@echo "again with the OpenBLAS core libswiftrnn picks itself (OPENBLAS_CORETYPE unset):"
 	env -u OPENBLAS_CORETYPE $(SWIFT) test --filter 'KernelTests|LayerParityTests|GradientTests|ModelParityTests' 2>&1 | grep -E 'Executed .* tests|error|failed' | tail -n 2; exit $${PIPESTATUS[0]}
-	@echo "again on the AVX2 and the baseline kernels (SWIFTRNN_SIMD lowers the run-time choice):"
-	for simd in avx2 baseline; do \
+	@echo "again on the AVX-512 (no VNNI), AVX2 and baseline kernels (SWIFTRNN_SIMD lowers the run-time choice):"
+	for simd in avx512 avx2 baseline; do \
 	  SWIFTRNN_SIMD=$$simd $(SWIFT) test --skip-build --filter 'DispatchTests|LayerParityTests|GradientTests|ModelParityTests|BatchIdentityTests' 2>&1 | grep -E 'Executed .* tests|error|failed' | tail -n 2; \
 	  [ $${PIPESTATUS[0]} = 0 ] || exit 1; done
 

@@ -34,7 +34,7 @@ let package = Package(
         ),
         // The SIMD kernels in C, compiled once per instruction set and chosen at run time
         // (include/swiftrnn_kernels.h says why they are C).
-        .target(name: "CKernels", exclude: ["kernels.inc"]),
+        .target(name: "CKernels", exclude: ["kernels.inc", "kernels_matvec.inc"]),
         .target(name: "SwiftRNN", dependencies: ["COpenBLAS", "CKernels", "SwiftRNNABI"]),
         .target(name: "SwiftRNNTraining", dependencies: ["SwiftRNN"]),
         // include/swiftrnn.h imported as a module: CSwiftRNN reads the ABI's structs by field.

@@ -40,9 +40,10 @@
  * at most 64 levels); batch and two-thread generation start their own threads and join them
  * before returning.
  *
- * Portability: one build runs on any x86-64 CPU; its vector kernels (AVX-512, AVX2 or baseline)
- * are chosen at the first call from CPUID and compute the same bits on each.
- * SWIFTRNN_SIMD=avx2 or =baseline in the environment lowers the choice (never raises it).
+ * Portability: one build runs on any x86-64 CPU; its vector kernels
+ * (AVX-512 with VNNI, AVX-512, AVX2 or baseline) are chosen at the first call from CPUID and
+ * compute the same bits on each.
+ * SWIFTRNN_SIMD=avx512, =avx2 or =baseline in the environment lowers the choice (never raises it).
  *
  * OpenBLAS: the first model load loads libopenblas.so.0. If the host already loaded it, the
  * library uses that instance as it is and changes none of its settings. Otherwise the instance

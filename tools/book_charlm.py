@@ -35,27 +35,9 @@ import torch.nn as nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bindings", "python"))
 from swiftrnn.export import export_charlm  # noqa: E402
+from torch_reference import CharRNN  # noqa: E402  (tools/, the script's folder)
 
 HELD_OUT_FRACTION = 0.05
-
-
-class RNN(nn.Module):
-    """The book's model, with the sequence run in one call."""
-
-    def __init__(self, vocab_size, embed_dim, rnn_hidden_size):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embed_dim)
-        self.rnn_hidden_size = rnn_hidden_size
-        self.rnn = nn.LSTM(embed_dim, rnn_hidden_size, batch_first=True)
-        self.fc = nn.Linear(rnn_hidden_size, vocab_size)
-
-    def forward(self, x, hidden, cell):
-        out, (hidden, cell) = self.rnn(self.embedding(x), (hidden, cell))
-        return self.fc(out), hidden, cell
-
-    def init_hidden(self, batch_size):
-        z = torch.zeros(1, batch_size, self.rnn_hidden_size)
-        return z, z.clone()
 
 
 def main():
@@ -83,7 +65,7 @@ def main():
     seq_length, batch_size = 40, 64
     chunks = train.unfold(0, seq_length + 1, 1)  # every window of 41, as the book's list
     torch.manual_seed(args.seed)
-    model = RNN(len(chars), 256, 512)
+    model = CharRNN(len(chars), 256, 512)
     loss_fn = nn.CrossEntropyLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.005)
 
@@ -98,7 +80,7 @@ def main():
         seq_batch, target_batch = batch[:, :-1], batch[:, 1:]
         hidden, cell = model.init_hidden(batch_size)
         optimizer.zero_grad()
-        pred, _, _ = model(seq_batch, hidden, cell)
+        pred, _, _ = model.forward_sequence(seq_batch, hidden, cell)
         # sum over steps of the per-step mean, as the book's `loss += loss_fn(pred, target[:, c])`
         loss = loss_fn(pred.reshape(-1, len(chars)), target_batch.reshape(-1)) * seq_length
         loss.backward()
@@ -118,7 +100,7 @@ def main():
     model.eval()
     with torch.no_grad():
         hidden, cell = model.init_hidden(1)
-        logits, _, _ = model(tail[None, :-1], hidden, cell)
+        logits, _, _ = model.forward_sequence(tail[None, :-1], hidden, cell)
         nats = nn.functional.cross_entropy(logits[0], tail[1:], reduction="sum").item()
     n = len(tail) - 1
     print(f"held-out (PyTorch): {n} characters predicted, {nats / n:.4f} nats/char, "

@@ -33,6 +33,7 @@ import torch.nn as nn
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 from swiftrnn.export import export_charlm, export_sentiment, write_safetensors  # noqa: E402
+from torch_reference import CharGRU, CharRNN, SentimentRNN  # noqa: E402  (tools/, the script's folder)
 
 OUT = os.path.join(ROOT, "Tests", "SwiftRNNTests", "Fixtures")
 
@@ -318,42 +319,6 @@ SCORE_TEXTS = [
 ]
 
 
-class SentimentRNN(nn.Module):
-    """The book's sentiment model (ch. 15), with the recurrent layer class as a parameter."""
-
-    def __init__(self, vocab_size, embed_dim, rnn_hidden_size, fc_hidden_size,
-                 rnn_cls=nn.LSTM, bidirectional=False, **rnn_kw):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
-        self.is_lstm = rnn_cls is nn.LSTM
-        self.bidirectional = bidirectional
-        self.rnn = rnn_cls(embed_dim, rnn_hidden_size, batch_first=True,
-                           bidirectional=bidirectional, **rnn_kw)
-        D = 2 if bidirectional else 1
-        self.fc1 = nn.Linear(D * rnn_hidden_size, fc_hidden_size)
-        self.relu = nn.ReLU()
-        self.fc2 = nn.Linear(fc_hidden_size, 1)
-        self.sigmoid = nn.Sigmoid()
-
-    def forward(self, text, lengths):
-        out = self.embedding(text)
-        out = nn.utils.rnn.pack_padded_sequence(out, lengths.cpu().numpy(),
-                                                enforce_sorted=False, batch_first=True)
-        if self.is_lstm:
-            out, (hidden, cell) = self.rnn(out)
-        else:
-            out, hidden = self.rnn(out)
-        if self.bidirectional:
-            out = torch.cat((hidden[-2, :, :], hidden[-1, :, :]), dim=1)
-        else:
-            out = hidden[-1, :, :]
-        out = self.fc1(out)
-        out = self.relu(out)
-        out = self.fc2(out)
-        out = self.sigmoid(out)
-        return out
-
-
 def encode(vocab_index, text):
     return [vocab_index.get(tok, 1) for tok in tokenizer(text)]
 
@@ -488,49 +453,6 @@ CHAR_TEXT = (
     "We were far from home; the water was deep and cold.\n"
 )
 CHAR_EVAL = "The sea was deep, and Nemo said: café.\nWe were home"
-
-
-class CharRNN(nn.Module):
-    """The book's character model: Embedding -> LSTM -> fc (one step per call)."""
-
-    def __init__(self, vocab_size, embed_dim, rnn_hidden_size):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embed_dim)
-        self.rnn_hidden_size = rnn_hidden_size
-        self.rnn = nn.LSTM(embed_dim, rnn_hidden_size, batch_first=True)
-        self.fc = nn.Linear(rnn_hidden_size, vocab_size)
-
-    def forward(self, x, hidden, cell):
-        out = self.embedding(x).unsqueeze(1)
-        out, (hidden, cell) = self.rnn(out, (hidden, cell))
-        out = self.fc(out).reshape(out.size(0), -1)
-        return out, hidden, cell
-
-    def init_hidden(self, batch_size):
-        hidden = torch.zeros(1, batch_size, self.rnn_hidden_size)
-        cell = torch.zeros(1, batch_size, self.rnn_hidden_size)
-        return hidden, cell
-
-
-class CharGRU(nn.Module):
-    """The same with a 2-layer GRU."""
-
-    def __init__(self, vocab_size, embed_dim, rnn_hidden_size, num_layers=2):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embed_dim)
-        self.rnn_hidden_size = rnn_hidden_size
-        self.num_layers = num_layers
-        self.rnn = nn.GRU(embed_dim, rnn_hidden_size, num_layers=num_layers, batch_first=True)
-        self.fc = nn.Linear(rnn_hidden_size, vocab_size)
-
-    def forward(self, x, hidden):
-        out = self.embedding(x).unsqueeze(1)
-        out, hidden = self.rnn(out, hidden)
-        out = self.fc(out).reshape(out.size(0), -1)
-        return out, hidden
-
-    def init_hidden(self, batch_size):
-        return torch.zeros(self.num_layers, batch_size, self.rnn_hidden_size)
 
 
 def char_logits(model, ids):

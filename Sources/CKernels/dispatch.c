@@ -8,6 +8,7 @@ extern const srk_table srk_baseline_table;
 #if defined(__x86_64__)
 extern const srk_table srk_avx2_table;
 extern const srk_table srk_avx512_table;
+extern const srk_table srk_avx512vnni_table;
 #include <cpuid.h>
 
 static unsigned long long srk_xgetbv(void) {
@@ -29,8 +30,9 @@ static int srk_detect(void) {
     const int avx512f = (b >> 16) & 1, avx512dq = (b >> 17) & 1, avx512bw = (b >> 30) & 1,
               avx512vl = (b >> 31) & 1;
     if (!(avx2 && fma && f16c && bmi1 && bmi2)) return SRK_BASELINE;
+    const int avx512vnni = (c >> 11) & 1;
     if (avx512f && avx512dq && avx512bw && avx512vl && (xcr0 & 0xE0) == 0xE0)  /* opmask, ZMM */
-        return SRK_AVX512;
+        return avx512vnni ? SRK_AVX512VNNI : SRK_AVX512;
     return SRK_AVX2;
 }
 #else
@@ -55,6 +57,7 @@ const srk_table *srk_table_for(int level) {
 #if defined(__x86_64__)
     case SRK_AVX2: return &srk_avx2_table;
     case SRK_AVX512: return &srk_avx512_table;
+    case SRK_AVX512VNNI: return &srk_avx512vnni_table;
 #endif
     default: return NULL;
     }
@@ -71,6 +74,7 @@ const srk_table *srk_active(void) {
         int cap = level;
         if (strcmp(want, "baseline") == 0) cap = SRK_BASELINE;
         else if (strcmp(want, "avx2") == 0) cap = SRK_AVX2;
+        else if (strcmp(want, "avx512") == 0) cap = SRK_AVX512;
         if (cap < level) level = cap;
     }
     t = srk_table_for(level);

@@ -49,7 +49,6 @@ struct TrainSentiment: ParsableCommand {
     @Flag(help: "Continue from MODEL.ckpt.") var resume = false
 
     func run() throws {
-        Interrupt.install()
         let all = try rethrowing { () throws(SwiftRNNError) in try IMDb.load(dir: data, split: "train") }
         let (train, valid) = IMDb.split(all, seed: seed)
         print("train \(train.count) reviews, validation \(valid.count); threads \(threads == 0 ? Parallel.cores : threads)")
@@ -59,6 +58,7 @@ struct TrainSentiment: ParsableCommand {
         c.bidirectional = bidirectional; c.dropout = dropout; c.clipNorm = clip > 0 ? clip : nil
         c.seed = seed; c.threads = threads; c.maxVocab = maxVocab > 0 ? maxVocab : nil; c.resume = resume
         c.commandLine = commandLineText()
+        c.observer = .terminal()
         let r = try rethrowing { () throws(SwiftRNNError) in try SentimentRun.run(c, train: train, valid: valid) }
         print("best validation accuracy \(fmt(r.bestValidAccuracy, 4)) (epoch \(r.bestEpoch)); \(clock(r.seconds)); model: \(out)")
         if r.interrupted { throw ExitCode(130) }
@@ -90,7 +90,6 @@ struct TrainCharLM: ParsableCommand {
     @Flag(help: "Continue from MODEL.ckpt.") var resume = false
 
     func run() throws {
-        Interrupt.install()
         let corpus = try rethrowing { () throws(SwiftRNNError) in
             try CharCorpus(path: text, startMarker: start.isEmpty ? nil : start, endMarker: end.isEmpty ? nil : end)
         }
@@ -101,6 +100,7 @@ struct TrainCharLM: ParsableCommand {
         c.clipNorm = clip > 0 ? clip : nil; c.seed = seed; c.threads = threads; c.resume = resume
         c.finalLearningRate = finalLR
         c.commandLine = commandLineText()
+        c.observer = .terminal()
         let r = try rethrowing { () throws(SwiftRNNError) in try CharLMRun.run(c, corpus: corpus) }
         print("last loss \(fmt(r.lastLoss, 4)) nats/char; \(clock(r.seconds)); model: \(out)")
         if r.interrupted { throw ExitCode(130) }

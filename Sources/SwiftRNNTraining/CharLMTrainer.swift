@@ -20,15 +20,15 @@ public struct CharLMTrainer {
 
     /// Recurrent state of every stream: `[layers, streams, hidden]` each.
     public struct StreamState {
-        public var h: [Float]
-        public var c: [Float]
+        public var h: FloatBuffer
+        public var c: FloatBuffer
     }
 
     public var weights: ModelWeights
     public let config: ModelConfig
     public var options: Options
     public var adam: Adam
-    private var shardGrads: [ModelWeights] = []
+    private var shards = GradientShards()
 
     public init(weights: ModelWeights, config: ModelConfig, options: Options) {
         self.weights = weights; self.config = config; self.options = options
@@ -37,48 +37,33 @@ public struct CharLMTrainer {
 
     /// Mean cross-entropy (nats per character) of the windows, its gradients, and the final state.
     public mutating func lossAndGradients(windows: [[Int32]], state: StreamState?) -> (loss: Double, grads: ModelWeights, state: StreamState) {
-        let B = windows.count
-        let shards = max(1, min(options.threads <= 0 ? Parallel.cores : options.threads, B))
-        if shardGrads.count != shards { shardGrads = Array(repeating: weights.zeros(), count: shards) }
-        let L = weights.rnn.numLayers, H = weights.rnn.hiddenSize
-        var losses = [Double](repeating: 0, count: shards)
-        var finals = [StreamState](repeating: StreamState(h: [], c: []), count: shards)
-        let w = weights
-        shardGrads.withUnsafeMutableBufferPointer { gbuf in
-        losses.withUnsafeMutableBufferPointer { lbuf in
-        finals.withUnsafeMutableBufferPointer { fbuf in
-            Parallel.forEach(count: shards, threads: shards) { s in
-                let lo = s * B / shards, hi = (s + 1) * B / shards
-                var h0: [Float]?, c0: [Float]?
-                if let state {
-                    var h = [Float](), c = [Float]()
-                    for l in 0..<L {
-                        h += state.h[((l * B + lo) * H)..<((l * B + hi) * H)]
-                        c += state.c[((l * B + lo) * H)..<((l * B + hi) * H)]
-                    }
-                    h0 = h; c0 = c
+        let B = windows.count, L = weights.rnn.numLayers, H = weights.rnn.hiddenSize
+        let w = weights, totalRows = B * (windows[0].count - 1)
+        let (grads, results) = shards.run(count: B, threads: options.threads, zerosLike: weights) { _, range, g in
+            // This shard's streams of the carried state, `[L, streams, H]`.
+            var h0: FloatBuffer?, c0: FloatBuffer?
+            if let state {
+                var h = [Float](), c = [Float]()
+                for l in 0..<L {
+                    h += state.h[((l * B + range.lowerBound) * H)..<((l * B + range.upperBound) * H)]
+                    if !state.c.isEmpty { c += state.c[((l * B + range.lowerBound) * H)..<((l * B + range.upperBound) * H)] }
                 }
-                gbuf[s].setZero()
-                let r = Self.shardStep(weights: w, windows: Array(windows[lo..<hi]), totalRows: B * (windows[0].count - 1),
-                                       h0: h0, c0: c0, grads: &gbuf[s])
-                lbuf[s] = r.loss
-                fbuf[s] = r.state
+                h0 = FloatBuffer(h); c0 = state.c.isEmpty ? nil : FloatBuffer(c)
             }
-        }}}
-        var grads = shardGrads[0]
-        for s in 1..<shards { grads.add(shardGrads[s]) }
+            return (range, Self.shardStep(weights: w, windows: Array(windows[range]), totalRows: totalRows, h0: h0, c0: c0, grads: &g))
+        }
         // Reassemble the per-shard states into [L, B, H].
-        var h = [Float](repeating: 0, count: L * B * H), c = h
-        for s in 0..<shards {
-            let lo = s * B / shards, hi = (s + 1) * B / shards, n = hi - lo
+        var h = FloatBuffer(count: L * B * H), c = h
+        for (range, r) in results {
+            let n = range.count
             for l in 0..<L {
                 for q in 0..<(n * H) {
-                    h[(l * B + lo) * H + q] = finals[s].h[l * n * H + q]
-                    c[(l * B + lo) * H + q] = finals[s].c.isEmpty ? 0 : finals[s].c[l * n * H + q]
+                    h[(l * B + range.lowerBound) * H + q] = r.state.h[l * n * H + q]
+                    c[(l * B + range.lowerBound) * H + q] = r.state.c.isEmpty ? 0 : r.state.c[l * n * H + q]
                 }
             }
         }
-        return (losses.reduce(0, +), grads, StreamState(h: h, c: c))
+        return (results.reduce(0) { $0 + $1.1.loss }, grads, StreamState(h: h, c: c))
     }
 
     /// One optimizer step on `windows` (each `seqLength + 1` ids). Returns loss and final state.
@@ -88,29 +73,18 @@ public struct CharLMTrainer {
         return (loss, final)
     }
 
-    static func shardStep(weights w: ModelWeights, windows: [[Int32]], totalRows: Int, h0: [Float]?, c0: [Float]?,
+    static func shardStep(weights w: ModelWeights, windows: [[Int32]], totalRows: Int, h0: FloatBuffer?, c0: FloatBuffer?,
                           grads: inout ModelWeights) -> (loss: Double, state: StreamState) {
         let B = windows.count, T = windows[0].count - 1
-        let E = w.embedding.dimension, V = w.embedding.count, rnn = w.rnn
         let packed = PackedBatch(lengths: [Int](repeating: T, count: B))
         var ids = [Int32](repeating: 0, count: T * B)
         var targets = [Int32](repeating: 0, count: T * B)
         for t in 0..<T { for b in 0..<B { ids[t * B + b] = windows[b][t]; targets[t * B + b] = windows[b][t + 1] } }
-        var x = [Float](repeating: 0, count: T * B * E)
-        w.embedding.weight.withUnsafeBufferPointer { ew in
-            x.withUnsafeMutableBufferPointer { xp in
-                for (r, id) in ids.enumerated() { (xp.baseAddress! + r * E).update(from: ew.baseAddress! + Int(id) * E, count: E) }
-            }
-        }
-        let tape = RecurrentTape(layers: rnn.numLayers, directions: 1)
-        let out = rnn.forward(x, batch: packed, h0: h0, c0: c0, tape: tape)
-        let fc = w.head[0]
-        let logits = fc.forward(out.output)
-        let (loss, dLogits) = Losses.crossEntropy(logits, classes: V, targets, normalizer: totalRows)
-        let dOut = fc.backward(x: out.output, dy: dLogits, rows: T * B, grad: &grads.head[0])
-        let dx = rnn.backward(batch: packed, tape: tape, output: out.output, dOutput: dOut, dhN: nil, h0: h0, c0: c0,
-                              grads: &grads.rnn.weights)
-        w.embedding.backward(ids: ids, dOut: dx, dWeight: &grads.embedding.weight)
-        return (loss, StreamState(h: out.h, c: out.c ?? []))
+        let tape = RecurrentTape(layers: w.rnn.numLayers, directions: 1)
+        let (logits, out) = CharLanguageModel.forward(w, ids: ids, batch: packed, h0: h0, c0: c0, tape: tape)
+        let (loss, dLogits) = Losses.crossEntropy(logits, classes: w.embedding.count, targets, normalizer: totalRows)
+        CharLanguageModel.backward(w, ids: ids, batch: packed, h0: h0, c0: c0, tape: tape, output: out, dLogits: dLogits,
+                                   grads: &grads)
+        return (loss, StreamState(h: out.h, c: out.c ?? FloatBuffer(count: 0)))
     }
 }

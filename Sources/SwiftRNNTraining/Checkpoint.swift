@@ -52,7 +52,7 @@ public struct Checkpoint {
             var progress: [String: Int] = [:]
             for (k, val) in f.metadata where k.hasPrefix("progress.") { progress[String(k.dropFirst(9))] = Int(val) ?? 0 }
             var extra: [String: [Float]] = [:]
-            for e in f.entries where e.name.hasPrefix("extra.") { extra[String(e.name.dropFirst(6))] = f.floats(e) }
+            for e in f.entries where e.name.hasPrefix("extra.") { extra[String(e.name.dropFirst(6))] = f.floats(e).array }
             return Checkpoint(config: config, weights: weights, adam: adam, progress: progress, extra: extra)
         }
     }

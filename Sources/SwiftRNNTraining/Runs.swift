@@ -24,7 +24,8 @@ public struct SentimentRunConfig {
     public var threads = 0
     public var maxVocab: Int? = nil
     public var resume = false
-    public var quiet = false
+    /// Progress reports and stopping (default: silent, never stops).
+    public var observer = RunObserver.silent
     public var commandLine = ""
 
     public init(out: String) { self.out = out }
@@ -59,22 +60,47 @@ public enum SentimentRun {
 
     public static func run(_ cfg: SentimentRunConfig, train: [Review], valid: [Review]) throws(SwiftRNNError) -> SentimentRunResult {
         try BLAS.ensureLoaded()
-        let ckptPath = cfg.out + ".ckpt"
-        var config: ModelConfig
-        var trainer: SentimentTrainer
-        var startEpoch = 0, startBatch = 0
-        var best = (acc: -1.0, epoch: 0)
+        let checkpoint = try TrainingLoop.resumable(cfg.out, resume: cfg.resume)
+        var task = try SentimentTask(cfg, train: train, valid: valid, resumingFrom: checkpoint)
+        let r = try TrainingLoop.run(&task, out: cfg.out, from: checkpoint, observer: cfg.observer)
+        return SentimentRunResult(bestValidAccuracy: task.best.acc, bestEpoch: task.best.epoch, epochsRun: r.phasesRun,
+                                  interrupted: r.interrupted, seconds: r.seconds)
+    }
+}
+
+/// The sentiment classifier as a `TrainingTask`: epochs of length-bucketed batches, then
+/// validation; the model file keeps the epoch with the best validation accuracy.
+struct SentimentTask: TrainingTask {
+    let cfg: SentimentRunConfig
+    var config: ModelConfig
+    var trainer: SentimentTrainer
+    let train: [Review], valid: [Review]
+    let trainIds: [[Int32]], validIds: [[Int32]]
+    let csv: CSVLog
+    var best = (acc: -1.0, epoch: 0)
+    // The current epoch's batches and running metrics.
+    var epoch = -1
+    var batches: [[Int]] = []
+    var lossSum = 0.0, correct = 0, seen = 0
+
+    var weights: ModelWeights { trainer.weights }
+    var adam: Adam { trainer.adam }
+    var phases: Int { cfg.epochs }
+    func steps(inPhase phase: Int) -> Int { (train.count + cfg.batchSize - 1) / cfg.batchSize }
+    func label(phase: Int) -> String { "epoch \(phase + 1)/\(cfg.epochs)" }
+    var unit: String { "reviews" }
+    var checkpointEvery: Int? { nil }
+    var savesModelAtEnd: Bool { false }
+
+    init(_ cfg: SentimentRunConfig, train: [Review], valid: [Review], resumingFrom ck: Checkpoint?) throws(SwiftRNNError) {
+        self.cfg = cfg; self.train = train; self.valid = valid
         let options = SentimentTrainer.Options(learningRate: cfg.learningRate, threads: cfg.threads, dropout: cfg.dropout,
                                                clipNorm: cfg.clipNorm, seed: cfg.seed)
-        if cfg.resume, access(ckptPath, F_OK) == 0 {
-            let ck = try Checkpoint.load(path: ckptPath)
+        if let ck {
             config = ck.config
             trainer = SentimentTrainer(weights: ck.weights, config: config, options: options)
             trainer.adam = ck.adam
-            startEpoch = ck.progress["epoch"] ?? 0
-            startBatch = ck.progress["batch"] ?? 0
             best = (Double(ck.progress["best_acc_ppm"] ?? -1_000_000) / 1e6, ck.progress["best_epoch"] ?? 0)
-            if !cfg.quiet { print("resuming from \(ckptPath): epoch \(startEpoch + 1), batch \(startBatch)") }
         } else {
             let vocab = Vocabulary.build(from: train.map(\.text), maxTokens: cfg.maxVocab)
             config = ModelConfig(kind: .sentiment, cell: cfg.cell, vocabSize: vocab.count, embeddingDim: cfg.embeddingDim,
@@ -90,60 +116,50 @@ public enum SentimentRun {
             ids.withUnsafeMutableBufferPointer { buf in Parallel.forEach(count: r.count, threads: cfg.threads) { buf[$0] = vocab.encode(r[$0].text) } }
             return ids
         }
-        let trainIds = encodeAll(train), validIds = encodeAll(valid)
-        let lengths = trainIds.map(\.count)
-        let csv = CSVLog(path: cfg.out + ".metrics.csv", header: "epoch,train_loss,train_acc,valid_loss,valid_acc,seconds,reviews_per_s",
-                         append: startEpoch > 0 || startBatch > 0)
-        let t0 = monotonicSeconds()
-        var epochsRun = 0
-        for epoch in startEpoch..<cfg.epochs {
-            let batches = Self.batches(count: train.count, lengths: lengths, batchSize: cfg.batchSize, seed: cfg.seed, epoch: epoch)
-            var progress = Progress(total: batches.count, label: "epoch \(epoch + 1)/\(cfg.epochs)")
-            progress.quiet = cfg.quiet
-            var lossSum = 0.0, correct = 0, seen = 0
-            let te = monotonicSeconds()
-            for bi in (epoch == startEpoch ? startBatch : 0)..<batches.count {
-                let b = batches[bi]
-                let labels = b.map { train[$0].label }
-                let (loss, logits) = trainer.step(batch: b.map { trainIds[$0] }, labels: labels)
-                lossSum += loss * Double(b.count)
-                seen += b.count
-                for (z, y) in zip(logits, labels) where (z > 0) == (y > 0.5) { correct += 1 }
-                progress.update(bi + 1, "loss \(fmt(lossSum / Double(seen), 4)) acc \(fmt(Double(correct) / Double(seen), 4))",
-                                unitsPerSecond: Double(seen) / (monotonicSeconds() - te), unit: "reviews")
-                if Interrupt.requested {
-                    try Checkpoint(config: config, weights: trainer.weights, adam: trainer.adam,
-                                   progress: ["epoch": epoch, "batch": bi + 1, "best_acc_ppm": Int(best.acc * 1e6), "best_epoch": best.epoch]).save(to: ckptPath)
-                    if !cfg.quiet { print("\ninterrupted: checkpoint written to \(ckptPath); continue with --resume") }
-                    return SentimentRunResult(bestValidAccuracy: best.acc, bestEpoch: best.epoch, epochsRun: epochsRun,
-                                              interrupted: true, seconds: monotonicSeconds() - t0)
-                }
-            }
-            epochsRun += 1
-            let seconds = monotonicSeconds() - te
-            // Validation.
-            let model = try SentimentModel(config: config, weights: trainer.weights)
-            var logits = [Float](repeating: 0, count: validIds.count)
-            logits.withUnsafeMutableBufferPointer { buf in
-                Parallel.forEach(count: validIds.count, threads: cfg.threads) { buf[$0] = model.logit(ids: validIds[$0]) }
-            }
-            let vLoss = Losses.binaryCrossEntropyWithLogits(logits, valid.map(\.label)).loss
-            let vAcc = validIds.isEmpty ? 0 : Double(zip(logits, valid).filter { ($0.0 > 0) == ($0.1.label > 0.5) }.count) / Double(valid.count)
-            let tAcc = seen > 0 ? Double(correct) / Double(seen) : 0
-            csv.write([String(epoch + 1), fmt(lossSum / Double(max(seen, 1)), 5), fmt(tAcc, 5), fmt(vLoss, 5), fmt(vAcc, 5),
-                       fmt(seconds, 1), fmt(Double(seen) / seconds, 1)])
-            if !cfg.quiet { print("epoch \(epoch + 1): train loss \(fmt(lossSum / Double(max(seen, 1)), 4)) acc \(fmt(tAcc, 4)) | valid loss \(fmt(vLoss, 4)) acc \(fmt(vAcc, 4)) | \(fmt(seconds, 1)) s") }
-            if vAcc > best.acc {
-                best = (vAcc, epoch + 1)
-                var c = config
-                c.description = "sentiment \(config.cell.rawValue)\(config.bidirectional ? " bidirectional" : ""); epoch \(epoch + 1) of \(cfg.epochs), validation accuracy \(fmt(vAcc, 4))"
-                try Model.make(config: c, weights: trainer.weights).save(to: cfg.out)
-            }
-            try Checkpoint(config: config, weights: trainer.weights, adam: trainer.adam,
-                           progress: ["epoch": epoch + 1, "batch": 0, "best_acc_ppm": Int(best.acc * 1e6), "best_epoch": best.epoch]).save(to: ckptPath)
+        trainIds = encodeAll(train)
+        validIds = encodeAll(valid)
+        csv = CSVLog(path: cfg.out + ".metrics.csv", header: "epoch,train_loss,train_acc,valid_loss,valid_acc,seconds,reviews_per_s",
+                     append: ck != nil)
+    }
+
+    mutating func step(_ at: RunPosition) throws(SwiftRNNError) -> (units: Int, metrics: String) {
+        if at.phase != epoch {
+            epoch = at.phase
+            batches = SentimentRun.batches(count: train.count, lengths: trainIds.map(\.count), batchSize: cfg.batchSize,
+                                           seed: cfg.seed, epoch: epoch)
+            lossSum = 0; correct = 0; seen = 0
         }
-        return SentimentRunResult(bestValidAccuracy: best.acc, bestEpoch: best.epoch, epochsRun: epochsRun,
-                                  interrupted: false, seconds: monotonicSeconds() - t0)
+        let b = batches[at.step]
+        let labels = b.map { train[$0].label }
+        let (loss, logits) = trainer.step(batch: b.map { trainIds[$0] }, labels: labels)
+        lossSum += loss * Double(b.count)
+        seen += b.count
+        for (z, y) in zip(logits, labels) where (z > 0) == (y > 0.5) { correct += 1 }
+        return (b.count, "loss \(fmt(lossSum / Double(seen), 4)) acc \(fmt(Double(correct) / Double(seen), 4))")
+    }
+
+    mutating func endPhase(_ phase: Int, seconds: Double) throws(SwiftRNNError) -> String? {
+        let model = try SentimentModel(config: config, weights: trainer.weights)
+        var logits = FloatBuffer(count: validIds.count)
+        let out = logits.mutableSpan()
+        Parallel.forEach(count: validIds.count, threads: cfg.threads) { out[$0] = model.logit(ids: validIds[$0]) }
+        let vLoss = Losses.binaryCrossEntropyWithLogits(logits, valid.map(\.label)).loss
+        let vAcc = validIds.isEmpty ? 0 : Double(zip(logits, valid).filter { ($0.0 > 0) == ($0.1.label > 0.5) }.count) / Double(valid.count)
+        let tAcc = seen > 0 ? Double(correct) / Double(seen) : 0
+        let tLoss = lossSum / Double(max(seen, 1))
+        csv.write([String(phase + 1), fmt(tLoss, 5), fmt(tAcc, 5), fmt(vLoss, 5), fmt(vAcc, 5),
+                   fmt(seconds, 1), fmt(Double(seen) / seconds, 1)])
+        if vAcc > best.acc {
+            best = (vAcc, phase + 1)
+            var c = config
+            c.description = "sentiment \(config.cell.rawValue)\(config.bidirectional ? " bidirectional" : ""); epoch \(phase + 1) of \(cfg.epochs), validation accuracy \(fmt(vAcc, 4))"
+            try Model.make(config: c, weights: trainer.weights).save(to: cfg.out)
+        }
+        return "epoch \(phase + 1): train loss \(fmt(tLoss, 4)) acc \(fmt(tAcc, 4)) | valid loss \(fmt(vLoss, 4)) acc \(fmt(vAcc, 4)) | \(fmt(seconds, 1)) s"
+    }
+
+    func checkpointState() -> (progress: [String: Int], extra: [String: [Float]]) {
+        (["best_acc_ppm": Int(best.acc * 1e6), "best_epoch": best.epoch], [:])
     }
 }
 
@@ -171,7 +187,8 @@ public struct CharLMRunConfig {
     public var logEvery = 100
     public var checkpointEvery = 500
     public var resume = false
-    public var quiet = false
+    /// Progress reports and stopping (default: silent, never stops).
+    public var observer = RunObserver.silent
     public var commandLine = ""
 
     public init(out: String) { self.out = out }
@@ -180,98 +197,10 @@ public struct CharLMRunConfig {
 public enum CharLMRun {
     public static func run(_ cfg: CharLMRunConfig, corpus: CharCorpus) throws(SwiftRNNError) -> (lastLoss: Double, interrupted: Bool, seconds: Double) {
         try BLAS.ensureLoaded()
-        let ckptPath = cfg.out + ".ckpt"
-        var config: ModelConfig
-        var trainer: CharLMTrainer
-        var start = 0, pos = 0
-        var state: CharLMTrainer.StreamState? = nil
-        let options = CharLMTrainer.Options(learningRate: cfg.learningRate, batchSize: cfg.batchSize, seqLength: cfg.seqLength,
-                                            threads: cfg.threads, clipNorm: cfg.clipNorm)
-        if cfg.resume, access(ckptPath, F_OK) == 0 {
-            let ck = try Checkpoint.load(path: ckptPath)
-            config = ck.config
-            trainer = CharLMTrainer(weights: ck.weights, config: config, options: options)
-            trainer.adam = ck.adam
-            start = ck.progress["iteration"] ?? 0
-            pos = ck.progress["pos"] ?? 0
-            if let h = ck.extra["state.h"], let c = ck.extra["state.c"] { state = .init(h: h, c: c) }
-            if !cfg.quiet { print("resuming from \(ckptPath): iteration \(start)") }
-        } else {
-            config = ModelConfig(kind: .charlm, cell: cfg.cell, vocabSize: corpus.characters.count, embeddingDim: cfg.embeddingDim,
-                                 hiddenSize: cfg.hiddenSize, numLayers: cfg.layers, bidirectional: false, head: ["fc"],
-                                 vocab: corpus.characters)
-            let w = Initialization.pytorchDefault(config: config, headSizes: [corpus.characters.count], seed: cfg.seed)
-            trainer = CharLMTrainer(weights: w, config: config, options: options)
-        }
-        config.trainedBy = cfg.commandLine.isEmpty ? nil : cfg.commandLine
-        let ids = corpus.trainIds, B = cfg.batchSize, T = cfg.seqLength
-        guard ids.count > B * (T + 1) else { throw .invalid("the training text (\(ids.count) characters) is too short for batch \(B) x \(T + 1)") }
-        let streamLen = ids.count / B
-        let csv = CSVLog(path: cfg.out + ".metrics.csv", header: "iteration,loss_nats,bits_per_char,seconds,chars_per_s", append: start > 0)
-        var progress = Progress(total: cfg.iterations, label: "charlm")
-        progress.quiet = cfg.quiet
-        let t0 = monotonicSeconds()
-        var windowLoss = 0.0, windowCount = 0, last = 0.0
-        var tLog = monotonicSeconds()
-        func save(_ it: Int) throws(SwiftRNNError) {
-            var extra: [String: [Float]] = [:]
-            if let state { extra["state.h"] = state.h; extra["state.c"] = state.c }
-            try Checkpoint(config: config, weights: trainer.weights, adam: trainer.adam,
-                           progress: ["iteration": it, "pos": pos], extra: extra).save(to: ckptPath)
-        }
-        for it in start..<cfg.iterations {
-            trainer.adam.learningRate = CharLMRun.learningRate(cfg, iteration: it)
-            var loss = 0.0
-            if cfg.tbptt > 0 {
-                if pos + T + 1 > streamLen { pos = 0; state = nil }
-                var grads: ModelWeights? = nil
-                var w0 = 0
-                while w0 < T {
-                    let len = min(cfg.tbptt, T - w0)
-                    let windows = (0..<B).map { b in Array(ids[(b * streamLen + pos + w0)..<(b * streamLen + pos + w0 + len + 1)]) }
-                    let r = trainer.lossAndGradients(windows: windows, state: state)
-                    var g = r.grads
-                    let share = Float(len) / Float(T)
-                    for (_, p) in g.parameterPaths { g[keyPath: p].withUnsafeMutableBufferPointer { b in for k in b.indices { b[k] *= share } } }
-                    if grads == nil { grads = g } else { grads!.add(g) }
-                    loss += r.loss * Double(share)
-                    state = r.state
-                    w0 += len
-                }
-                pos += T
-                trainer.apply(grads!)
-            } else {
-                var rng = RandomSource(seed: cfg.seed &* 0x2545_F491 &+ UInt64(it))
-                let windows = (0..<B).map { _ -> [Int32] in
-                    let s = Int(rng.next() % UInt64(ids.count - T - 1))
-                    return Array(ids[s..<(s + T + 1)])
-                }
-                let r = trainer.lossAndGradients(windows: windows, state: nil)
-                loss = r.loss
-                trainer.apply(r.grads)
-            }
-            last = loss
-            windowLoss += loss; windowCount += 1
-            let elapsed = monotonicSeconds() - t0
-            progress.update(it + 1, "loss \(fmt(loss, 4)) (\(fmt(loss / log(2.0), 3)) bits/char)",
-                            unitsPerSecond: Double(it + 1 - start) / elapsed, unit: "it")
-            if (it + 1) % cfg.logEvery == 0 || it + 1 == cfg.iterations {
-                let now = monotonicSeconds()
-                let avg = windowLoss / Double(windowCount)
-                csv.write([String(it + 1), fmt(avg, 5), fmt(avg / log(2.0), 5), fmt(now - t0, 1),
-                           fmt(Double(windowCount * B * T) / (now - tLog), 1)])
-                windowLoss = 0; windowCount = 0; tLog = now
-            }
-            if (it + 1) % cfg.checkpointEvery == 0 || it + 1 == cfg.iterations { try save(it + 1) }
-            if Interrupt.requested {
-                try save(it + 1)
-                try Model.make(config: config, weights: trainer.weights).save(to: cfg.out)
-                if !cfg.quiet { print("\ninterrupted: checkpoint written to \(ckptPath); continue with --resume") }
-                return (last, true, monotonicSeconds() - t0)
-            }
-        }
-        try Model.make(config: config, weights: trainer.weights).save(to: cfg.out)
-        return (last, false, monotonicSeconds() - t0)
+        let checkpoint = try TrainingLoop.resumable(cfg.out, resume: cfg.resume)
+        var task = try CharLMTask(cfg, corpus: corpus, resumingFrom: checkpoint)
+        let r = try TrainingLoop.run(&task, out: cfg.out, from: checkpoint, observer: cfg.observer)
+        return (task.last, r.interrupted, r.seconds)
     }
 
     /// The rate of 0-based iteration `it`: constant, or the cosine of `finalLearningRate`.
@@ -283,11 +212,113 @@ public enum CharLMRun {
     }
 }
 
+
+/// The character model as a `TrainingTask`: one phase of `iterations` steps, each on `batchSize`
+/// windows: random ones from a zero state (the book), or (`tbptt`) consecutive windows of
+/// `batchSize` streams through the text with the state carried.
+struct CharLMTask: TrainingTask {
+    let cfg: CharLMRunConfig
+    var config: ModelConfig
+    var trainer: CharLMTrainer
+    let ids: [Int32]
+    let streamLen: Int
+    var pos = 0
+    var state: CharLMTrainer.StreamState? = nil
+    let csv: CSVLog
+    var last = 0.0
+    var windowLoss = 0.0, windowCount = 0
+    var tLog = monotonicSeconds(), t0 = monotonicSeconds()
+
+    var weights: ModelWeights { trainer.weights }
+    var adam: Adam { trainer.adam }
+    var phases: Int { 1 }
+    func steps(inPhase phase: Int) -> Int { cfg.iterations }
+    func label(phase: Int) -> String { "charlm" }
+    var unit: String { "it" }
+    var checkpointEvery: Int? { cfg.checkpointEvery }
+    var savesModelAtEnd: Bool { true }
+
+    init(_ cfg: CharLMRunConfig, corpus: CharCorpus, resumingFrom ck: Checkpoint?) throws(SwiftRNNError) {
+        self.cfg = cfg
+        let options = CharLMTrainer.Options(learningRate: cfg.learningRate, batchSize: cfg.batchSize, seqLength: cfg.seqLength,
+                                            threads: cfg.threads, clipNorm: cfg.clipNorm)
+        if let ck {
+            config = ck.config
+            trainer = CharLMTrainer(weights: ck.weights, config: config, options: options)
+            trainer.adam = ck.adam
+            pos = ck.progress["pos"] ?? 0
+            if let h = ck.extra["state.h"], let c = ck.extra["state.c"] { state = .init(h: FloatBuffer(h), c: FloatBuffer(c)) }
+        } else {
+            config = ModelConfig(kind: .charlm, cell: cfg.cell, vocabSize: corpus.characters.count, embeddingDim: cfg.embeddingDim,
+                                 hiddenSize: cfg.hiddenSize, numLayers: cfg.layers, bidirectional: false, head: ["fc"],
+                                 vocab: corpus.characters)
+            let w = Initialization.pytorchDefault(config: config, headSizes: [corpus.characters.count], seed: cfg.seed)
+            trainer = CharLMTrainer(weights: w, config: config, options: options)
+        }
+        config.trainedBy = cfg.commandLine.isEmpty ? nil : cfg.commandLine
+        ids = corpus.trainIds
+        let B = cfg.batchSize, T = cfg.seqLength
+        guard ids.count > B * (T + 1) else { throw .invalid("the training text (\(ids.count) characters) is too short for batch \(B) x \(T + 1)") }
+        streamLen = ids.count / B
+        csv = CSVLog(path: cfg.out + ".metrics.csv", header: "iteration,loss_nats,bits_per_char,seconds,chars_per_s", append: ck != nil)
+    }
+
+    mutating func step(_ at: RunPosition) throws(SwiftRNNError) -> (units: Int, metrics: String) {
+        let it = at.step, B = cfg.batchSize, T = cfg.seqLength
+        trainer.adam.learningRate = CharLMRun.learningRate(cfg, iteration: it)
+        var loss = 0.0
+        if cfg.tbptt > 0 {
+            if pos + T + 1 > streamLen { pos = 0; state = nil }
+            var grads: ModelWeights? = nil
+            var w0 = 0
+            while w0 < T {
+                let len = min(cfg.tbptt, T - w0)
+                let windows = (0..<B).map { b in Array(ids[(b * streamLen + pos + w0)..<(b * streamLen + pos + w0 + len + 1)]) }
+                let r = trainer.lossAndGradients(windows: windows, state: state)
+                var g = r.grads
+                let share = Float(len) / Float(T)
+                for (_, p) in g.parameterPaths { Kernels.scale(g[keyPath: p].mutableSpan(), by: share) }
+                if grads == nil { grads = g } else { grads!.add(g) }
+                loss += r.loss * Double(share)
+                state = r.state
+                w0 += len
+            }
+            pos += T
+            trainer.apply(grads!)
+        } else {
+            var rng = RandomSource(seed: cfg.seed &* 0x2545_F491 &+ UInt64(it))
+            let windows = (0..<B).map { _ -> [Int32] in
+                let s = Int(rng.next() % UInt64(ids.count - T - 1))
+                return Array(ids[s..<(s + T + 1)])
+            }
+            let r = trainer.lossAndGradients(windows: windows, state: nil)
+            loss = r.loss
+            trainer.apply(r.grads)
+        }
+        last = loss
+        windowLoss += loss; windowCount += 1
+        if (it + 1) % cfg.logEvery == 0 || it + 1 == cfg.iterations {
+            let now = monotonicSeconds()
+            let avg = windowLoss / Double(windowCount)
+            csv.write([String(it + 1), fmt(avg, 5), fmt(avg / log(2.0), 5), fmt(now - t0, 1),
+                       fmt(Double(windowCount * B * T) / (now - tLog), 1)])
+            windowLoss = 0; windowCount = 0; tLog = now
+        }
+        return (1, "loss \(fmt(loss, 4)) (\(fmt(loss / log(2.0), 3)) bits/char)")
+    }
+
+    mutating func endPhase(_ phase: Int, seconds: Double) throws(SwiftRNNError) -> String? { nil }
+
+    func checkpointState() -> (progress: [String: Int], extra: [String: [Float]]) {
+        var extra: [String: [Float]] = [:]
+        if let state { extra["state.h"] = state.h.array; extra["state.c"] = state.c.array }
+        return (["pos": pos], extra)
+    }
+}
+
 extension CharLMTrainer {
     /// Clips (if asked) and takes one Adam step with `grads`.
     public mutating func apply(_ grads: ModelWeights) {
-        var g = grads
-        if let c = options.clipNorm { GradientClipping.clipGlobalNorm(&g, maxNorm: c) }
-        adam.update(&weights, grads: g)
+        adam.apply(grads, to: &weights, clipNorm: options.clipNorm)
     }
 }

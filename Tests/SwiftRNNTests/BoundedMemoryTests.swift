@@ -11,16 +11,13 @@ final class BoundedMemoryTests: XCTestCase {
                                       (.lstm, 1, false, 300)] {
             let model = makeModel(kind: .sentiment, cell: cell, layers: layers, bidirectional: bi, E: 6, H: H)
             guard case let .sentiment(m) = model else { return XCTFail() }
-            let rnn = m.weights.rnn, E = m.weights.embedding.dimension
+            let rnn = m.weights.rnn
             // Lengths around and past the chunk (256 steps), several sequences in one batch.
             let lengths = [3 * Recurrent.chunkSteps + 17, Recurrent.chunkSteps, 300, 5, 1]
             let packed = PackedBatch(lengths: lengths)
             var ids = [Int32](repeating: 0, count: packed.rows)
             for r in 0..<packed.rows { ids[r] = Int32(rng.next() % UInt64(m.vocabulary.count)) }
-            var x = [Float](repeating: 0, count: packed.rows * E)
-            for r in 0..<packed.rows {
-                for k in 0..<E { x[r * E + k] = m.weights.embedding.weight[Int(ids[r]) * E + k] }
-            }
+            let x = m.weights.embedding.lookup(ids)
             let transposed = H <= 256 ? TransposedWeights(rnn) : nil
             // A tape makes the layer project every step at once: the reference.
             let whole = rnn.forward(.rows(x), batch: packed, tape: RecurrentTape(layers: layers, directions: bi ? 2 : 1),

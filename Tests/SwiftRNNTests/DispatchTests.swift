@@ -46,6 +46,57 @@ final class DispatchTests: XCTestCase {
         }
     }
 
+    /// Issue 13: weights kept in F16 or BF16 give, on every path, the bits the float kernels
+    /// give for those weights widened (what loading converted them to before). Every binary16
+    /// class is in the weights: normals, subnormals, zeros of both signs, the largest finite.
+    func testHalfWeightKernelsGiveTheBitsOfTheirFloatConversion() {
+        var rng = RandomSource(seed: 13)
+        for kind in [HalfKind.f16, .bf16] {
+            for (rows, cols, m) in [(256, 64, 9), (2048, 512, 1), (33, 17, 5), (64, 3, 4), (7, 1, 2), (320, 80, 3), (288, 96, 16)] {
+                var bits = (0..<(rows * cols)).map { _ in UInt16(truncatingIfNeeded: rng.next()) }
+                // Only finite weights reach the kernels (the loader refuses the others).
+                for k in bits.indices {
+                    let v = kind == .f16 ? HalfFloat.f16ToF32(bits[k]) : HalfFloat.bf16ToF32(bits[k])
+                    if !v.isFinite || abs(v) > 4 { bits[k] &= kind == .f16 ? 0x83FF : 0x807F }   // a subnormal
+                }
+                for (k, special) in [0x0000, 0x8000, 0x0001, 0x83FF, 0x7BFF].enumerated() where k < bits.count && kind == .f16 {
+                    bits[k] = UInt16(special)
+                }
+                let w = FloatBuffer(bits.map { kind == .f16 ? HalfFloat.f16ToF32($0) : HalfFloat.bf16ToF32($0) })
+                let x = random(m * cols, &rng, scale: 0.01), y0 = random(m * rows, &rng)
+                guard let half = HalfMatrix(exactly: w, kind: kind) else { return XCTFail("\(kind): not exact") }
+                let wt = Kernels.transpose(w, rows: rows, cols: cols), ht = half.transposed(rows: rows, cols: cols)
+                for t in tables {
+                    func run(_ w: FloatSpan?, _ h: HalfSpan?, transposed: Bool, accumulate: Int32) -> [UInt32] {
+                        var y = y0
+                        x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
+                            if transposed {
+                                if let w { t.matvec_t_rows(w.base, rows, cols, xp.baseAddress!, cols, yp.baseAddress!, rows, m) }
+                                if let h { t.matvec_t_rows_h(kind.rawValue, h.base, rows, cols, xp.baseAddress!, cols, yp.baseAddress!, rows, m) }
+                            } else {
+                                if let w { t.matvec(w.base, rows, cols, xp.baseAddress!, yp.baseAddress!, accumulate) }
+                                if let h { t.matvec_h(kind.rawValue, h.base, rows, cols, xp.baseAddress!, yp.baseAddress!, accumulate) }
+                            }
+                        } }
+                        return y.map(\.bitPattern)
+                    }
+                    let name = "\(kind) \(rows)x\(cols)x\(m) on \(String(cString: t.name))"
+                    XCTAssertEqual(run(wt.span(), nil, transposed: true, accumulate: 0), run(nil, ht.span(), transposed: true, accumulate: 0), name + " rows^T")
+                    for acc: Int32 in [0, 1] {
+                        XCTAssertEqual(run(w.span(), nil, transposed: false, accumulate: acc), run(nil, half.span(), transposed: false, accumulate: acc), name + " matvec")
+                    }
+                }
+            }
+        }
+    }
+
+    /// A matrix that is not exactly half is never kept half (a float model stays float).
+    func testOnlyExactWeightsAreKeptHalf() {
+        XCTAssertNil(HalfMatrix(exactly: FloatBuffer([0.1]), kind: .f16))
+        XCTAssertNil(HalfMatrix(exactly: FloatBuffer([1e-30]), kind: .bf16))
+        XCTAssertNotNil(HalfMatrix(exactly: FloatBuffer([0.5, -2, 0]), kind: .f16))
+    }
+
     func testCellsGiveTheSameBitsOnEveryPathAndMatchTheScalarActivations() {
         var rng = RandomSource(seed: 12)
         for cell in CellKind.allCases {

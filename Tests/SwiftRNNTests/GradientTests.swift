@@ -5,7 +5,7 @@ import XCTest
 
 /// The largest difference relative to the tensor's largest value: float32 accumulation order
 /// differs from PyTorch's, so elements near zero carry absolute, not relative, noise.
-func maxRelErr(_ a: [Float], _ b: [Float]) -> Float {
+func maxRelErr<A: Sequence, B: Sequence>(_ a: A, _ b: B) -> Float where A.Element == Float, B.Element == Float {
     var d: Float = 0, scale: Float = 1e-12
     for (x, y) in zip(a, b) { d = max(d, abs(x - y)); scale = max(scale, abs(y)) }
     return d / scale
@@ -27,7 +27,7 @@ final class GradientTests: XCTestCase {
                 var w: [RecurrentWeights] = []
                 for l in 0..<L {
                     for d in 0..<dirs {
-                        func t(_ base: String) -> [Float] { st.floats(st["rnn." + Recurrent.parameterName(base, layer: l, reverse: d == 1)]!) }
+                        func t(_ base: String) -> FloatBuffer { st.floats(st["rnn." + Recurrent.parameterName(base, layer: l, reverse: d == 1)]!) }
                         w.append(RecurrentWeights(wIH: t("weight_ih"), wHH: t("weight_hh"), bIH: t("bias_ih"), bHH: t("bias_hh")))
                     }
                 }
@@ -127,7 +127,7 @@ final class GradientTests: XCTestCase {
                 let flat = st.ints(st["ids"]!).map(Int32.init), lengths = st.ints(st["lengths"]!)
                 var batch: [[Int32]] = [], at = 0
                 for l in lengths { batch.append(Array(flat[at..<(at + l)])); at += l }
-                let labels = st.floats(st["labels"]!)
+                let labels = st.floats(st["labels"]!).array
                 var trainer = SentimentTrainer(weights: model.weights, config: model.config,
                                                options: .init(learningRate: 0, threads: 1, dropout: 0))
                 let (loss, grads, _) = trainer.lossAndGradients(batch: batch, labels: labels)

@@ -13,10 +13,9 @@ final class KernelTests: XCTestCase {
         for (m, n, k) in [(1, 2048, 512), (7, 33, 5), (64, 2048, 768), (300, 256, 20), (1, 1, 1), (129, 80, 512)] {
             let a = (0..<(m * k)).map { _ in Float(rng.unit() - 0.5) }
             let w = (0..<(n * k)).map { _ in Float(rng.unit() - 0.5) }
-            var c = [Float](repeating: 0, count: m * n)
-            a.withUnsafeBufferPointer { ap in w.withUnsafeBufferPointer { wp in c.withUnsafeMutableBufferPointer { cp in
-                Kernels.gemmNT(m: m, n: n, k: k, ap.baseAddress!, lda: k, wp.baseAddress!, cp.baseAddress!, ldc: n, beta: 0)
-            } } }
+            var c = FloatBuffer(count: m * n)
+            let ab = FloatBuffer(a), wb = FloatBuffer(w)
+            Kernels.gemmNT(m: m, n: n, k: k, ab.span(), lda: k, wb.span(), c.mutableSpan(), ldc: n, beta: 0)
             var worst = 0.0
             for i in 0..<m { for j in 0..<n {
                 var s = 0.0
@@ -35,19 +34,14 @@ final class KernelTests: XCTestCase {
             let wt = (0..<(rows * cols)).map { _ in Float(rng.unit() - 0.5) }
             let x = (0..<(m * cols)).map { _ in Float(rng.unit() - 0.5) }
             let y0 = (0..<(m * rows)).map { _ in Float(rng.unit() - 0.5) }
-            var many = y0, one = y0
-            wt.withUnsafeBufferPointer { w in x.withUnsafeBufferPointer { xp in
-                many.withUnsafeMutableBufferPointer { yp in
-                    Kernels.matvecTransposedRows(w.baseAddress!, rows: rows, cols: cols, xp.baseAddress!, ldx: cols,
-                                                 yp.baseAddress!, ldy: rows, count: m)
-                }
-                one.withUnsafeMutableBufferPointer { yp in
-                    for j in 0..<m {
-                        Kernels.matvecTransposed(w.baseAddress!, rows: rows, cols: cols, xp.baseAddress! + j * cols,
-                                                 yp.baseAddress! + j * rows)
-                    }
-                }
-            } }
+            var many = FloatBuffer(y0), one = FloatBuffer(y0)
+            let w = FloatBuffer(wt), xb = FloatBuffer(x)
+            Kernels.matvecTransposedRows(w.span(), rows: rows, cols: cols, xb.span(), ldx: cols,
+                                         many.mutableSpan(), ldy: rows, count: m)
+            let o = one.mutableSpan()
+            for j in 0..<m {
+                Kernels.matvecTransposed(w.span(), rows: rows, cols: cols, xb.span(j * cols, cols), o.slice(j * rows, rows))
+            }
             XCTAssertEqual(many.map(\.bitPattern), one.map(\.bitPattern), "\(rows)x\(cols), \(m) rows")
             var worst = 0.0
             for j in 0..<m { for r in 0..<rows {

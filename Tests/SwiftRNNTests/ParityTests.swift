@@ -17,7 +17,7 @@ final class LayerParityTests: XCTestCase {
                 var w: [RecurrentWeights] = []
                 for l in 0..<L {
                     for d in 0..<dirs {
-                        func t(_ base: String) -> [Float] {
+                        func t(_ base: String) -> FloatBuffer {
                             st.floats(st["rnn." + Recurrent.parameterName(base, layer: l, reverse: d == 1)]!)
                         }
                         w.append(RecurrentWeights(wIH: t("weight_ih"), wHH: t("weight_hh"), bIH: t("bias_ih"), bHH: t("bias_hh")))

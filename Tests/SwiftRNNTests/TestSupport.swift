@@ -17,15 +17,15 @@ func withSafeTensors<R>(_ path: String, _ body: (SafeTensors) throws -> R) throw
     return try bytes.withUnsafeBytes { b in try body(try SafeTensors(bytes: b)) }
 }
 
-func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
+func maxAbsDiff<A: Collection, B: Collection>(_ a: A, _ b: B) -> Float where A.Element == Float, B.Element == Float {
     precondition(a.count == b.count, "length \(a.count) vs \(b.count)")
     var m: Float = 0
     for (x, y) in zip(a, b) { m = max(m, abs(x - y)) }
     return m
 }
 
-func assertClose(_ a: [Float], _ b: [Float], tol: Float = 1e-5, _ what: String,
-                 file: StaticString = #filePath, line: UInt = #line) {
+func assertClose<A: Collection, B: Collection>(_ a: A, _ b: B, tol: Float = 1e-5, _ what: String,
+                 file: StaticString = #filePath, line: UInt = #line) where A.Element == Float, B.Element == Float {
     XCTAssertEqual(a.count, b.count, "\(what): length", file: file, line: line)
     guard a.count == b.count else { return }
     let d = maxAbsDiff(a, b)

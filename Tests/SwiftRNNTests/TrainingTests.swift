@@ -30,7 +30,7 @@ final class TrainingTests: XCTestCase {
     func testSentimentLearnsAKeywordRule() throws {
         var c = SentimentRunConfig(out: tmp("kw.safetensors"))
         c.epochs = 4; c.batchSize = 16; c.learningRate = 0.01; c.embeddingDim = 8; c.hiddenSize = 8; c.fcHidden = 8
-        c.threads = 2; c.quiet = true; c.seed = 3
+        c.threads = 2; c.seed = 3
         let r = try SentimentRun.run(c, train: Self.keywordReviews(600, seed: 1), valid: Self.keywordReviews(200, seed: 2))
         XCTAssertGreaterThanOrEqual(r.bestValidAccuracy, 0.95)
         guard case let .sentiment(m) = try Model.load(path: c.out) else { return XCTFail() }
@@ -48,7 +48,7 @@ final class TrainingTests: XCTestCase {
         let corpus = try CharCorpus(path: path)
         var c = CharLMRunConfig(out: tmp("lm.safetensors"))
         c.iterations = 150; c.batchSize = 8; c.seqLength = 16; c.embeddingDim = 8; c.hiddenSize = 24
-        c.learningRate = 0.02; c.threads = 2; c.quiet = true; c.tbptt = 8; c.clipNorm = 5
+        c.learningRate = 0.02; c.threads = 2; c.tbptt = 8; c.clipNorm = 5
         let r = try CharLMRun.run(c, corpus: corpus)
         XCTAssertLessThan(r.lastLoss, 0.3, "nats/char on a repeated sentence")
         guard case let .charlm(m) = try Model.load(path: c.out) else { return XCTFail() }
@@ -63,7 +63,7 @@ final class TrainingTests: XCTestCase {
         func config(_ name: String, epochs: Int, resume: Bool) -> SentimentRunConfig {
             var c = SentimentRunConfig(out: tmp(name))
             c.epochs = epochs; c.batchSize = 16; c.embeddingDim = 6; c.hiddenSize = 5; c.fcHidden = 4
-            c.dropout = 0.2; c.clipNorm = 1; c.threads = 2; c.quiet = true; c.resume = resume; c.seed = 11
+            c.dropout = 0.2; c.clipNorm = 1; c.threads = 2; c.resume = resume; c.seed = 11
             c.cell = .gru; c.bidirectional = true
             return c
         }
@@ -85,7 +85,7 @@ final class TrainingTests: XCTestCase {
         func config(_ name: String, iterations: Int, resume: Bool, tbptt: Int) -> CharLMRunConfig {
             var c = CharLMRunConfig(out: tmp(name))
             c.iterations = iterations; c.batchSize = 4; c.seqLength = 6; c.embeddingDim = 4; c.hiddenSize = 6
-            c.threads = 2; c.quiet = true; c.resume = resume; c.tbptt = tbptt; c.checkpointEvery = 3
+            c.threads = 2; c.resume = resume; c.tbptt = tbptt; c.checkpointEvery = 3
             return c
         }
         for tbptt in [0, 3] {

@@ -3,8 +3,9 @@
  *
  * Why C: Swift has no per-function target attribute, so a Swift kernel is compiled for one CPU
  * (the whole module's -target-cpu). These few functions carry nearly all of inference's
- * arithmetic; kernels.inc holds them once, and kernels_avx512.c, kernels_avx2.c and
- * kernels_baseline.c compile that one text for AVX-512, AVX2+FMA+F16C and baseline x86-64. The
+ * arithmetic; kernels.inc holds them once, and kernels_avx512vnni.c, kernels_avx512.c, kernels_avx2.c and
+ * kernels_baseline.c compile that one text for AVX-512 (with and without VNNI), AVX2+FMA+F16C and
+ * baseline x86-64. The
  * rest of the library is built for baseline x86-64, so one libswiftrnn.so runs on any x86-64
  * CPU at the speed of the best table it supports.
  *
@@ -28,15 +29,19 @@ enum {
     SRK_BASELINE = 0, /* x86-64 (SSE2); any other architecture: the compiler's default */
     SRK_AVX2 = 1,     /* AVX2 + FMA + F16C (x86-64-v3) */
     SRK_AVX512 = 2,   /* AVX-512 F, BW, DQ, VL (x86-64-v4) */
-    SRK_LEVEL_COUNT = 3
+    SRK_AVX512VNNI = 3, /* x86-64-v4 + AVX512_VNNI (int8 products with vpdpbusd) */
+    SRK_LEVEL_COUNT = 4
 };
+
+/* Half-precision weight storage for the *_h kernels. */
+enum { SRK_F16 = 1, SRK_BF16 = 2 };
 
 /* Cell kinds for srk_cell_steps, in the order of Swift's CellKind. */
 enum { SRK_LSTM = 0, SRK_GRU = 1, SRK_RNN_TANH = 2, SRK_RNN_RELU = 3 };
 
 typedef struct srk_table {
     int level;
-    const char *name; /* "avx512", "avx2", "baseline" */
+    const char *name; /* "avx512vnni", "avx512", "avx2", "baseline" */
 
     /* y[r] = (accumulate ? y[r] : 0) + dot(w[r, :], x) for rows x cols row-major w. */
     void (*matvec)(const float *w, ptrdiff_t rows, ptrdiff_t cols, const float *x, float *y, int accumulate);
@@ -48,6 +53,23 @@ typedef struct srk_table {
      * gets the bits matvec_t gives it alone. */
     void (*matvec_t_rows)(const float *wt, ptrdiff_t rows, ptrdiff_t cols, const float *x, ptrdiff_t ldx,
                           float *y, ptrdiff_t ldy, ptrdiff_t m);
+
+    /* matvec and matvec_t_rows with weights kept in half precision (`half`: SRK_F16 or
+     * SRK_BF16 bits, little-endian uint16). The weights are widened exactly inside the loop:
+     * the results are the bits matvec / matvec_t_rows give for the weights converted to float. */
+    void (*matvec_h)(int half, const uint16_t *w, ptrdiff_t rows, ptrdiff_t cols, const float *x, float *y,
+                     int accumulate);
+    void (*matvec_t_rows_h)(int half, const uint16_t *wt, ptrdiff_t rows, ptrdiff_t cols, const float *x,
+                            ptrdiff_t ldx, float *y, ptrdiff_t ldy, ptrdiff_t m);
+
+    /* int8 products (issue 13). quantize_u8: the n floats of x -> uint8 q (padded with zeros to
+     * `padded` bytes), with x ~ (q - zp) * xs; any non-finite x gives xs = NaN. matvec_q8:
+     * y[r] = (accumulate ? y[r] : 0) + (float)(sum_k w[r,k] q[k] - zp * rowsum[r]) *
+     * (scale[r] * xs) for int8 rows at stride ld (a multiple of 64, zero padded). The integer
+     * sums are exact, so every level gives the same bits. */
+    void (*quantize_u8)(const float *x, ptrdiff_t n, ptrdiff_t padded, uint8_t *q, float *xs, int32_t *zp);
+    void (*matvec_q8)(const int8_t *w, ptrdiff_t ld, const float *scale, const int32_t *rowsum, ptrdiff_t rows,
+                      const uint8_t *q, float xs, int32_t zp, float *y, int accumulate);
 
     /* One time step of `rows` sequences of a cell (SRK_LSTM ...): gate pre-activations gx (row
      * stride gxs) and gh (row stride ghs), gate blocks `gate_stride` floats apart -> new h (and c

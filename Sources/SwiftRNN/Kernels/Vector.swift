@@ -55,9 +55,10 @@ extension Kernels {
     /// outputs, so no horizontal sums, which dominate `matvec` when `cols` is small (a hidden
     /// size of 64). Each `y[r]` adds the products in `k` order, whatever the other rows do.
     @inline(__always)
-    public static func matvecTransposed(_ wt: UnsafePointer<Float>, rows: Int, cols: Int, _ x: UnsafePointer<Float>,
-                                        _ y: UnsafeMutablePointer<Float>, fromOutput start: Int = 0) {
-        simd.matvec_t(wt, rows, cols, x, y, start)
+    public static func matvecTransposed(_ wt: FloatSpan, rows: Int, cols: Int, _ x: FloatSpan,
+                                        _ y: MutableFloatSpan, fromOutput start: Int = 0) {
+        precondition(wt.count >= rows * cols && x.count >= cols && y.count >= rows, "matvecTransposed: spans too small")
+        simd.matvec_t(wt.base, rows, cols, x.base, y.base, start)
     }
 
     /// `matvecTransposed` for `m` sequences at once: `y_j[:] += x_j^T Wt` with `x_j = x + j * ldx`
@@ -66,26 +67,29 @@ extension Kernels {
     /// products in `k` order with the same operations as `matvecTransposed`, so a review scored
     /// in a batch gets the same bits as scored alone.
     @inline(__always)
-    public static func matvecTransposedRows(_ wt: UnsafePointer<Float>, rows: Int, cols: Int,
-                                            _ x: UnsafePointer<Float>, ldx: Int,
-                                            _ y: UnsafeMutablePointer<Float>, ldy: Int, count m: Int) {
-        simd.matvec_t_rows(wt, rows, cols, x, ldx, y, ldy, m)
+    public static func matvecTransposedRows(_ wt: FloatSpan, rows: Int, cols: Int, _ x: FloatSpan, ldx: Int,
+                                            _ y: MutableFloatSpan, ldy: Int, count m: Int) {
+        guard m > 0 else { return }
+        precondition(wt.count >= rows * cols && x.count >= (m - 1) * ldx + cols && y.count >= (m - 1) * ldy + rows,
+                     "matvecTransposedRows: spans too small")
+        simd.matvec_t_rows(wt.base, rows, cols, x.base, ldx, y.base, ldy, m)
     }
 
     /// `[rows, cols]` -> `[cols, rows]`.
-    public static func transpose(_ w: [Float], rows: Int, cols: Int) -> [Float] {
-        var t = [Float](repeating: 0, count: w.count)
-        for r in 0..<rows { for k in 0..<cols { t[k * rows + r] = w[r * cols + k] } }
+    public static func transpose(_ w: FloatBuffer, rows: Int, cols: Int) -> FloatBuffer {
+        var t = FloatBuffer(count: w.count)
+        let src = w.span(), dst = t.mutableSpan()
+        for r in 0..<rows { for k in 0..<cols { dst.base[k * rows + r] = src.base[r * cols + k] } }
         return t
     }
 
     /// `C[i, :] += A[i, :] W^T` for `m` rows: the SIMD kernel for a few rows (inference, where a
     /// review or a generation is one row), OpenBLAS for many (training batches).
     @inline(__always)
-    public static func rowsTimesTransposed(m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, lda: Int,
-                                           _ w: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+    public static func rowsTimesTransposed(m: Int, n: Int, k: Int, _ a: FloatSpan, lda: Int,
+                                           _ w: FloatSpan, _ c: MutableFloatSpan, ldc: Int) {
         if m <= 4 {
-            for i in 0..<m { matvec(w, rows: n, cols: k, a + i * lda, c + i * ldc, accumulate: true) }
+            for i in 0..<m { matvec(w, rows: n, cols: k, a.slice(i * lda, k), c.slice(i * ldc, n), accumulate: true) }
         } else {
             gemmNT(m: m, n: n, k: k, a, lda: lda, w, c, ldc: ldc, beta: 1)
         }
@@ -94,8 +98,21 @@ extension Kernels {
     /// `y[r] = (accumulate ? y[r] : 0) + dot(W[r, :], x)` for `rows` rows of `cols`: four rows
     /// share each load of `x`.
     @inline(__always)
-    public static func matvec(_ w: UnsafePointer<Float>, rows: Int, cols: Int, _ x: UnsafePointer<Float>,
-                              _ y: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        simd.matvec(w, rows, cols, x, y, accumulate ? 1 : 0)
+    public static func matvec(_ w: FloatSpan, rows: Int, cols: Int, _ x: FloatSpan, _ y: MutableFloatSpan,
+                              accumulate: Bool) {
+        precondition(w.count >= rows * cols && x.count >= cols && y.count >= rows, "matvec: spans too small")
+        simd.matvec(w.base, rows, cols, x.base, y.base, accumulate ? 1 : 0)
+    }
+
+    /// One time step of `rows` sequences of a cell: CKernels' `cell_steps` (see `CellMath`).
+    /// Row `j` reads `gx[j * gxStride...]`, `gh[j * ghStride...]`, updates `h[j * H...]` and
+    /// `c[j * H...]`, writes `tape[j * tapeStride...]`.
+    @inline(__always)
+    static func cellSteps(_ cell: Int32, H: Int, gateStride: Int, rows: Int, gx: FloatSpan, gxStride: Int,
+                          gh: FloatSpan, ghStride: Int, h: MutableFloatSpan, c: MutableFloatSpan,
+                          tape: MutableFloatSpan?, tapeStride: Int) {
+        guard rows > 0 else { return }
+        simd.cell_steps(cell, H, gateStride, rows, gx.base, gxStride, gh.base, ghStride, h.base, c.base,
+                        tape?.base, tapeStride)
     }
 }

@@ -1,87 +1,17 @@
 import CKernels
-/// The recurrent cell kinds of `torch.nn`, with their gate layout in the fused weights.
-public enum CellKind: String, Sendable, CaseIterable {
-    /// `torch.nn.LSTM`: gates i, f, g, o (rows of `weight_ih` in that order).
-    case lstm
-    /// `torch.nn.GRU`: gates r, z, n; `n = tanh(W_in x + b_in + r * (W_hn h + b_hn))`.
-    case gru
-    /// `torch.nn.RNN(nonlinearity="tanh")`.
-    case rnnTanh = "rnn_tanh"
-    /// `torch.nn.RNN(nonlinearity="relu")`.
-    case rnnRelu = "rnn_relu"
-
-    /// Gate blocks of `hidden` rows in `weight_ih`/`weight_hh`.
-    public var gates: Int {
-        switch self {
-        case .lstm: return 4
-        case .gru: return 3
-        case .rnnTanh, .rnnRelu: return 1
-        }
-    }
-}
-
 /// The weights of one direction of one layer, as in a state_dict (`rnn.weight_ih_l0` ...).
 public struct RecurrentWeights: Sendable {
-    public var wIH: [Float]  // [G*H, input]
-    public var wHH: [Float]  // [G*H, H]
-    public var bIH: [Float]  // [G*H]
-    public var bHH: [Float]  // [G*H]
+    public var wIH: FloatBuffer  // [G*H, input]
+    public var wHH: FloatBuffer  // [G*H, H]
+    public var bIH: FloatBuffer  // [G*H]
+    public var bHH: FloatBuffer  // [G*H]
 
-    public init(wIH: [Float], wHH: [Float], bIH: [Float], bHH: [Float]) {
+    public init(wIH: FloatBuffer, wHH: FloatBuffer, bIH: FloatBuffer, bHH: FloatBuffer) {
         self.wIH = wIH; self.wHH = wHH; self.bIH = bIH; self.bHH = bHH
     }
-}
 
-/// A batch of variable-length sequences in PyTorch's packed layout: the rows of time step `t`
-/// are `offsets[t] ..< offsets[t] + batchSizes[t]`, one per sequence still running at `t`, the
-/// longest sequences first. `order[j]` is the caller's index of the j-th longest sequence
-/// (`pack_padded_sequence(enforce_sorted=False)`; ties keep the caller's order).
-public struct PackedBatch: Sendable {
-    public let lengths: [Int]      // caller's order
-    public let order: [Int]        // sorted position -> caller's index
-    public let batchSizes: [Int]   // per time step
-    public let offsets: [Int]      // first row of each time step
-    public var batch: Int { lengths.count }
-    public var steps: Int { batchSizes.count }
-    public var rows: Int { lengths.reduce(0, +) }
-
-    /// `lengths` must all be >= 1.
-    public init(lengths: [Int]) {
-        precondition(lengths.allSatisfy { $0 >= 1 }, "sequence lengths must be >= 1")
-        self.lengths = lengths
-        order = lengths.indices.sorted { lengths[$0] > lengths[$1] || (lengths[$0] == lengths[$1] && $0 < $1) }
-        let steps = lengths.max() ?? 0
-        var sizes = [Int](repeating: 0, count: steps)
-        for l in lengths { for t in 0..<l { sizes[t] += 1 } }
-        batchSizes = sizes
-        var offs = [Int](repeating: 0, count: steps)
-        var acc = 0
-        for t in 0..<steps { offs[t] = acc; acc += sizes[t] }
-        offsets = offs
-    }
-
-    /// Packs a batch-first padded tensor `[B, T, width]`.
-    public func pack(_ padded: [Float], steps T: Int, width: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: rows * width)
-        for (j, b) in order.enumerated() {
-            for t in 0..<lengths[b] {
-                let src = (b * T + t) * width, dst = (offsets[t] + j) * width
-                for k in 0..<width { out[dst + k] = padded[src + k] }
-            }
-        }
-        return out
-    }
-
-    /// Unpacks to batch-first `[B, T, width]`, zeros at padding (`pad_packed_sequence`).
-    public func unpack(_ packed: [Float], steps T: Int, width: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: batch * T * width)
-        for (j, b) in order.enumerated() {
-            for t in 0..<lengths[b] {
-                let dst = (b * T + t) * width, src = (offsets[t] + j) * width
-                for k in 0..<width { out[dst + k] = packed[src + k] }
-            }
-        }
-        return out
+    public init(wIH: [Float], wHH: [Float], bIH: [Float], bHH: [Float]) {
+        self.init(wIH: FloatBuffer(wIH), wHH: FloatBuffer(wHH), bIH: FloatBuffer(bIH), bHH: FloatBuffer(bHH))
     }
 }
 
@@ -119,11 +49,11 @@ public struct Recurrent: Sendable {
 
     public struct Output {
         /// Packed `[rows, directions * hidden]` output of the last layer.
-        public var output: [Float]
+        public var output: FloatBuffer
         /// `[layers * directions, batch, hidden]` in the caller's batch order.
-        public var h: [Float]
+        public var h: FloatBuffer
         /// LSTM only, like `h`.
-        public var c: [Float]?
+        public var c: FloatBuffer?
     }
 
     /// The first layer's input: packed rows, or token ids (packed in the same row order) whose
@@ -131,7 +61,7 @@ public struct Recurrent: Sendable {
     /// embeddings in memory at once. A tape (training) keeps the first layer's input rows, so
     /// training passes `.rows`.
     public enum Input {
-        case rows([Float])
+        case rows(FloatBuffer)
         case embedding(Embedding, ids: [Int32])
     }
 
@@ -140,174 +70,237 @@ public struct Recurrent: Sendable {
     /// whatever the length of the text (a tape needs every step, so training projects all).
     public static let chunkSteps = 256
 
-    /// Runs the stack over a packed batch. `input` is `[batch.rows, inputSize]` packed;
-    /// `h0`/`c0` are `[layers * directions, batch, hidden]` in the caller's order (nil: zeros).
-    ///
-    /// `transposed` (inference): the row kernels instead of GEMMs, see `TransposedWeights`.
-    /// `keepOutput: false` skips the last layer's per-step output (a classifier needs only
-    /// `h`); `Output.output` is then empty.
-    public func forward(_ input: [Float], batch: PackedBatch, h0: [Float]? = nil, c0: [Float]? = nil,
-                        tape: RecurrentTape? = nil, transposed: TransposedWeights? = nil,
-                        keepOutput: Bool = true) -> Output {
-        forward(.rows(input), batch: batch, h0: h0, c0: c0, tape: tape, transposed: transposed, keepOutput: keepOutput)
+    public var tapeLayout: TapeLayout { TapeLayout(cell: cell, hidden: hiddenSize) }
+
+    /// `forward(.rows(input), ...)`.
+    public func forward(_ input: FloatBuffer, batch: PackedBatch, h0: FloatBuffer? = nil, c0: FloatBuffer? = nil,
+                        tape: RecurrentTape? = nil) -> Output {
+        forward(.rows(input), batch: batch, h0: h0, c0: c0, tape: tape)
     }
 
-    /// As `forward(_:batch:...)`, from either kind of `Input`. Memory: the projections of at most
-    /// `chunkSteps` steps (without a tape), the state, and per layer but the last (or with
-    /// `keepOutput`) its output rows (`rows x directions x hidden`).
+    /// Runs the stack over a packed batch: the one forward pass, for inference and training.
+    /// `input` is `[batch.rows, inputSize]` packed (or ids to look up); `h0`/`c0` are
+    /// `[layers * directions, batch, hidden]` in the caller's order (nil: zeros).
     ///
-    /// `monitor`: polled before each chunk of steps; once it says stop, the remaining chunks are
-    /// skipped and the output is meaningless (the caller checks `monitor.cancelled`).
-    public func forward(_ input: Input, batch: PackedBatch, h0: [Float]? = nil, c0: [Float]? = nil,
+    /// - `tape`: training passes one to keep what `backward` needs (each layer's input and the
+    ///   `TapeLayout` rows of every step).
+    /// - `transposed` (inference): the row kernels instead of GEMMs, see `TransposedWeights`.
+    /// - `keepOutput: false` skips the last layer's per-step output (a classifier needs only
+    ///   `h`); `Output.output` is then empty.
+    /// - `monitor`: polled before each chunk of steps; once it says stop, the remaining chunks
+    ///   are skipped and the output is meaningless (the caller checks `monitor.cancelled`).
+    ///
+    /// Memory: the projections of at most `chunkSteps` steps (without a tape), the state, and
+    /// per layer but the last (or with `keepOutput`) its output rows (`rows x directions x hidden`).
+    public func forward(_ input: Input, batch: PackedBatch, h0: FloatBuffer? = nil, c0: FloatBuffer? = nil,
                         tape: RecurrentTape? = nil, transposed: TransposedWeights? = nil,
                         keepOutput: Bool = true, monitor: ProgressMonitor? = nil) -> Output {
         let B = batch.batch, H = hiddenSize, D = directions
         // The first layer reads `input`; each later one the previous layer's output rows.
-        var x: [Float] = []
+        var x = FloatBuffer(count: 0)
         var looksUp = false
         switch input {
         case let .rows(r): x = r
         case .embedding: looksUp = true
         }
-        var hOut = [Float](repeating: 0, count: numLayers * D * B * H)
-        var cOut: [Float]? = cell == .lstm ? [Float](repeating: 0, count: numLayers * D * B * H) : nil
-        // Scratch reused by every layer and direction: the projections of one chunk of steps
-        // (all of them with a tape), and the embedding rows of one chunk.
+        var hOut = FloatBuffer(count: numLayers * D * B * H)
+        var cOut: FloatBuffer? = cell == .lstm ? FloatBuffer(count: numLayers * D * B * H) : nil
         let chunkRows = tape != nil ? batch.rows : min(batch.rows, Self.chunkSteps * B)
-        var proj = [Float](repeating: 0, count: chunkRows * gateWidth)
-        var lookup = [Float](repeating: 0, count: looksUp ? chunkRows * inputSize : 0)
-        var hh = [Float](repeating: 0, count: B * gateWidth)
-        var h = [Float](repeating: 0, count: B * H)
-        var c = [Float](repeating: 0, count: B * H)
+        var scratch = DirectionScratch(chunkRows: chunkRows, gateWidth: gateWidth,
+                                       lookupWidth: looksUp ? inputSize : 0, batch: B, hidden: H)
         for layer in 0..<numLayers {
             let writeOutput = keepOutput || tape != nil || layer < numLayers - 1
-            var out = [Float](repeating: 0, count: writeOutput ? batch.rows * D * H : 0)
+            var out = FloatBuffer(count: writeOutput ? batch.rows * D * H : 0)
+            tape?.layerInputs[layer] = x
             for dir in 0..<D {
                 let slot = layer * D + dir
-                // Initial state in sorted order.
-                for (j, b) in batch.order.enumerated() {
-                    for k in 0..<H {
-                        h[j * H + k] = h0?[(slot * B + b) * H + k] ?? 0
-                        c[j * H + k] = c0?[(slot * B + b) * H + k] ?? 0
-                    }
+                batch.sortState(h0, slot: slot, width: H, into: scratch.h.mutableSpan())
+                batch.sortState(c0, slot: slot, width: H, into: scratch.c.mutableSpan())
+                if let tape, tape.slots[slot].count != batch.rows * tapeLayout.width {
+                    tape.slots[slot] = FloatBuffer(count: batch.rows * tapeLayout.width)
                 }
-                tape?.layerInputs[layer] = x
-                runDirection(weights[slot], inputWidth: layerInputSize(layer), layer == 0 ? input : .rows(x), batch: batch,
-                             reverse: dir == 1, proj: &proj, lookup: &lookup, hh: &hh, h: &h, c: &c,
-                             out: &out, outOffset: dir * H, outStride: D * H, tape: tape, slot: slot, monitor: monitor,
-                             wIHT: transposed?.ih[slot], wHHT: transposed?.hh[slot])
-                for (j, b) in batch.order.enumerated() {
-                    for k in 0..<H {
-                        hOut[(slot * B + b) * H + k] = h[j * H + k]
-                        cOut?[(slot * B + b) * H + k] = c[j * H + k]
-                    }
-                }
+                runDirection(weights[slot], inputWidth: layerInputSize(layer), layer == 0 ? input : .rows(x),
+                             batch: batch, reverse: dir == 1, scratch: &scratch,
+                             out: writeOutput ? out.mutableSpan() : nil, outOffset: dir * H, outStride: D * H,
+                             tape: tape?.slots[slot].mutableSpan(), monitor: monitor,
+                             transposed: transposed.map { ($0.ih[slot], $0.hh[slot]) })
+                batch.unsortState(scratch.h.span(), slot: slot, width: H, into: hOut.mutableSpan())
+                if cOut != nil { batch.unsortState(scratch.c.span(), slot: slot, width: H, into: cOut!.mutableSpan()) }
             }
             x = out
         }
         return Output(output: x, h: hOut, c: cOut)
     }
 
-    /// Width of one row of a training tape for this cell: the post-activation gates, then
-    /// (LSTM) the new cell state or (GRU) `W_hn h + b_hn`.
-    public var tapeWidth: Int { cell == .lstm || cell == .gru ? gateWidth + hiddenSize : hiddenSize }
+    /// The scratch a direction reuses: the projections of one chunk of steps (all of them with
+    /// a tape), the embedding rows of one chunk, the state-side gates and the state.
+    struct DirectionScratch {
+        var proj, lookup, hh, h, c: FloatBuffer
+
+        init(chunkRows: Int, gateWidth G: Int, lookupWidth: Int, batch B: Int, hidden H: Int) {
+            proj = FloatBuffer(count: chunkRows * G)
+            lookup = FloatBuffer(count: chunkRows * lookupWidth)
+            hh = FloatBuffer(count: B * G)
+            h = FloatBuffer(count: B * H)
+            c = FloatBuffer(count: B * H)
+        }
+    }
 
     /// One direction of one layer over the whole packed batch, in chunks of time steps whose
-    /// input projections fit `proj` (a tape needs them all: `proj` then holds every row).
-    func runDirection(_ w: RecurrentWeights, inputWidth: Int, _ input: Input, batch: PackedBatch,
-                      reverse: Bool, proj: inout [Float], lookup: inout [Float], hh: inout [Float], h: inout [Float],
-                      c: inout [Float], out: inout [Float], outOffset: Int, outStride: Int,
-                      tape: RecurrentTape?, slot: Int, monitor: ProgressMonitor? = nil,
-                      wIHT: [Float]? = nil, wHHT: [Float]? = nil) {
-        let H = hiddenSize, G = gateWidth, rows = batch.rows
-        let chunkRows = proj.count / max(1, G)
-        // Chunks of whole time steps, in the order the direction runs them (rows of a step are
-        // contiguous, steps in order: a chunk is one row range).
+    /// input projections fit `scratch.proj` (a tape needs them all: it then holds every row).
+    func runDirection(_ w: RecurrentWeights, inputWidth: Int, _ input: Input, batch: PackedBatch, reverse: Bool,
+                      scratch: inout DirectionScratch, out: MutableFloatSpan?, outOffset: Int, outStride: Int,
+                      tape: MutableFloatSpan?, monitor: ProgressMonitor?,
+                      transposed wt: (ih: WeightMatrix, hh: WeightMatrix)?) {
+        let H = hiddenSize, G = gateWidth, tw = tapeLayout.width
+        let P = scratch.proj.mutableSpan(), lookup = scratch.lookup.mutableSpan(), HH = scratch.hh.mutableSpan()
+        let hs = scratch.h.mutableSpan(), cs = scratch.c.mutableSpan()
+        for chunk in chunks(batch, rows: P.count / max(1, G), reverse: reverse) {
+            if let monitor, monitor.poll() { break }
+            // The input rows of the chunk: the layer's input, or embedding rows looked up now.
+            let m = chunk.rows.count, first = chunk.rows.lowerBound
+            let xc: FloatSpan
+            switch input {
+            case let .rows(r):
+                xc = r.span(first * inputWidth, m * inputWidth)
+            case let .embedding(table, ids):
+                table.lookup(ids, chunk.rows, into: lookup)
+                xc = lookup.readOnly.slice(0, m * inputWidth)
+            }
+            // Input projection of every step of the chunk at once.
+            let pc = P.slice(0, m * G)
+            Kernels.broadcastRows(w.bIH.span(), into: pc, m: m, ldc: G)
+            if let wt {
+                Kernels.matvecTransposedRows(wt.ih.span(), rows: G, cols: inputWidth, xc, ldx: inputWidth, pc, ldy: G, count: m)
+            } else {
+                Kernels.gemmNT(m: m, n: G, k: inputWidth, xc, lda: inputWidth, w.wIH.span(), pc, ldc: G, beta: 1)
+            }
+            for s in 0..<chunk.steps.count {
+                let t = reverse ? chunk.steps.upperBound - 1 - s : chunk.steps.lowerBound + s
+                let n = batch.batchSizes[t], r0 = batch.offsets[t]
+                let hh = HH.slice(0, n * G)
+                Kernels.broadcastRows(w.bHH.span(), into: hh, m: n, ldc: G)
+                if let wt {
+                    Kernels.matvecTransposedRows(wt.hh.span(), rows: G, cols: H, hs.readOnly, ldx: H, hh, ldy: G, count: n)
+                } else {
+                    Kernels.rowsTimesTransposed(m: n, n: G, k: H, hs.readOnly, lda: H, w.wHH.span(), hh, ldc: G)
+                }
+                CellMath.steps(cell, H: H, gateStride: H, rows: n, gx: P.readOnly.slice((r0 - first) * G, n * G), gxStride: G,
+                               gh: hh.readOnly, ghStride: G, h: hs, c: cs,
+                               tape: tape?.slice(r0 * tw, n * tw), tapeStride: tw)
+                if let out {
+                    for j in 0..<n { out.slice((r0 + j) * outStride + outOffset, H).copy(from: hs.readOnly.slice(j * H, H)) }
+                }
+            }
+        }
+    }
+
+    /// Chunks of whole time steps of at most `rows` rows (at least one step each), in the order
+    /// the direction runs them (rows of a step are contiguous, steps in order: a chunk is one
+    /// row range).
+    private func chunks(_ batch: PackedBatch, rows chunkRows: Int, reverse: Bool) -> [(steps: Range<Int>, rows: Range<Int>)] {
         var chunks: [(steps: Range<Int>, rows: Range<Int>)] = []
         var t0 = 0
         while t0 < batch.steps {
             var t1 = t0
-            while t1 < batch.steps, batch.offsets[t1] + batch.batchSizes[t1] - batch.offsets[t0] <= max(chunkRows, batch.batchSizes[t0]) {
+            while t1 < batch.steps,
+                  batch.offsets[t1] + batch.batchSizes[t1] - batch.offsets[t0] <= max(chunkRows, batch.batchSizes[t0]) {
                 t1 += 1
             }
             t1 = max(t1, t0 + 1)
             chunks.append((t0..<t1, batch.offsets[t0]..<(batch.offsets[t1 - 1] + batch.batchSizes[t1 - 1])))
             t0 = t1
         }
-        if reverse { chunks.reverse() }
-        var xRows: [Float] = []
-        var ids: [Int32] = []
-        var table: Embedding? = nil
-        switch input {
-        case let .rows(r): xRows = r
-        case let .embedding(e, i): (table, ids) = (e, i)
-        }
-        if let tape, tape.slots[slot].count != rows * tapeWidth {
-            tape.slots[slot] = [Float](repeating: 0, count: rows * tapeWidth)
-        }
-        func withTape(_ body: (UnsafeMutablePointer<Float>?) -> Void) {
-            if let tape {
-                tape.slots[slot].withUnsafeMutableBufferPointer { body($0.baseAddress) }
-            } else {
-                body(nil)
-            }
-        }
-        withTape { tapePtr in
-        out.withUnsafeMutableBufferPointer { op in
-        xRows.withUnsafeBufferPointer { xrp in
-        lookup.withUnsafeMutableBufferPointer { lp in
-        ids.withUnsafeBufferPointer { idp in
-        proj.withUnsafeMutableBufferPointer { pp in
-        hh.withUnsafeMutableBufferPointer { hhp in
-        h.withUnsafeMutableBufferPointer { hp in
-        c.withUnsafeMutableBufferPointer { cp in
-        w.wIH.withUnsafeBufferPointer { wih in
-        w.wHH.withUnsafeBufferPointer { whh in
-        w.bIH.withUnsafeBufferPointer { bih in
-        w.bHH.withUnsafeBufferPointer { bhh in
-            let P = pp.baseAddress!, HH = hhp.baseAddress!, Hs = hp.baseAddress!, Cs = cp.baseAddress!
-            let outPtr = op.isEmpty ? nil : op.baseAddress  // empty: the caller wants no output
-            for chunk in chunks {
-            if let monitor, monitor.poll() { break }
-            // The input rows of the chunk: the layer's input, or embedding rows looked up now.
-            let m = chunk.rows.count, first = chunk.rows.lowerBound
-            let xc: UnsafePointer<Float>
-            if idp.isEmpty {
-                xc = xrp.baseAddress! + first * inputWidth
-            } else {
-                table!.lookup(UnsafeBufferPointer(rebasing: idp[first..<(first + m)]), into: lp.baseAddress!)
-                xc = UnsafePointer(lp.baseAddress!)
-            }
-            // Input projection of every step of the chunk at once.
-            Kernels.broadcastRows(bih.baseAddress!, n: G, into: P, m: m, ldc: G)
-            if let wIHT {
-                wIHT.withUnsafeBufferPointer { wt in
-                    Kernels.matvecTransposedRows(wt.baseAddress!, rows: G, cols: inputWidth, xc, ldx: inputWidth,
-                                                 P, ldy: G, count: m)
-                }
-            } else {
-                Kernels.gemmNT(m: m, n: G, k: inputWidth, xc, lda: inputWidth,
-                               wih.baseAddress!, P, ldc: G, beta: 1)
-            }
-            for s in 0..<chunk.steps.count {
-                let t = reverse ? chunk.steps.upperBound - 1 - s : chunk.steps.lowerBound + s
-                let n = batch.batchSizes[t], r0 = batch.offsets[t]
-                Kernels.broadcastRows(bhh.baseAddress!, n: G, into: HH, m: n, ldc: G)
-                if let wHHT {
-                    wHHT.withUnsafeBufferPointer { wt in
-                        Kernels.matvecTransposedRows(wt.baseAddress!, rows: G, cols: H, Hs, ldx: H, HH, ldy: G, count: n)
+        return reverse ? chunks.reversed() : chunks
+    }
+
+    /// Backpropagation through time over what `forward` kept in `tape`.
+    ///
+    /// For each layer, top to bottom, and each direction, the steps are walked in the reverse
+    /// of the order the forward pass took them. The state gradient of a sequence starts from the
+    /// gradient of its final state (`dhN`) and is untouched until the backward walk reaches the
+    /// sequence's last real step: that is the packed-sequence rule run backwards. Per step, one
+    /// GEMM gives the state gradient; `dW_hh` and the input-side gradients of all steps
+    /// (`dW_ih`, `db_ih`, and the gradient to the layer below) are each one GEMM after the loop.
+    ///
+    /// - Parameters:
+    ///   - output: the last layer's packed output from the forward pass.
+    ///   - dOutput: gradient of the loss w.r.t. `output` (`[rows, D*H]`), nil for none.
+    ///   - dhN: gradient w.r.t. the final `h` (`[L*D, B, H]`, caller order), nil for none.
+    ///   - h0, c0: the initial state the forward pass used (nil: zeros).
+    ///   - grads: accumulates (`+=`) into these, one per layer and direction.
+    /// - Returns: the gradient w.r.t. the packed input (`[rows, inputSize]`).
+    public func backward(batch: PackedBatch, tape: RecurrentTape, output: FloatBuffer, dOutput: FloatBuffer?,
+                         dhN: FloatBuffer?, h0: FloatBuffer? = nil, c0: FloatBuffer? = nil,
+                         grads: inout [RecurrentWeights]) -> FloatBuffer {
+        let B = batch.batch, H = hiddenSize, D = directions, G = gateWidth, rows = batch.rows
+        let layout = tapeLayout, tw = layout.width
+        var dOut = dOutput ?? FloatBuffer(count: rows * D * H)
+        var bufs = (dGx: FloatBuffer(count: rows * G), dh: FloatBuffer(count: B * H), dc: FloatBuffer(count: B * H),
+                    direct: FloatBuffer(count: B * H), dGh: FloatBuffer(count: rows * G), hPrev: FloatBuffer(count: rows * H))
+        defer { withExtendedLifetime(bufs) {} }
+        let dGx = bufs.dGx.mutableSpan(), dh = bufs.dh.mutableSpan(), dc = bufs.dc.mutableSpan()
+        let direct = bufs.direct.mutableSpan(), dGh = bufs.dGh.mutableSpan(), hPrev = bufs.hPrev.mutableSpan()
+        for layer in stride(from: numLayers - 1, through: 0, by: -1) {
+            let x = tape.layerInputs[layer]
+            let inW = layerInputSize(layer)
+            let out = layer == numLayers - 1 ? output : tape.layerInputs[layer + 1]
+            var dX = FloatBuffer(count: rows * inW)
+            let dO = dOut.span()
+            for dir in 0..<D {
+                let slot = layer * D + dir
+                let w = weights[slot], tp = tape.slots[slot].span()
+                batch.sortState(dhN, slot: slot, width: H, into: dh)
+                dc.fill(0)
+                let reverse = dir == 1
+                for s in 0..<batch.steps {
+                    // Backward order: the forward direction ran t = 0..<T, so go T-1 down to 0.
+                    let t = reverse ? s : batch.steps - 1 - s
+                    let n = batch.batchSizes[t], r0 = batch.offsets[t]
+                    let prevT = reverse ? t + 1 : t - 1
+                    for j in 0..<n {
+                        let row = r0 + j
+                        let hasPrev = prevT >= 0 && prevT < batch.steps && j < batch.batchSizes[prevT]
+                        let prevRow = hasPrev ? batch.offsets[prevT] + j : -1
+                        let hj = hPrev.slice(row * H, H), dhj = dh.slice(j * H, H)
+                        let init0 = (slot * B + batch.order[j]) * H
+                        if hasPrev {
+                            hj.copy(from: out.span(prevRow * D * H + dir * H, H))
+                        } else if let h0 {
+                            hj.copy(from: h0.span(init0, H))
+                        } else {
+                            hj.fill(0)
+                        }
+                        Kernels.add(dO.slice(row * D * H + dir * H, H), into: dhj)
+                        var cPrev: FloatSpan? = nil
+                        if cell == .lstm {
+                            if hasPrev { cPrev = tp.slice(prevRow * tw + layout.cellState, H) }
+                            else if let c0 { cPrev = c0.span(init0, H) }
+                        }
+                        Kernels.cellBackward(layout, tape: tp.slice(row * tw, tw), hPrev: hj.readOnly, cPrev: cPrev,
+                                             dh: dhj.readOnly, dc: dc.slice(j * H, H), dGx: dGx.slice(row * G, G),
+                                             dGh: dGh.slice(row * G, G), direct: direct.slice(j * H, H))
                     }
-                } else {
-                    Kernels.rowsTimesTransposed(m: n, n: G, k: H, Hs, lda: H, whh.baseAddress!, HH, ldc: G)
+                    // dh = dGh W_hh + direct; dW_hh waits for the end of the loop.
+                    Kernels.gemm(transA: false, transB: false, m: n, n: H, k: G, dGh.readOnly.slice(r0 * G, n * G), lda: G,
+                                 w.wHH.span(), ldb: H, beta: 0, dh.slice(0, n * H), ldc: H)
+                    Kernels.add(direct.readOnly.slice(0, n * H), into: dh.slice(0, n * H))
                 }
-                CellMath.steps(cell, H: H, gateStride: H, rows: n, gx: P + (r0 - first) * G, gxStride: G, gh: HH, ghStride: G, h: Hs, c: Cs,
-                               tape: tapePtr.map { $0 + r0 * tapeWidth }, tapeStride: tapeWidth)
-                if let outPtr {
-                    for j in 0..<n { (outPtr + (r0 + j) * outStride + outOffset).update(from: Hs + j * H, count: H) }
-                }
+                // dW_hh += dGh^T hPrev and db_hh += sum dGh over all steps: one GEMM with
+                // k = rows instead of one per step (each of which re-read all of dW_hh).
+                Kernels.gemm(transA: true, transB: false, m: G, n: H, k: rows, dGh.readOnly, lda: G,
+                             hPrev.readOnly, ldb: H, beta: 1, grads[slot].wHH.mutableSpan(), ldc: H)
+                Kernels.addRows(dGh.readOnly, rows: rows, width: G, into: grads[slot].bHH.mutableSpan())
+                // Input side, all steps at once.
+                Kernels.gemm(transA: true, transB: false, m: G, n: inW, k: rows, dGx.readOnly, lda: G,
+                             x.span(), ldb: inW, beta: 1, grads[slot].wIH.mutableSpan(), ldc: inW)
+                Kernels.addRows(dGx.readOnly, rows: rows, width: G, into: grads[slot].bIH.mutableSpan())
+                Kernels.gemm(transA: false, transB: false, m: rows, n: inW, k: G, dGx.readOnly, lda: G,
+                             w.wIH.span(), ldb: inW, beta: 1, dX.mutableSpan(), ldc: inW)
             }
-            }
-        }}}}}}}}}}}}}
+            dOut = dX
+        }
+        return dOut
     }
 }
 
@@ -316,71 +309,35 @@ public struct Recurrent: Sendable {
 /// which dominate row dot products at small hidden sizes), four sequences per weight load, and
 /// each row computed by the same instructions whatever the batch. That last property is what
 /// lets `SentimentModel.scoreBatch` batch reviews and still give each one the bits it gets
-/// alone. Costs one extra copy of the recurrent weights.
+/// alone. Costs one extra copy of the recurrent weights; with `half`, that copy is kept in the
+/// model file's half precision (the same bits, half the bytes).
 public struct TransposedWeights: Sendable {
-    public let ih: [[Float]]
-    public let hh: [[Float]]
+    public let ih: [WeightMatrix]
+    public let hh: [WeightMatrix]
 
-    public init(_ rnn: Recurrent) {
-        ih = rnn.weights.indices.map { k in
-            Kernels.transpose(rnn.weights[k].wIH, rows: rnn.gateWidth, cols: rnn.layerInputSize(k / rnn.directions))
+    /// Matrices of at least this many weights are kept half when the model is: below it they
+    /// sit in L1/L2 whatever their width, and widening costs more than the bytes it saves
+    /// (measured: the shipped sentiment model, 288 x 96 and 288 x 64 per direction, scored
+    /// 0.85x as fast with half row kernels as with float ones).
+    public static let halfFromWeights = 256 * 1024
+
+    public init(_ rnn: Recurrent, half: HalfKind? = nil) {
+        func keep(_ w: FloatBuffer, cols: Int) -> WeightMatrix {
+            .transposing(w, rows: rnn.gateWidth, cols: cols, half: w.count >= Self.halfFromWeights ? half : nil)
         }
-        hh = rnn.weights.map { Kernels.transpose($0.wHH, rows: rnn.gateWidth, cols: rnn.hiddenSize) }
+        ih = rnn.weights.indices.map { k in keep(rnn.weights[k].wIH, cols: rnn.layerInputSize(k / rnn.directions)) }
+        hh = rnn.weights.map { keep($0.wHH, cols: rnn.hiddenSize) }
     }
 }
 
 /// What a training forward pass keeps for the backward pass: each layer's input and, per
-/// layer and direction, one row of `tapeWidth` values per packed row.
+/// layer and direction, one `TapeLayout` row per packed row.
 public final class RecurrentTape {
-    public var layerInputs: [[Float]]
-    public var slots: [[Float]]
+    public var layerInputs: [FloatBuffer]
+    public var slots: [FloatBuffer]
 
     public init(layers: Int, directions: Int) {
-        layerInputs = Array(repeating: [], count: layers)
-        slots = Array(repeating: [], count: layers * directions)
-    }
-}
-
-/// The elementwise part of one step of each cell: the gate pre-activations from the input
-/// (`gx`, biases included) and from the state (`gh`, biases included) -> the new `h` (and
-/// `c`), in place. The work is CKernels' `cell_steps` (16 units at a time with vector
-/// activations); every unit goes through the same operations whatever `H` or its position, so
-/// a sequence gives the same bits alone or in a batch, and a generation split over two threads
-/// the same bits as on one.
-///
-/// Tape layout (what `SwiftRNNTraining`'s backward reads), `tapeWidth` floats per packed row:
-/// LSTM i, f, g, o, c' (H each); GRU r, z, n, `W_hn h + b_hn`; Elman the new h.
-enum CellMath {
-    /// One sequence. `units` hidden units starting at `gx`, `gh`, `h`, `c`, whose gate blocks
-    /// lie `gateStride` floats apart (the full hidden size; a generation split over two threads
-    /// gives each a slice of the units).
-    @inline(__always)
-    static func step(_ cell: CellKind, H: Int, gateStride: Int? = nil, gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
-                     h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>,
-                     tape: UnsafeMutablePointer<Float>?) {
-        steps(cell, H: H, gateStride: gateStride ?? H, rows: 1, gx: gx, gxStride: 0, gh: gh, ghStride: 0, h: h, c: c,
-              tape: tape, tapeStride: 0)
-    }
-
-    /// `rows` sequences of one time step: row `j` reads `gx + j * gxStride` and
-    /// `gh + j * ghStride`, updates `h + j * H` (and `c + j * H`), writes `tape + j * tapeStride`.
-    /// One call per step rather than per sequence.
-    @inline(__always)
-    static func steps(_ cell: CellKind, H: Int, gateStride S: Int, rows: Int, gx: UnsafePointer<Float>, gxStride: Int,
-                      gh: UnsafePointer<Float>, ghStride: Int, h: UnsafeMutablePointer<Float>,
-                      c: UnsafeMutablePointer<Float>, tape: UnsafeMutablePointer<Float>?, tapeStride: Int) {
-        Kernels.simd.cell_steps(cell.kernelCode, H, S, rows, gx, gxStride, gh, ghStride, h, c, tape, tapeStride)
-    }
-}
-
-extension CellKind {
-    /// The cell's number in CKernels (`SRK_LSTM` ...).
-    var kernelCode: Int32 {
-        switch self {
-        case .lstm: Int32(SRK_LSTM)
-        case .gru: Int32(SRK_GRU)
-        case .rnnTanh: Int32(SRK_RNN_TANH)
-        case .rnnRelu: Int32(SRK_RNN_RELU)
-        }
+        layerInputs = Array(repeating: FloatBuffer(count: 0), count: layers)
+        slots = Array(repeating: FloatBuffer(count: 0), count: layers * directions)
     }
 }

@@ -206,10 +206,10 @@ public struct SafeTensors {
     }
 
     /// The tensor's values converted to F32 (any float dtype; integers too, for fixtures).
-    public func floats(_ e: Entry) -> [Float] {
+    public func floats(_ e: Entry) -> FloatBuffer {
         let raw = UnsafeRawBufferPointer(rebasing: data[e.begin..<e.end])
         let n = e.count
-        return [Float](unsafeUninitializedCapacity: n) { buf, count in
+        return FloatBuffer(unsafeUninitializedCount: n) { buf in
             switch e.dtype {
             case .f32:
                 for k in 0..<n { buf[k] = Float(bitPattern: raw.loadUnaligned(fromByteOffset: 4 * k, as: UInt32.self).littleEndian) }
@@ -222,7 +222,6 @@ public struct SafeTensors {
             case .i32:
                 for k in 0..<n { buf[k] = Float(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * k, as: Int32.self))) }
             }
-            count = n
         }
     }
 
@@ -243,6 +242,10 @@ public struct SafeTensorsWriter {
     public var metadata: [(String, String)] = []
 
     public init() {}
+
+    public mutating func add(_ name: String, shape: [Int], floats: FloatBuffer, dtype: SafeTensors.DType = .f32) {
+        add(name, shape: shape, floats: floats.array, dtype: dtype)
+    }
 
     public mutating func add(_ name: String, shape: [Int], floats: [Float], dtype: SafeTensors.DType = .f32) {
         precondition(shape.reduce(1, *) == floats.count, "shape \(shape) does not match \(floats.count) values")

@@ -9,7 +9,11 @@ public final class CharLanguageModel: Sendable {
     /// `W_ih_l0 . embedding[v] + b_ih_l0` for every character v (`[vocab, G*H]`): the embedding
     /// and the first input projection folded into one lookup, so a generation step reads no
     /// `W_ih_l0` (a third of the book model's weights).
-    let inputTable: [Float]
+    let inputTable: FloatBuffer
+    /// The weights a step multiplies by, per layer (`W_ih` of layers after the first, `W_hh`)
+    /// and the output layer's: kept in the file's half precision when it was half (issue 13;
+    /// the same bits, half the bytes per step), else the float weights themselves.
+    let stepIH: [WeightMatrix], stepHH: [WeightMatrix], stepFC: WeightMatrix
 
     public init(config: ModelConfig, weights: ModelWeights) throws(SwiftRNNError) {
         guard config.kind == .charlm else { throw .init(.wrongKind, "not a character model") }
@@ -17,35 +21,39 @@ public final class CharLanguageModel: Sendable {
         self.table = try CharacterTable(entries: config.vocab)
         self.weights = weights
         let V = weights.embedding.count, E = weights.embedding.dimension, G = weights.rnn.gateWidth
-        var t = [Float](repeating: 0, count: V * G)
+        var t = FloatBuffer(count: V * G)
         let w0 = weights.rnn.weights[0]
-        t.withUnsafeMutableBufferPointer { tp in
-            w0.bIH.withUnsafeBufferPointer { Kernels.broadcastRows($0.baseAddress!, n: G, into: tp.baseAddress!, m: V, ldc: G) }
-            weights.embedding.weight.withUnsafeBufferPointer { ep in
-                w0.wIH.withUnsafeBufferPointer { wp in
-                    Kernels.gemmNT(m: V, n: G, k: E, ep.baseAddress!, lda: E, wp.baseAddress!, tp.baseAddress!, ldc: G, beta: 1)
-                }
-            }
-        }
+        Kernels.broadcastRows(w0.bIH.span(), into: t.mutableSpan(), m: V, ldc: G)
+        Kernels.gemmNT(m: V, n: G, k: E, weights.embedding.weight.span(), lda: E, w0.wIH.span(), t.mutableSpan(), ldc: G, beta: 1)
         inputTable = t
+        let half = weights.halfKind
+        stepIH = weights.rnn.weights.enumerated().map { k, w in k == 0 ? .f32(FloatBuffer(count: 0)) : .keeping(w.wIH, half: half) }
+        stepHH = weights.rnn.weights.map { .keeping($0.wHH, half: half) }
+        stepFC = .keeping(weights.head[0].weight, half: half)
+    }
+
+    /// Whether steps read half-precision weights ("f16", "bf16") or float ("f32").
+    public var stepPrecision: String {
+        guard stepHH.first?.isHalf == true, let k = weights.halfKind else { return "f32" }
+        return k == .f16 ? "f16" : "bf16"
     }
 
     /// The recurrent state of one generation plus its scratch space: a step allocates nothing.
     public struct State {
-        public var h: [Float]      // [layers, hidden]
-        public var c: [Float]      // [layers, hidden]
-        var x: [Float]             // the current layer's input
-        var gx: [Float]            // [G*hidden]
-        var gh: [Float]            // [G*hidden]
-        public var logits: [Float] // [vocab], the last step's output
+        public var h: FloatBuffer      // [layers, hidden]
+        public var c: FloatBuffer      // [layers, hidden]
+        var x: FloatBuffer             // the current layer's input
+        var gx: FloatBuffer            // [G*hidden]
+        var gh: FloatBuffer            // [G*hidden]
+        public var logits: FloatBuffer // [vocab], the last step's output
     }
 
     public func makeState() -> State {
         let r = weights.rnn, LH = r.numLayers * r.hiddenSize
-        return State(h: .init(repeating: 0, count: LH), c: .init(repeating: 0, count: LH),
-                     x: .init(repeating: 0, count: max(r.inputSize, r.hiddenSize)),
-                     gx: .init(repeating: 0, count: r.gateWidth), gh: .init(repeating: 0, count: r.gateWidth),
-                     logits: .init(repeating: 0, count: config.vocabSize))
+        return State(h: FloatBuffer(count: LH), c: FloatBuffer(count: LH),
+                     x: FloatBuffer(count: max(r.inputSize, r.hiddenSize)),
+                     gx: FloatBuffer(count: r.gateWidth), gh: FloatBuffer(count: r.gateWidth),
+                     logits: FloatBuffer(count: config.vocabSize))
     }
 
     /// Feeds character `id`; `state.logits` then holds the scores of the next character.
@@ -54,38 +62,32 @@ public final class CharLanguageModel: Sendable {
     /// bits with or without it.
     public func step(_ id: Int32, _ s: inout State, computeLogits: Bool = true, team: StepTeam? = nil) {
         let r = weights.rnn, H = r.hiddenSize
-        s.x.withUnsafeMutableBufferPointer { xp in
-        s.gx.withUnsafeMutableBufferPointer { gxp in
-        s.gh.withUnsafeMutableBufferPointer { ghp in
-        s.h.withUnsafeMutableBufferPointer { hp in
-        s.c.withUnsafeMutableBufferPointer { cp in
-            let b = StepBuffers(x: xp.baseAddress!, gx: gxp.baseAddress!, gh: ghp.baseAddress!, h: hp.baseAddress!,
-                                c: cp.baseAddress!, id: id)
-            for layer in 0..<r.numLayers {
-                if let team, let split = team.split(H) {
-                    // Both halves read the old h for their gates before either writes the new one.
-                    team.run { self.gates(layer: layer, units: split..<H, b) }
-                        mine: { self.gates(layer: layer, units: 0..<split, b) }
-                    team.run { self.cell(layer: layer, units: split..<H, b) }
-                        mine: { self.cell(layer: layer, units: 0..<split, b) }
-                } else {
-                    gates(layer: layer, units: 0..<H, b)
-                    cell(layer: layer, units: 0..<H, b)
-                }
-                b.x.update(from: b.h + layer * H, count: H)
+        let b = StepBuffers(x: s.x.mutableSpan(), gx: s.gx.mutableSpan(), gh: s.gh.mutableSpan(), h: s.h.mutableSpan(),
+                            c: s.c.mutableSpan(), id: id)
+        for layer in 0..<r.numLayers {
+            if let team, let split = team.split(H) {
+                // Both halves read the old h for their gates before either writes the new one.
+                team.run { self.gates(layer: layer, units: split..<H, b) }
+                    mine: { self.gates(layer: layer, units: 0..<split, b) }
+                team.run { self.cell(layer: layer, units: split..<H, b) }
+                    mine: { self.cell(layer: layer, units: 0..<split, b) }
+            } else {
+                gates(layer: layer, units: 0..<H, b)
+                cell(layer: layer, units: 0..<H, b)
             }
-        }}}}}
+            b.x.slice(0, H).copy(from: b.h.readOnly.slice(layer * H, H))
+        }
         if computeLogits {
-            let fc = weights.head[0]
-            s.x.withUnsafeBufferPointer { xp in
-                s.logits.withUnsafeMutableBufferPointer { fc.forward(xp.baseAddress!, rows: 1, into: $0.baseAddress!) }
-            }
+            let fc = weights.head[0], y = s.logits.mutableSpan()
+            y.copy(from: fc.bias.span())
+            Kernels.matvec(stepFC.span(), rows: fc.outFeatures, cols: fc.inFeatures, s.x.span(0, fc.inFeatures), y, accumulate: true)
         }
     }
 
-    /// The step's buffers, as pointers a helper thread can use while `step` holds them.
-    struct StepBuffers: @unchecked Sendable {
-        let x, gx, gh, h, c: UnsafeMutablePointer<Float>
+    /// The step's buffers (spans of the state), which a helper thread uses while `step` holds
+    /// the state.
+    struct StepBuffers: Sendable {
+        let x, gx, gh, h, c: MutableFloatSpan
         let id: Int32
     }
 
@@ -93,31 +95,48 @@ public final class CharLanguageModel: Sendable {
     /// table row), `gh = W_hh h + b_hh`; each gate's rows of those units.
     func gates(layer: Int, units: Range<Int>, _ b: StepBuffers) {
         let r = weights.rnn, H = r.hiddenSize, G = r.gateWidth, w = r.weights[layer], inW = r.layerInputSize(layer)
+        let wIH = stepIH[layer], wHH = stepHH[layer]
         let n = units.count
-        w.wHH.withUnsafeBufferPointer { whh in
-        w.wIH.withUnsafeBufferPointer { wih in
-        w.bIH.withUnsafeBufferPointer { bih in
-        w.bHH.withUnsafeBufferPointer { bhh in
-        inputTable.withUnsafeBufferPointer { table in
-            for g in 0..<r.cell.gates {
-                let r0 = g * H + units.lowerBound
-                if layer == 0 {
-                    (b.gx + r0).update(from: table.baseAddress! + Int(b.id) * G + r0, count: n)
-                } else {
-                    Kernels.matvec(wih.baseAddress! + r0 * inW, rows: n, cols: inW, b.x, b.gx + r0, accumulate: false)
-                    for q in r0..<(r0 + n) { b.gx[q] += bih[q] }
-                }
-                Kernels.matvec(whh.baseAddress! + r0 * H, rows: n, cols: H, b.h + layer * H, b.gh + r0, accumulate: false)
-                for q in r0..<(r0 + n) { b.gh[q] += bhh[q] }
+        for g in 0..<r.cell.gates {
+            let r0 = g * H + units.lowerBound
+            let gx = b.gx.slice(r0, n), gh = b.gh.slice(r0, n)
+            if layer == 0 {
+                gx.copy(from: inputTable.span(Int(b.id) * G + r0, n))
+            } else {
+                Kernels.matvec(wIH.span(r0 * inW, n * inW), rows: n, cols: inW, b.x.readOnly, gx, accumulate: false)
+                Kernels.add(w.bIH.span(r0, n), into: gx)
             }
-        }}}}}
+            Kernels.matvec(wHH.span(r0 * H, n * H), rows: n, cols: H, b.h.readOnly.slice(layer * H, H), gh, accumulate: false)
+            Kernels.add(w.bHH.span(r0, n), into: gh)
+        }
     }
 
     /// The cell update of `units` of `layer` (new h and c in place).
     func cell(layer: Int, units: Range<Int>, _ b: StepBuffers) {
-        let r = weights.rnn, H = r.hiddenSize, u = units.lowerBound
-        CellMath.step(r.cell, H: units.count, gateStride: H, gx: b.gx + u, gh: b.gh + u,
-                      h: b.h + layer * H + u, c: b.c + layer * H + u, tape: nil)
+        let r = weights.rnn, H = r.hiddenSize, u = units.lowerBound, n = units.count
+        let G = r.cell.gates
+        CellMath.steps(r.cell, H: n, gateStride: H, rows: 1, gx: b.gx.readOnly.slice(u, (G - 1) * H + n), gxStride: 0,
+                       gh: b.gh.readOnly.slice(u, (G - 1) * H + n), ghStride: 0,
+                       h: b.h.slice(layer * H + u, n), c: b.c.slice(layer * H + u, n))
+    }
+
+    /// The batch forward of training (TBPTT windows): ids in packed row order -> embedding ->
+    /// stack -> `fc` -> logits `[rows, vocab]`, keeping what `backward` needs in `tape`.
+    /// Generation runs `step` instead (the embedding folded into the first projection).
+    public static func forward(_ w: ModelWeights, ids: [Int32], batch: PackedBatch, h0: FloatBuffer?, c0: FloatBuffer?,
+                               tape: RecurrentTape) -> (logits: FloatBuffer, output: Recurrent.Output) {
+        let out = w.rnn.forward(.rows(w.embedding.lookup(ids)), batch: batch, h0: h0, c0: c0, tape: tape)
+        return (w.head[0].forward(out.output), out)
+    }
+
+    /// Backward of `forward` from the gradient of the loss w.r.t. the logits, into `grads`.
+    public static func backward(_ w: ModelWeights, ids: [Int32], batch: PackedBatch, h0: FloatBuffer?, c0: FloatBuffer?,
+                                tape: RecurrentTape, output: Recurrent.Output, dLogits: FloatBuffer,
+                                grads: inout ModelWeights) {
+        let dOut = w.head[0].backward(x: output.output, dy: dLogits, rows: batch.rows, grad: &grads.head[0])
+        let dx = w.rnn.backward(batch: batch, tape: tape, output: output.output, dOutput: dOut, dhN: nil, h0: h0, c0: c0,
+                                grads: &grads.rnn.weights)
+        w.embedding.backward(ids: ids, dOut: dx, dWeight: &grads.embedding.weight)
     }
 
     /// `nats`: negative log-likelihood of every character after the first given all before it.
@@ -128,7 +147,7 @@ public final class CharLanguageModel: Sendable {
         var nats = 0.0
         for k in 0..<(ids.count - 1) {
             step(ids[k], &s)
-            let lse = s.logits.withUnsafeBufferPointer { Kernels.logSumExp($0) }
+            let lse = Kernels.logSumExp(s.logits.span())
             nats += lse - Double(s.logits[Int(ids[k + 1])])
         }
         return (nats, ids.count - 1)

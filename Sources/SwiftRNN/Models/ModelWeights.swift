@@ -3,15 +3,18 @@ public struct ModelWeights: Sendable {
     public var embedding: Embedding
     public var rnn: Recurrent
     public var head: [Linear]
+    /// The half-precision format every weight of the file was stored in (nil: float, or
+    /// mixed). Inference keeps its product weights in it (`HalfMatrix`, issue 13).
+    public var halfKind: HalfKind?
 
-    public init(embedding: Embedding, rnn: Recurrent, head: [Linear]) {
-        self.embedding = embedding; self.rnn = rnn; self.head = head
+    public init(embedding: Embedding, rnn: Recurrent, head: [Linear], halfKind: HalfKind? = nil) {
+        self.embedding = embedding; self.rnn = rnn; self.head = head; self.halfKind = halfKind
     }
 
     /// Every parameter array with its state_dict name, in state_dict order: the handle the
     /// optimizer and gradient code use to walk the model without copying it.
-    public var parameterPaths: [(name: String, path: WritableKeyPath<ModelWeights, [Float]>)] {
-        var list: [(String, WritableKeyPath<ModelWeights, [Float]>)] = [("embedding.weight", \.embedding.weight)]
+    public var parameterPaths: [(name: String, path: WritableKeyPath<ModelWeights, FloatBuffer>)] {
+        var list: [(String, WritableKeyPath<ModelWeights, FloatBuffer>)] = [("embedding.weight", \.embedding.weight)]
         for layer in 0..<rnn.numLayers {
             for dir in 0..<rnn.directions {
                 let k = layer * rnn.directions + dir, r = dir == 1
@@ -31,7 +34,8 @@ public struct ModelWeights: Sendable {
     /// The same shapes, all zero (gradients, optimizer moments).
     public func zeros() -> ModelWeights {
         var z = self
-        for (_, p) in parameterPaths { z[keyPath: p] = [Float](repeating: 0, count: self[keyPath: p].count) }
+        z.halfKind = nil
+        for (_, p) in parameterPaths { z[keyPath: p] = FloatBuffer(count: self[keyPath: p].count) }
         return z
     }
 
@@ -46,7 +50,8 @@ public struct ModelWeights: Sendable {
     /// keeps the optimizer's state beside the model's).
     public init(config: ModelConfig, file: SafeTensors, ignoring: [String] = []) throws(SwiftRNNError) {
         var used = Set<String>()
-        func tensor(_ name: String, _ shape: [Int]) throws(SwiftRNNError) -> [Float] {
+        var dtypes = Set<SafeTensors.DType>()
+        func tensor(_ name: String, _ shape: [Int]) throws(SwiftRNNError) -> FloatBuffer {
             guard let e = file[name] else {
                 throw .format("model file has no tensor '\(name)' (expected shape \(shape))")
             }
@@ -57,12 +62,10 @@ public struct ModelWeights: Sendable {
                 throw .format("tensor '\(name)' has shape \(e.shape), expected \(shape)")
             }
             used.insert(name)
+            dtypes.insert(e.dtype)
             let values = file.floats(e)
             // A vector scan first (CKernels' all_finite; this runs over every weight at load).
-            let allFinite = values.withUnsafeBufferPointer { b in
-                b.isEmpty || Kernels.simd.all_finite(b.baseAddress!, b.count) != 0
-            }
-            if !allFinite, let v = values.first(where: { !$0.isFinite }) {
+            if !Kernels.allFinite(values.span()), let v = values.first(where: { !$0.isFinite }) {
                 throw .format("tensor '\(name)' contains \(v) (NaN and infinite weights are refused)")
             }
             return values
@@ -106,6 +109,7 @@ public struct ModelWeights: Sendable {
             width = out
         }
         head = layers
+        halfKind = dtypes == [.f16] ? .f16 : dtypes == [.bf16] ? .bf16 : nil
         let extra = file.entries.map(\.name).filter { n in !used.contains(n) && !ignoring.contains { n.hasPrefix($0) } }
         guard extra.isEmpty else {
             throw .format("model file has tensors its config does not use: \(extra.prefix(5).joined(separator: ", "))\(extra.count > 5 ? ", ..." : "") (is 'bidirectional', 'num_layers' or 'head' right?)")

@@ -16,7 +16,7 @@ public final class SentimentModel: Sendable {
         self.vocabulary = try Vocabulary(tokens: config.vocab)
         self.weights = weights
         let r = weights.rnn
-        transposed = r.hiddenSize <= 256 ? TransposedWeights(r) : nil
+        transposed = r.hiddenSize <= 256 ? TransposedWeights(r, half: weights.halfKind) : nil
     }
 
     public func encode(_ text: String) -> [Int32] { vocabulary.encode(text) }
@@ -27,46 +27,109 @@ public final class SentimentModel: Sendable {
         logits(batch: [ids], monitor: monitor)[0]
     }
 
-    /// Logits of several id sequences in one packed batch (training and tests); each equals
-    /// `logit(ids:)` of that sequence up to float rounding.
+    /// Logits of several id sequences in one packed batch; each is the bits `logit(ids:)` gives
+    /// for that sequence alone (row kernels, one head row at a time).
     public func logits(batch: [[Int32]], monitor: ProgressMonitor? = nil) -> [Float] {
-        let seqs = batch.map { $0.isEmpty ? [Vocabulary.padIndex] : $0 }
-        let packed = PackedBatch(lengths: seqs.map(\.count))
-        // Token ids in packed row order; the layer looks their embedding rows up a chunk of
-        // steps at a time, so memory does not grow with the text (issue 12).
-        var rowIds = [Int32](repeating: 0, count: packed.rows)
-        for (j, b) in packed.order.enumerated() {
-            for (t, id) in seqs[b].enumerated() { rowIds[packed.offsets[t] + j] = id }
-        }
-        let out = weights.rnn.forward(.embedding(weights.embedding, ids: rowIds), batch: packed,
-                                      transposed: transposed, keepOutput: false, monitor: monitor)
-        return head(finalHidden: out.h, batch: packed.batch)
+        Self.forward(weights, batch: batch, transposed: transposed, monitor: monitor).array
     }
 
-    /// `h_n` of the stack -> the head's logits, one per sequence.
-    func head(finalHidden h: [Float], batch B: Int) -> [Float] {
-        let rnn = weights.rnn, H = rnn.hiddenSize, D = rnn.directions, L = rnn.numLayers
-        var feat = [Float](repeating: 0, count: B * D * H)
-        for b in 0..<B {
-            for d in 0..<D {
-                let slot = (L - 1) * D + d
-                for k in 0..<H { feat[b * D * H + d * H + k] = h[(slot * B + b) * H + k] }
-            }
+    /// The classifier's forward pass, the one used for scoring and for training: ids ->
+    /// embedding -> recurrent stack -> final hidden state of the last layer -> head -> one logit
+    /// per sequence. An empty sequence is scored as `[0]` (`<pad>`).
+    ///
+    /// Without a tape (scoring), embedding rows are looked up a chunk of steps at a time, so
+    /// memory does not grow with the text (issue 12), and the per-step output of the last layer
+    /// is never stored. With a `tape` (training), the inputs and activations `backward` needs
+    /// are kept, and dropout is applied as the tape says. The head runs one row at a time: the
+    /// same kernel calls whatever the batch, so batching never changes a bit.
+    public static func forward(_ w: ModelWeights, batch: [[Int32]], transposed: TransposedWeights? = nil,
+                               tape: Tape? = nil, monitor: ProgressMonitor? = nil) -> FloatBuffer {
+        let seqs = batch.map { $0.isEmpty ? [Vocabulary.padIndex] : $0 }
+        let (packed, ids) = PackedBatch.of(seqs)
+        let rnn = w.rnn, H = rnn.hiddenSize, D = rnn.directions, B = seqs.count
+        let input: Recurrent.Input
+        if let tape {
+            var x = w.embedding.lookup(ids)
+            tape.maskX = tape.dropout(&x)
+            input = .rows(x)
+        } else {
+            input = .embedding(w.embedding, ids: ids)
         }
-        // One row at a time: the same kernel calls whatever the batch, so batching never
-        // changes a bit (a head is a few thousand multiply-adds per review).
-        var out = [Float](repeating: 0, count: B)
+        let out = rnn.forward(input, batch: packed, tape: tape?.rnn, transposed: transposed,
+                              keepOutput: tape != nil, monitor: monitor)
+        // `torch.cat((hidden[-2], hidden[-1]), dim=1)`: the last layer's final states.
+        var feat = FloatBuffer(count: B * D * H)
+        let f = feat.mutableSpan(), hN = out.h.span()
         for b in 0..<B {
-            var v = Array(feat[(b * D * H)..<((b + 1) * D * H)])
-            for (k, layer) in weights.head.enumerated() {
-                v = layer.forward(v)
-                if k < weights.head.count - 1 {
-                    v.withUnsafeMutableBufferPointer { Activation.relu($0) }
-                }
-            }
-            out[b] = v[0]
+            for d in 0..<D { f.slice((b * D + d) * H, H).copy(from: hN.slice((((rnn.numLayers - 1) * D + d) * B + b) * H, H)) }
         }
-        return out
+        if let tape { tape.maskF = tape.dropout(&feat) }
+        var acts = [feat], pre: [FloatBuffer] = []
+        for (k, layer) in w.head.enumerated() {
+            var z = FloatBuffer(count: B * layer.outFeatures)
+            let a = acts[k].span(), zs = z.mutableSpan()
+            for b in 0..<B {
+                layer.forward(a.slice(b * layer.inFeatures, layer.inFeatures), rows: 1,
+                              into: zs.slice(b * layer.outFeatures, layer.outFeatures))
+            }
+            if tape != nil { pre.append(z) }
+            if k < w.head.count - 1 { Activation.relu(&z) }
+            acts.append(z)
+        }
+        if let tape {
+            tape.batch = packed; tape.ids = ids; tape.output = out.output; tape.acts = acts; tape.pre = pre
+        }
+        return acts[acts.count - 1]
+    }
+
+    /// Backward of `forward` from the gradient of the loss w.r.t. the logits: accumulates into
+    /// `grads` (same shapes as the weights).
+    public static func backward(_ w: ModelWeights, tape: Tape, dLogits: FloatBuffer, grads: inout ModelWeights) {
+        let rnn = w.rnn, H = rnn.hiddenSize, D = rnn.directions, L = rnn.numLayers, B = tape.batch.batch
+        var da = dLogits
+        for k in stride(from: w.head.count - 1, through: 0, by: -1) {
+            if k < w.head.count - 1 { Activation.reluBackward(&da, preActivation: tape.pre[k]) }
+            da = w.head[k].backward(x: tape.acts[k], dy: da, rows: B, grad: &grads.head[k])
+        }
+        if let m = tape.maskF { Kernels.multiply(da.mutableSpan(), by: m.span()) }
+        var dhN = FloatBuffer(count: L * D * B * H)
+        let dh = dhN.mutableSpan(), g = da.span()
+        for b in 0..<B { for d in 0..<D { dh.slice((((L - 1) * D + d) * B + b) * H, H).copy(from: g.slice((b * D + d) * H, H)) } }
+        var dx = rnn.backward(batch: tape.batch, tape: tape.rnn, output: tape.output, dOutput: nil, dhN: dhN,
+                              grads: &grads.rnn.weights)
+        if let m = tape.maskX { Kernels.multiply(dx.mutableSpan(), by: m.span()) }
+        w.embedding.backward(ids: tape.ids, dOut: dx, dWeight: &grads.embedding.weight)
+    }
+
+    /// What a training forward keeps for `backward`, and its dropout: `rate` on the embeddings
+    /// and on the features fed to the head (inverted dropout, masks drawn from `seed`).
+    public final class Tape {
+        public let rnn: RecurrentTape
+        let rate: Float
+        var rng: RandomSource
+        var maskX: FloatBuffer?, maskF: FloatBuffer?
+        var batch = PackedBatch(lengths: [])
+        var ids: [Int32] = []
+        var output = FloatBuffer(count: 0)
+        var acts: [FloatBuffer] = [], pre: [FloatBuffer] = []
+
+        public init(for rnn: Recurrent, dropout rate: Float = 0, seed: UInt64 = 0) {
+            self.rnn = RecurrentTape(layers: rnn.numLayers, directions: rnn.directions)
+            self.rate = rate
+            rng = RandomSource(seed: seed)
+        }
+
+        /// Zeroes each value with probability `rate` and scales the others by 1 / (1 - rate);
+        /// returns the mask (nil when `rate` is 0).
+        func dropout(_ x: inout FloatBuffer) -> FloatBuffer? {
+            guard rate > 0 else { return nil }
+            let keep = 1 / (1 - rate)
+            var mask = FloatBuffer(count: x.count)
+            let m = mask.mutableSpan()
+            for k in 0..<m.count { m[k] = rng.unit() < Double(rate) ? 0 : keep }
+            Kernels.multiply(x.mutableSpan(), by: m.readOnly)
+            return mask
+        }
     }
 
     /// The probability that `text` is a positive review; NaN when the logit is not finite

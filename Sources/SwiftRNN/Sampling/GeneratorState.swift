@@ -48,10 +48,9 @@ extension CharLanguageModel {
         for v in [c.vocabSize, c.embeddingDim, c.hiddenSize, c.numLayers, c.directions, c.head.count] { mix(UInt64(bitPattern: Int64(v))) }
         for s in table.characters { mix(UInt64(s.value)) }
         for (_, path) in weights.parameterPaths {
-            weights[keyPath: path].withUnsafeBufferPointer { p in
-                mix(UInt64(p.count))
-                for v in p { mix(UInt64(v.bitPattern)) }
-            }
+            let p = weights[keyPath: path]
+            mix(UInt64(p.count))
+            for v in p { mix(UInt64(v.bitPattern)) }
         }
         return h
     }
@@ -62,7 +61,7 @@ private struct ByteWriter {
     mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     mutating func i32(_ v: Int32) { u32(UInt32(bitPattern: v)) }
     mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-    mutating func floats(_ a: [Float]) { for v in a { u32(v.bitPattern) } }
+    mutating func floats<S: Sequence>(_ a: S) where S.Element == Float { for v in a { u32(v.bitPattern) } }
 }
 
 private struct ByteReader {
@@ -164,9 +163,9 @@ extension Generator {
             guard logits.allSatisfy(\.isFinite) else { throw .format("generator state: logits are not finite") }
         }
         // Everything is valid: commit.
-        state.h = h
-        state.c = c
-        if advanced { state.logits = logits }
+        state.h = FloatBuffer(h)
+        state.c = FloatBuffer(c)
+        if advanced { state.logits = FloatBuffer(logits) }
         self.advanced = advanced
         last = pending
         stopIndex = stop >= 0 ? Int(stop) : nil

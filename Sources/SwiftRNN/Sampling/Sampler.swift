@@ -135,10 +135,18 @@ public struct Sampler {
     /// The index drawn; NON_FINITE when a logit is NaN or infinite (weights that overflow on
     /// this text), which no distribution can be drawn from. `recent`: the text's last
     /// characters, of which the last `repetitionWindow` are penalized.
-    public mutating func draw(_ raw: [Float], recent: ArraySlice<Int32> = []) throws(SwiftRNNError) -> Int {
+    public mutating func draw(_ logits: [Float], recent: ArraySlice<Int32> = []) throws(SwiftRNNError) -> Int {
+        try draw(logits: logits, recent: recent)
+    }
+
+    public mutating func draw(_ logits: FloatBuffer, recent: ArraySlice<Int32> = []) throws(SwiftRNNError) -> Int {
+        try draw(logits: logits, recent: recent)
+    }
+
+    private mutating func draw<L: RandomAccessCollection>(logits raw: L, recent: ArraySlice<Int32>) throws(SwiftRNNError) -> Int
+        where L.Element == Float, L.Index == Int {
         let n = raw.count
         for v in raw where !v.isFinite { throw .nonFinite("in the next-character logits") }
-        var logits = raw
         if parameters.penalizes, !recent.isEmpty {
             if adjusted.count != n { adjusted = .init(repeating: 0, count: n); seen = .init(repeating: false, count: n) }
             for k in 0..<n { adjusted[k] = raw[k] }
@@ -151,8 +159,16 @@ public struct Sampler {
                 adjusted[k] = v.isFinite ? v : (v > 0 ? .greatestFiniteMagnitude : -.greatestFiniteMagnitude)
             }
             for id in window where id >= 0 && Int(id) < n { seen[Int(id)] = false }
-            logits = adjusted
+            let penalized = adjusted
+            return try choose(penalized)
         }
+        return try choose(raw)
+    }
+
+    /// Steps 2-7 of a draw on (penalized) logits.
+    private mutating func choose<L: RandomAccessCollection>(_ logits: L) throws(SwiftRNNError) -> Int
+        where L.Element == Float, L.Index == Int {
+        let n = logits.count
         let isBanned = banned.count == n
         if parameters.greedy {
             var best = -1
@@ -326,9 +342,9 @@ public struct Generator {
     public mutating func logits() throws(SwiftRNNError) -> [Float] {
         if !advanced { model.step(last, &state, team: team); advanced = true }
         for v in state.logits where !v.isFinite { throw .nonFinite("in the next-character logits") }
-        if parameters.greedy { return state.logits }
+        if parameters.greedy { return state.logits.array }
         let scale = parameters.scaleFactor
-        var out = state.logits
+        var out = state.logits.array
         for k in out.indices {
             out[k] *= scale
             guard out[k].isFinite else {

@@ -740,6 +740,15 @@ def _export(torch, model, kind, table, tmp_path, name):
     return swiftrnn.load(out)
 
 
+def _torch_reference():
+    """tools/torch_reference.py: the book's PyTorch models (import torch, or skip, first)."""
+    tools = os.path.join(REPO, "tools")
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    import torch_reference
+    return torch_reference
+
+
 def _book_vocab(texts):
     from collections import Counter
     counts = Counter()
@@ -753,35 +762,12 @@ def _book_vocab(texts):
 def test_torch_round_trip_sentiment(tmp_path, cell):
     torch = pytest.importorskip("torch")
     nn = torch.nn
+    ref = _torch_reference()
     torch.manual_seed(1234)
 
-    class RNN(nn.Module):
-        def __init__(self, vocab_size, embed_dim, rnn_hidden_size, fc_hidden_size):
-            super().__init__()
-            self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
-            R = nn.LSTM if cell == "lstm" else nn.GRU
-            self.rnn = R(embed_dim, rnn_hidden_size, batch_first=True, bidirectional=True)
-            self.fc1 = nn.Linear(rnn_hidden_size * 2, fc_hidden_size)
-            self.relu = nn.ReLU()
-            self.fc2 = nn.Linear(fc_hidden_size, 1)
-            self.sigmoid = nn.Sigmoid()
-
-        def forward(self, text, lengths):
-            out = self.embedding(text)
-            out = nn.utils.rnn.pack_padded_sequence(out, lengths, enforce_sorted=False,
-                                                    batch_first=True)
-            if cell == "lstm":
-                _, (hidden, _) = self.rnn(out)
-            else:
-                _, hidden = self.rnn(out)
-            out = torch.cat((hidden[-2, :, :], hidden[-1, :, :]), dim=1)
-            out = self.fc1(out)
-            out = self.relu(out)
-            out = self.fc2(out)
-            return self.sigmoid(out)
-
     vocab = _book_vocab(CORPUS)
-    model = RNN(len(vocab), 8, 6, 5)
+    model = ref.SentimentRNN(len(vocab), 8, 6, 5, rnn_cls=nn.LSTM if cell == "lstm" else nn.GRU,
+                             bidirectional=True)
     with torch.no_grad():                       # spread the outputs away from 0.5
         for name, p in model.named_parameters():
             if not name.startswith("embedding"):
@@ -810,25 +796,15 @@ def test_torch_round_trip_sentiment(tmp_path, cell):
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_torch_round_trip_charlm(tmp_path, cell):
     torch = pytest.importorskip("torch")
-    nn = torch.nn
+    ref = _torch_reference()
     torch.manual_seed(4321)
     text = ("THE MYSTERIOUS ISLAND. Are we rising again? No. On the contrary. "
             "I can see the island and the ocean: café, naïve!\nWe were home.")
     chars = sorted(set(text))
 
-    class CharRNN(nn.Module):
-        def __init__(self, vocab_size, embed_dim, rnn_hidden_size):
-            super().__init__()
-            self.embedding = nn.Embedding(vocab_size, embed_dim)
-            R = nn.LSTM if cell == "lstm" else nn.GRU
-            self.rnn = R(embed_dim, rnn_hidden_size, batch_first=True)
-            self.fc = nn.Linear(rnn_hidden_size, vocab_size)
-
-        def forward(self, x):
-            out, _ = self.rnn(self.embedding(x))
-            return self.fc(out)
-
-    model = CharRNN(len(chars), 8, 12)
+    # the book's char model (or its one-layer GRU variant), whole sequences in one call
+    model = (ref.CharRNN(len(chars), 8, 12) if cell == "lstm"
+             else ref.CharGRU(len(chars), 8, 12, num_layers=1))
     with torch.no_grad():
         for p in model.parameters():
             p.mul_(2.0)
@@ -840,7 +816,7 @@ def test_torch_round_trip_charlm(tmp_path, cell):
     assert m.encode(text) == ids
     x = torch.tensor([ids], dtype=torch.int64)
     with torch.no_grad():
-        logits = model(x)[0].double()
+        logits = model.forward_sequence(x)[0][0].double()
     want = torch.nn.functional.cross_entropy(logits[:-1], x[0, 1:], reduction="sum").item()
     nats, predicted = m.log_likelihood(text)
     assert predicted == len(text) - 1
@@ -851,7 +827,7 @@ def test_torch_round_trip_charlm(tmp_path, cell):
     seq = [chars.index(c) for c in prime]
     with torch.no_grad():
         for _ in range(20):
-            nxt = int(model(torch.tensor([seq]))[0, -1].argmax())
+            nxt = int(model.forward_sequence(torch.tensor([seq]))[0][0, -1].argmax())
             seq.append(nxt)
     want_text = "".join(chars[i] for i in seq)
     assert m.sample(prime, 20, greedy=True) == want_text

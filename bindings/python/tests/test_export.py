@@ -371,36 +371,25 @@ def _cli(*args):
 
 
 def _torch_models():
+    """torch and the book's models from tools/torch_reference.py (skips without torch)."""
     torch = pytest.importorskip("torch")
-    nn = torch.nn
+    torch_reference = _torch_reference()
+    return torch, torch_reference.SentimentRNN, torch_reference.CharRNN
 
-    class SentimentRNN(nn.Module):
-        def __init__(self, vocab_size, embed_dim, rnn_hidden_size, fc_hidden_size, bi):
-            super().__init__()
-            self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
-            self.rnn = nn.LSTM(embed_dim, rnn_hidden_size, batch_first=True,
-                               bidirectional=bi)
-            self.fc1 = nn.Linear(rnn_hidden_size * (2 if bi else 1), fc_hidden_size)
-            self.relu = nn.ReLU()
-            self.fc2 = nn.Linear(fc_hidden_size, 1)
-            self.sigmoid = nn.Sigmoid()
 
-    class CharRNN(nn.Module):
-        def __init__(self, vocab_size, embed_dim, rnn_hidden_size):
-            super().__init__()
-            self.embedding = nn.Embedding(vocab_size, embed_dim)
-            self.rnn_hidden_size = rnn_hidden_size
-            self.rnn = nn.LSTM(embed_dim, rnn_hidden_size, batch_first=True)
-            self.fc = nn.Linear(rnn_hidden_size, vocab_size)
-
-    return torch, SentimentRNN, CharRNN
+def _torch_reference():
+    tools = os.path.join(REPO, "tools")
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    import torch_reference
+    return torch_reference
 
 
 @pytest.mark.parametrize("bi", [False, True])
 def test_cli_sentiment_from_pt(tmp_path, bi):
     torch, SentimentRNN, _ = _torch_models()
     torch.manual_seed(0)
-    model = SentimentRNN(len(VOCAB7), 5, 6, 4, bi)
+    model = SentimentRNN(len(VOCAB7), 5, 6, 4, bidirectional=bi)
     pt = tmp_path / "model.pt"
     torch.save(model.state_dict(), pt)
     vocab = tmp_path / "vocab.json"

@@ -1,18 +1,15 @@
 import SwiftRNN
+import SwiftRNNTraining
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Seconds on a monotonic clock.
-public func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
+// The terminal side of `swiftrnn train`: a progress bar and Ctrl-C, wired to the training
+// library's RunObserver.
 
 /// Ctrl-C during training: the first SIGINT asks the loop to stop after the current step and
 /// write a checkpoint; a second one kills the process as usual.
-public enum Interrupt {
+enum Interrupt {
     nonisolated(unsafe) static var flag: sig_atomic_t = 0
 
     public static var requested: Bool { flag != 0 }
@@ -26,7 +23,7 @@ public enum Interrupt {
 }
 
 /// Progress output: a bar redrawn in place on a terminal, plain log lines otherwise.
-public struct Progress {
+struct Progress {
     public let total: Int
     public let label: String
     let tty: Bool
@@ -64,31 +61,22 @@ public struct Progress {
     }
 }
 
-public func clock(_ s: Double) -> String {
-    guard s.isFinite else { return "?" }
-    let t = Int(s)
-    return t >= 3600 ? "\(t / 3600)h\(pad2((t % 3600) / 60))m" : "\(t / 60)m\(pad2(t % 60))s"
-}
 
-func pad2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
-
-/// `%.Nf` without Foundation.
-public func fmt(_ x: Double, _ digits: Int) -> String {
-    var buf = [CChar](repeating: 0, count: 64)
-    _ = withVaList([x]) { vsnprintf(&buf, 64, "%.\(digits)f", $0) }
-    return String(cString: buf)
-}
-
-/// Appends lines to a CSV file (per-epoch or per-interval metrics next to the model).
-public struct CSVLog {
-    let path: String
-    public init(path: String, header: String, append: Bool) {
-        self.path = path
-        if !append || access(path, F_OK) != 0, let f = fopen(path, "w") { fputs(header + "\n", f); fclose(f) }
-    }
-    public func write(_ fields: [String]) {
-        guard let f = fopen(path, "a") else { return }
-        fputs(fields.joined(separator: ",") + "\n", f)
-        fclose(f)
+extension RunObserver {
+    /// Prints to stdout: a bar per phase, summaries, resume and interrupt notices; Ctrl-C
+    /// (once) stops the run after a checkpoint.
+    static func terminal() -> RunObserver {
+        Interrupt.install()
+        var bars: [String: Progress] = [:]
+        return RunObserver(report: { event in
+            switch event {
+            case let .resumed(message): print(message)
+            case let .progress(label, done, total, metrics, speed, unit):
+                if bars[label] == nil { bars = [label: Progress(total: total, label: label)] }
+                bars[label]!.update(done, metrics, unitsPerSecond: speed, unit: unit)
+            case let .summary(line): print(line)
+            case let .interrupted(path): print("\ninterrupted: checkpoint written to \(path); continue with --resume")
+            }
+        }, shouldStop: { Interrupt.requested })
     }
 }

@@ -1,0 +1,72 @@
+import CKernels
+
+/// The recurrent cell kinds of `torch.nn`, with their gate layout in the fused weights.
+public enum CellKind: String, Sendable, CaseIterable {
+    /// `torch.nn.LSTM`: gates i, f, g, o (rows of `weight_ih` in that order).
+    case lstm
+    /// `torch.nn.GRU`: gates r, z, n; `n = tanh(W_in x + b_in + r * (W_hn h + b_hn))`.
+    case gru
+    /// `torch.nn.RNN(nonlinearity="tanh")`.
+    case rnnTanh = "rnn_tanh"
+    /// `torch.nn.RNN(nonlinearity="relu")`.
+    case rnnRelu = "rnn_relu"
+
+    /// Gate blocks of `hidden` rows in `weight_ih`/`weight_hh`.
+    public var gates: Int {
+        switch self {
+        case .lstm: return 4
+        case .gru: return 3
+        case .rnnTanh, .rnnRelu: return 1
+        }
+    }
+
+    /// The cell's number in CKernels (`SRK_LSTM` ...).
+    var kernelCode: Int32 {
+        switch self {
+        case .lstm: Int32(SRK_LSTM)
+        case .gru: Int32(SRK_GRU)
+        case .rnnTanh: Int32(SRK_RNN_TANH)
+        case .rnnRelu: Int32(SRK_RNN_RELU)
+        }
+    }
+}
+
+/// What a training forward pass keeps of one step of one sequence, for the backward pass: one
+/// tape row of `width` floats. Written by CKernels' `cell_steps`, read by
+/// `Kernels.cellBackward`; this is the one definition of the layout.
+///
+/// - LSTM: i, f, g, o after their activations, then the new cell state c' (5H).
+/// - GRU: r, z, n after their activations, then `W_hn h + b_hn` (4H).
+/// - Elman (tanh, relu): the new h (H).
+public struct TapeLayout: Sendable {
+    public let cell: CellKind
+    public let hidden: Int
+
+    public var width: Int { cell == .lstm || cell == .gru ? (cell.gates + 1) * hidden : hidden }
+    /// Gate `g` (0-based, in the order above).
+    public func gate(_ g: Int) -> Int { g * hidden }
+    /// LSTM: the new cell state.
+    public var cellState: Int { 4 * hidden }
+    /// GRU: `W_hn h + b_hn`.
+    public var hiddenPartOfN: Int { 3 * hidden }
+}
+
+/// The elementwise part of one step of each cell: the gate pre-activations from the input
+/// (`gx`, biases included) and from the state (`gh`, biases included) -> the new `h` (and
+/// `c`), in place. The work is CKernels' `cell_steps` (16 units at a time with vector
+/// activations); every unit goes through the same operations whatever `H` or its position, so
+/// a sequence gives the same bits alone or in a batch, and a generation split over two threads
+/// the same bits as on one.
+enum CellMath {
+    /// `rows` sequences of one time step: row `j` reads `gx[j * gxStride...]` and
+    /// `gh[j * ghStride...]`, updates `h[j * H...]` (and `c`), writes `tape[j * tapeStride...]`.
+    /// `H` units per row whose gate blocks lie `gateStride` floats apart (the full hidden size;
+    /// a generation split over two threads gives each a slice of the units).
+    @inline(__always)
+    static func steps(_ cell: CellKind, H: Int, gateStride: Int, rows: Int, gx: FloatSpan, gxStride: Int,
+                      gh: FloatSpan, ghStride: Int, h: MutableFloatSpan, c: MutableFloatSpan,
+                      tape: MutableFloatSpan? = nil, tapeStride: Int = 0) {
+        Kernels.cellSteps(cell.kernelCode, H: H, gateStride: gateStride, rows: rows, gx: gx, gxStride: gxStride,
+                          gh: gh, ghStride: ghStride, h: h, c: c, tape: tape, tapeStride: tapeStride)
+    }
+}

@@ -1,0 +1,124 @@
+"""The PyTorch reference modules: the book's two models (ch. 15 of Raschka et al.), defined once.
+
+Imported by tools/make_fixtures.py, tools/book_charlm.py, benchmarks/ (bench.py's peers and
+ONNX export) and bindings/python/tests (the torch round trips). Each of those puts this folder
+on ``sys.path`` and imports ``torch_reference``; it needs torch (tests skip before importing it
+when torch is missing, and the benchmark imports it only in the processes that run torch).
+
+The parameter names (``state_dict`` keys) are the contract with ``swiftrnn.export``:
+``embedding.weight``, ``rnn.{weight,bias}_{ih,hh}_l{k}[_reverse]``, then ``fc1.*``/``fc2.*``
+(sentiment) or ``fc.*`` (charlm). The submodules are created in the book's order (embedding,
+rnn, fc...), so ``torch.manual_seed(s)`` followed by a constructor gives the same weights as the
+book's classes. Changing anything here changes the committed fixtures
+(Tests/SwiftRNNTests/Fixtures, see tools/README.md) and the benchmark models.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+__all__ = ["SentimentRNN", "CharRNN", "CharGRU"]
+
+
+class SentimentRNN(nn.Module):
+    """The book's sentiment model: Embedding(padding_idx=0) -> recurrent layer over the packed
+    batch -> last hidden state -> fc1 -> ReLU -> fc2 -> Sigmoid.
+
+    With the defaults (LSTM, unidirectional, embedding 20, hidden 64, fc 64) it is the book's
+    model exactly. ``rnn_cls`` (nn.LSTM, nn.GRU or nn.RNN), ``bidirectional`` (the last forward
+    and backward hidden states concatenated) and ``rnn_kw`` (e.g. num_layers, nonlinearity) give
+    the variants libswiftrnn also runs.
+    """
+
+    def __init__(self, vocab_size, embed_dim=20, rnn_hidden_size=64, fc_hidden_size=64,
+                 rnn_cls=nn.LSTM, bidirectional=False, **rnn_kw):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+        self.is_lstm = rnn_cls is nn.LSTM
+        self.bidirectional = bidirectional
+        self.rnn = rnn_cls(embed_dim, rnn_hidden_size, batch_first=True,
+                           bidirectional=bidirectional, **rnn_kw)
+        D = 2 if bidirectional else 1
+        self.fc1 = nn.Linear(D * rnn_hidden_size, fc_hidden_size)
+        self.relu = nn.ReLU()
+        self.fc2 = nn.Linear(fc_hidden_size, 1)
+        self.sigmoid = nn.Sigmoid()
+
+    def forward(self, text, lengths):
+        """text [B, T] int64 (right-padded with 0), lengths [B] -> probabilities [B, 1]."""
+        out = self.embedding(text)
+        out = nn.utils.rnn.pack_padded_sequence(out, lengths.cpu().numpy(),
+                                                enforce_sorted=False, batch_first=True)
+        if self.is_lstm:
+            out, (hidden, cell) = self.rnn(out)
+        else:
+            out, hidden = self.rnn(out)
+        if self.bidirectional:
+            out = torch.cat((hidden[-2, :, :], hidden[-1, :, :]), dim=1)
+        else:
+            out = hidden[-1, :, :]
+        out = self.fc1(out)
+        out = self.relu(out)
+        out = self.fc2(out)
+        out = self.sigmoid(out)
+        return out
+
+
+class CharRNN(nn.Module):
+    """The book's character model: Embedding -> LSTM -> fc. ``forward`` is the book's: one
+    character per call, the state passed in and out (what its ``sample()`` drives);
+    ``forward_sequence`` runs a whole window in one ``nn.LSTM`` call (the same computation)."""
+
+    def __init__(self, vocab_size, embed_dim=256, rnn_hidden_size=512):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed_dim)
+        self.rnn_hidden_size = rnn_hidden_size
+        self.rnn = nn.LSTM(embed_dim, rnn_hidden_size, batch_first=True)
+        self.fc = nn.Linear(rnn_hidden_size, vocab_size)
+
+    def forward(self, x, hidden, cell):
+        """x [B] -> (logits [B, V], hidden, cell)."""
+        out = self.embedding(x).unsqueeze(1)
+        out, (hidden, cell) = self.rnn(out, (hidden, cell))
+        out = self.fc(out).reshape(out.size(0), -1)
+        return out, hidden, cell
+
+    def init_hidden(self, batch_size):
+        hidden = torch.zeros(1, batch_size, self.rnn_hidden_size)
+        cell = torch.zeros(1, batch_size, self.rnn_hidden_size)
+        return hidden, cell
+
+    def forward_sequence(self, x, hidden=None, cell=None):
+        """x [B, T] -> (logits [B, T, V], hidden, cell); no state given: zeros."""
+        state = None if hidden is None else (hidden, cell)
+        out, (hidden, cell) = self.rnn(self.embedding(x), state)
+        return self.fc(out), hidden, cell
+
+
+class CharGRU(nn.Module):
+    """The character model with a GRU (``num_layers`` layers) in place of the LSTM; same
+    interface as CharRNN without the cell state."""
+
+    def __init__(self, vocab_size, embed_dim, rnn_hidden_size, num_layers=2):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed_dim)
+        self.rnn_hidden_size = rnn_hidden_size
+        self.num_layers = num_layers
+        self.rnn = nn.GRU(embed_dim, rnn_hidden_size, num_layers=num_layers, batch_first=True)
+        self.fc = nn.Linear(rnn_hidden_size, vocab_size)
+
+    def forward(self, x, hidden):
+        """x [B] -> (logits [B, V], hidden)."""
+        out = self.embedding(x).unsqueeze(1)
+        out, hidden = self.rnn(out, hidden)
+        out = self.fc(out).reshape(out.size(0), -1)
+        return out, hidden
+
+    def init_hidden(self, batch_size):
+        return torch.zeros(self.num_layers, batch_size, self.rnn_hidden_size)
+
+    def forward_sequence(self, x, hidden=None):
+        """x [B, T] -> (logits [B, T, V], hidden); no state given: zeros."""
+        out, hidden = self.rnn(self.embedding(x), hidden)
+        return self.fc(out), hidden
