@@ -384,6 +384,15 @@ SWIFTRNN_API swiftrnn_status swiftrnn_sample_text_ex(const swiftrnn_model *model
                                                      char *out, size_t out_capacity,
                                                      size_t *out_len, int32_t *out_stop_index);
 
+/* Character index of a character model's table, as UTF-8 plus a NUL: the order of
+ * swiftrnn_encode's ids and of swiftrnn_generator_logits. *out_len = bytes without the NUL
+ * (at most 4); out_capacity not larger than that: BUFFER_TOO_SMALL with *out_len set (out may
+ * be NULL with capacity 0). index outside 0 .. vocab_size - 1: INVALID_ARGUMENT. WRONG_KIND
+ * for a sentiment model. Thread-safe. Experimental, added in 0.2.0. */
+SWIFTRNN_API swiftrnn_status swiftrnn_model_character(const swiftrnn_model *model, int32_t index,
+                                                      char *out, size_t out_capacity,
+                                                      size_t *out_len);
+
 /* Advances the generator over text exactly as a longer prime would have: a generator created
  * with prime P and fed "ab" then "c" is in the state (and draws the characters) of one created
  * with prime P + "abc". The pending character (the prime's last, or the last drawn) is taken

@@ -601,6 +601,18 @@ public func swiftrnn_generator_next(_ gen: OpaquePointer?, _ out: UnsafeMutableP
     return OK
 }
 
+@_cdecl("swiftrnn_model_character")
+public func swiftrnn_model_character(_ model: OpaquePointer?, _ index: Int32, _ out: UnsafeMutablePointer<CChar>?,
+                                     _ capacity: Int, _ outLen: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let outLen else { return fail(nullArgument("out_len")) }
+    return guarded { () throws(SwiftRNNError) in
+        let (_, m) = try charlm(model)
+        let n = m.table.count
+        guard index >= 0, Int(index) < n else { throw .invalid("index \(index) is outside the table's 0 ..< \(n)") }
+        try deliver(Array(String(m.table.characters[Int(index)]).utf8), out, capacity, outLen)
+    }
+}
+
 @_cdecl("swiftrnn_generator_feed")
 public func swiftrnn_generator_feed(_ gen: OpaquePointer?, _ textPtr: UnsafePointer<CChar>?, _ len: Int) -> Int32 {
     guard let textPtr else { return fail(nullArgument("text")) }

@@ -195,6 +195,27 @@ int main(int argc, char **argv) {
     CHECK(swiftrnn_generator_load_state(r, st, sn) == SWIFTRNN_OK);
     draw(r, N, c, sizeof c);
     CHECK(strcmp(a, c) == 0);
+    /* The characters behind the logits: swiftrnn_model_character k encodes to id k. */
+    {
+      int ok = 1;
+      for (size_t k = 0; k < V; k++) {
+        char chr[8];
+        size_t cl = 0, cnt2 = 0;
+        int32_t back = -1;
+        if (swiftrnn_model_character(lm, (int32_t)k, chr, sizeof chr, &cl) != SWIFTRNN_OK || cl == 0 || chr[cl] != 0 ||
+            swiftrnn_encode(lm, chr, cl, &back, 1, &cnt2) != SWIFTRNN_OK || back != (int32_t)k) ok = 0;
+      }
+      CHECK(ok);
+      size_t cl = 0;
+      char chr[8];
+      CHECK(swiftrnn_model_character(lm, 0, NULL, 0, &cl) == SWIFTRNN_ERR_BUFFER_TOO_SMALL && cl >= 1);
+      CHECK(swiftrnn_model_character(lm, 0, chr, cl, &cl) == SWIFTRNN_ERR_BUFFER_TOO_SMALL);
+      CHECK(swiftrnn_model_character(lm, -1, chr, sizeof chr, &cl) == SWIFTRNN_ERR_INVALID_ARGUMENT);
+      CHECK(swiftrnn_model_character(lm, (int32_t)V, chr, sizeof chr, &cl) == SWIFTRNN_ERR_INVALID_ARGUMENT);
+      CHECK(swiftrnn_model_character(sent, 0, chr, sizeof chr, &cl) == SWIFTRNN_ERR_WRONG_KIND);
+      CHECK(swiftrnn_model_character(NULL, 0, chr, sizeof chr, &cl) == SWIFTRNN_ERR_INVALID_ARGUMENT);
+      CHECK(swiftrnn_model_character(lm, 0, chr, sizeof chr, NULL) == SWIFTRNN_ERR_INVALID_ARGUMENT);
+    }
     /* scale_factor 2: twice the logits; greedy: unscaled. */
     swiftrnn_sample_params s2 = sp;
     s2.scale_factor = 2.0f;

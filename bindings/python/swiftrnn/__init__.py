@@ -23,6 +23,7 @@ Generators (experimental): :meth:`Model.generator` returns a :class:`Generator` 
 the same methods while open. Sampling controls (``stop``, ``repetition_penalty``,
 ``repetition_window``, ``min_p``, ``banned``) are keyword arguments of ``sample``,
 ``sample_ex``, ``stream`` and ``generator`` (docs/c-api.md defines them).
+``Model.characters`` is a character model's table, the order of ``logits()``.
 
 Text arguments are ``str`` (encoded as UTF-8; lone surrogates become ``?``) or ``bytes``
 (passed as is; invalid UTF-8 is replaced by U+FFFD in the library).
@@ -640,6 +641,23 @@ class Model:
         gen = _lib.swiftrnn_generator_p()
         _check(_lib.swiftrnn_generator_create(h.ptr, data, len(data), byref(params), byref(gen)))
         return h, gen, data
+
+    @property
+    def characters(self) -> List[str]:
+        """A character model's table, in the order of :meth:`encode`'s ids and of
+        :meth:`Generator.logits` (``swiftrnn_model_character``); :class:`WrongKindError` for a
+        sentiment model. Experimental."""
+        h = self._handle()
+        chars = self.__dict__.get("_characters")
+        if chars is None:
+            buf = ctypes.create_string_buffer(8)
+            n = c_size_t(0)
+            chars = []
+            for k in range(self.info["vocab_size"]):
+                _check(_lib.swiftrnn_model_character(h.ptr, k, buf, len(buf), byref(n)))
+                chars.append(_decode(buf.raw[:n.value]))
+            self._characters = chars
+        return list(chars)
 
     def log_likelihood(self, text: Text) -> Tuple[float, int]:
         """How well the character model predicts ``text``: ``(nats, predicted)``, the negative

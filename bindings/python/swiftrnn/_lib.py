@@ -224,6 +224,8 @@ _FUNCTIONS = {
                                 [swiftrnn_model_p, c_char_p, c_size_t, c_size_t,
                                  POINTER(swiftrnn_sample_params), POINTER(c_char), c_size_t,
                                  _P_SIZE, POINTER(c_int32)]),
+    "swiftrnn_model_character": (swiftrnn_status,
+                                 [swiftrnn_model_p, c_int32, POINTER(c_char), c_size_t, _P_SIZE]),
     "swiftrnn_generator_feed": (swiftrnn_status, [swiftrnn_generator_p, c_char_p, c_size_t]),
     "swiftrnn_generator_stop_index": (swiftrnn_status, [swiftrnn_generator_p, POINTER(c_int32)]),
     "swiftrnn_generator_logits": (swiftrnn_status,

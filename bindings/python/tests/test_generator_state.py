@@ -130,6 +130,19 @@ def test_bad_states_are_refused_and_change_nothing(lm, other):
     assert take(g, 40) == want
 
 
+def test_characters(lm):
+    chars = lm.characters
+    assert len(chars) == lm.info["vocab_size"] and "\xe9" in chars
+    assert [lm.encode(c)[0] for c in chars] == list(range(len(chars)))
+    sent = swiftrnn.load(os.path.join(MODELS, "sentiment_lstm_uni.safetensors"))
+    with pytest.raises(swiftrnn.WrongKindError):
+        sent.characters
+    # the logits' argmax is the greedy character
+    g = lm.generator("The sea", greedy=True)
+    logits = g.logits()
+    assert g.next() == chars[logits.index(max(logits))]
+
+
 def test_logits(lm):
     g = lm.generator("The sea", seed=4)
     logits = g.logits()
