@@ -59,7 +59,7 @@ let package = Package(
 // libFuzzer targets (docs/bad-input.md, `make fuzz`), only when SWIFTRNN_FUZZ is set: they
 // must be built with `--sanitize=fuzzer`, and a plain build would fail to link them.
 if Context.environment["SWIFTRNN_FUZZ"] != nil {
-    for name in ["FuzzLoad", "FuzzScore", "FuzzSample"] {
+    for name in ["FuzzLoad", "FuzzScore", "FuzzSample", "FuzzState"] {
         package.targets.append(.executableTarget(name: name, dependencies: ["SwiftRNN", "CSwiftRNN"], path: "Fuzz/\(name)"))
         package.products.append(.executable(name: name, targets: [name]))
     }

@@ -58,8 +58,8 @@
  * against an older 0.x header (structs only grow at their end, read up to their struct_size;
  * enums and statuses only gain values; functions are never removed or changed). A function
  * added later says since which version. New surfaces start in a separate "Experimental"
- * section at the end of this header, which may change between minor versions; there is none
- * yet.
+ * section at the end of this header, which may change between minor versions (and the
+ * sampling-control fields of swiftrnn_sample_params, marked experimental).
  *
  * What this library cannot check, and is undefined behaviour: a pointer that is not NULL but
  * invalid (freed, or to a buffer shorter than the length given with it); freeing a model or a
@@ -293,10 +293,36 @@ typedef struct swiftrnn_sample_params {
                            with characters generated, n_chars; nonzero stops the call with
                            SWIFTRNN_ERR_CANCELLED and the buffer untouched */
   void *progress_user_data;      /* passed to progress */
+  /* Sampling controls (experimental, added in 0.2.0; see "Experimental" at the end). They
+   * act alike in swiftrnn_sample_text and a generator, and draws stay determined by the seed.
+   * A draw goes: repetition penalty on the model's logits, banned characters removed (greedy
+   * then takes the argmax of the rest), logits x scale_factor, softmax, top_k, top_p, min_p,
+   * one uniform draw. */
+  const char *const *stop_strings; /* n_stop_strings NUL-terminated UTF-8 strings (at most 256,
+                           each 1..256 characters), or NULL when n_stop_strings is 0. Generation
+                           ends after the first character that completes one of them (matched
+                           against the characters drawn since the prime or the last feed; the
+                           stop string stays in the output). The strings are copied by the call
+                           that reads the params. */
+  size_t n_stop_strings;
+  float repetition_penalty; /* CTRL-style: for each distinct character among the last
+                           repetition_window characters of the text (prime, fed text and drawn
+                           characters), its logit l becomes l / repetition_penalty if l > 0,
+                           else l * repetition_penalty (a result beyond Float is clamped to
+                           +-FLT_MAX). 1: off (default). Must be finite and > 0. */
+  int32_t repetition_window; /* the characters penalized: 64 by default; 0: off; at most
+                           1048576; negative is INVALID_ARGUMENT */
+  float min_p;          /* after top_k and top_p, drop every character whose probability is
+                           below min_p x the most likely one's; in [0, 1]; 0: off (default) */
+  const char *banned;   /* UTF-8 characters never drawn (banned_len bytes; NULL when 0).
+                           Characters outside the model's table are ignored; banning every
+                           character of the table is INVALID_ARGUMENT. */
+  size_t banned_len;
 } swiftrnn_sample_params;
 
 /* Fills the defaults: scale_factor 1, top_k 0, top_p 1, greedy 0, seed 0, n_threads 1, no
- * progress callback, and struct_size. Only the first struct_size bytes are written, so a program built against an
+ * progress callback, no stop strings, repetition_penalty 1, repetition_window 64, min_p 0,
+ * nothing banned, and struct_size. Only the first struct_size bytes are written, so a program built against an
  * older, smaller struct stays safe with a newer library. Thread-safe. */
 SWIFTRNN_API void swiftrnn_sample_params_init_sized(swiftrnn_sample_params *params, size_t struct_size);
 
@@ -338,8 +364,9 @@ SWIFTRNN_API swiftrnn_status swiftrnn_generator_create(const swiftrnn_model *mod
  * ever needed, so a char[8] always does; out must not be NULL). *out_len = bytes without the NUL. The sequence equals the characters that
  * swiftrnn_sample_text appends to the prime with the same params. If out_capacity is not larger
  * than the longest character of the model's table, no character is drawn: BUFFER_TOO_SMALL,
- * *out_len = that longest length (the buffer needs one more byte, for the NUL). One thread at a
- * time per generator. */
+ * *out_len = that longest length (the buffer needs one more byte, for the NUL). After a stop
+ * string ended generation (params.stop_strings), OK with *out_len 0 and out "" until the next
+ * swiftrnn_generator_feed or swiftrnn_generator_load_state. One thread at a time per generator. */
 SWIFTRNN_API swiftrnn_status swiftrnn_generator_next(swiftrnn_generator *generator, char *out,
                                                      size_t out_capacity, size_t *out_len);
 
@@ -354,6 +381,83 @@ SWIFTRNN_API void swiftrnn_generator_free(swiftrnn_generator *generator);
 SWIFTRNN_API swiftrnn_status swiftrnn_log_likelihood(const swiftrnn_model *model,
                                                      const char *text, size_t text_len,
                                                      double *out_nats, size_t *out_predicted);
+
+/* ---- Experimental ----------------------------------------------------------------------
+ * What follows may change between minor versions (the header's Stability paragraph). */
+
+/* swiftrnn_sample_text that also says why it ended: *out_stop_index = the index in
+ * params->stop_strings of the stop string that ended generation, or -1 when n_chars characters
+ * were generated (or the call failed). Every other argument and result as swiftrnn_sample_text,
+ * which honours stop strings too (its text ends with the stop string). Thread-safe.
+ * Experimental, added in 0.2.0. */
+SWIFTRNN_API swiftrnn_status swiftrnn_sample_text_ex(const swiftrnn_model *model, const char *prime,
+                                                     size_t prime_len, size_t n_chars,
+                                                     const swiftrnn_sample_params *params,
+                                                     char *out, size_t out_capacity,
+                                                     size_t *out_len, int32_t *out_stop_index);
+
+/* Character index of a character model's table, as UTF-8 plus a NUL: the order of
+ * swiftrnn_encode's ids and of swiftrnn_generator_logits. *out_len = bytes without the NUL
+ * (at most 4); out_capacity not larger than that: BUFFER_TOO_SMALL with *out_len set (out may
+ * be NULL with capacity 0). index outside 0 .. vocab_size - 1: INVALID_ARGUMENT. WRONG_KIND
+ * for a sentiment model. Thread-safe. Experimental, added in 0.2.0. */
+SWIFTRNN_API swiftrnn_status swiftrnn_model_character(const swiftrnn_model *model, int32_t index,
+                                                      char *out, size_t out_capacity,
+                                                      size_t *out_len);
+
+/* Advances the generator over text exactly as a longer prime would have: a generator created
+ * with prime P and fed "ab" then "c" is in the state (and draws the characters) of one created
+ * with prime P + "abc". The pending character (the prime's last, or the last drawn) is taken
+ * in first; text's last character becomes the pending one. The random stream is not touched.
+ * text_len 0 does nothing. A character outside the model's table is INVALID_ARGUMENT and
+ * changes nothing. After a stop string ended generation, a feed lets it go on (stop strings then
+ * match only characters drawn after the fed text). One thread at a time per generator.
+ * Experimental, added in 0.2.0. */
+SWIFTRNN_API swiftrnn_status swiftrnn_generator_feed(swiftrnn_generator *generator,
+                                                     const char *text, size_t text_len);
+
+/* Whether a stop string ended generation: *out_index = its index in the params' stop_strings,
+ * or -1. After a stop, swiftrnn_generator_next returns SWIFTRNN_OK with *out_len 0 (an empty
+ * string) and draws nothing until swiftrnn_generator_feed or swiftrnn_generator_load_state.
+ * One thread at a time per generator. Experimental, added in 0.2.0. */
+SWIFTRNN_API swiftrnn_status swiftrnn_generator_stop_index(const swiftrnn_generator *generator,
+                                                           int32_t *out_index);
+
+/* The distribution of the next character before sampling: out[k] = the model's logit of
+ * character k of the table times scale_factor (the scaled logits; softmax(out) is the
+ * distribution a plain draw uses), before the repetition penalty, banned characters, top_k,
+ * top_p and min_p. With greedy set, scale_factor is ignored and the logits are unscaled.
+ * *out_count = the number of characters of the table (vocab_size); capacity smaller:
+ * BUFFER_TOO_SMALL (out may be NULL with capacity 0 to ask). The call takes the pending
+ * character into the state once; the next swiftrnn_generator_next draws from these logits
+ * without stepping again, so calling it changes no generated character. NON_FINITE when a
+ * value is not finite (weights that overflow, or a scale_factor that overflows a logit).
+ * One thread at a time per generator. Experimental, added in 0.2.0. */
+SWIFTRNN_API swiftrnn_status swiftrnn_generator_logits(swiftrnn_generator *generator, float *out,
+                                                       size_t capacity, size_t *out_count);
+
+/* Writes the generator's state: recurrent state, pending character, the sampler's random
+ * state, the recent characters the repetition penalty and stop strings look at, and whether a
+ * stop string ended generation, in the versioned byte layout of docs/c-api.md ("Generator
+ * state"). *out_len = its size in bytes; capacity smaller: BUFFER_TOO_SMALL with *out_len the
+ * size needed (buf NULL with capacity 0 asks for the size). The parameters (scale_factor, stop
+ * strings, ...) are not part of it. The first save or load of a generator hashes the model's
+ * weights (about 1 ms per million). One thread at a time per generator. Experimental, added in
+ * 0.2.0. */
+SWIFTRNN_API swiftrnn_status swiftrnn_generator_save_state(const swiftrnn_generator *generator,
+                                                           void *buf, size_t capacity,
+                                                           size_t *out_len);
+
+/* Replaces the generator's state by one swiftrnn_generator_save_state wrote, from this
+ * process or another: afterwards the generator draws exactly the characters the saved one
+ * would have drawn, given the same parameters (the generator keeps its own parameters).
+ * SWIFTRNN_ERR_FORMAT for bytes that are not a whole, intact state (truncated, corrupted:
+ * a checksum covers every byte), SWIFTRNN_ERR_UNSUPPORTED for a newer layout version,
+ * SWIFTRNN_ERR_INVALID_ARGUMENT for a state saved from another model (shape or weights
+ * differ). On failure the generator is unchanged. The buffer is not kept. One thread at a time
+ * per generator. Experimental, added in 0.2.0. */
+SWIFTRNN_API swiftrnn_status swiftrnn_generator_load_state(swiftrnn_generator *generator,
+                                                           const void *buf, size_t len);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make fuzz FUZZ_SECONDS=N [FUZZ_TARGETS="FuzzLoad FuzzScore FuzzSample"]`:
+# `make fuzz FUZZ_SECONDS=N [FUZZ_TARGETS="FuzzLoad FuzzScore FuzzSample FuzzState"]`:
 # builds the libFuzzer targets with ASan (kept out of the default build: Package.swift adds
 # them only when SWIFTRNN_FUZZ is set) and runs each for N seconds on the committed seeds
 # (Fuzz/corpus/*) plus a working corpus under .build-fuzz/. Crashes land in fuzz-artifacts/;
@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-"FuzzLoad FuzzScore FuzzSample"}
+TARGETS=${FUZZ_TARGETS:-"FuzzLoad FuzzScore FuzzSample FuzzState"}
 export SWIFT_BACKTRACE=enable=no          # let crashes reach libFuzzer and be written as files
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
 mkdir -p fuzz-artifacts
@@ -28,7 +28,7 @@ for t in $TARGETS; do
 done
 status=0
 for t in $TARGETS; do
-  case $t in FuzzLoad) seeds=Fuzz/corpus/load ;; FuzzScore) seeds=Fuzz/corpus/score ;; FuzzSample) seeds=Fuzz/corpus/sample ;; esac
+  case $t in FuzzLoad) seeds=Fuzz/corpus/load ;; FuzzScore) seeds=Fuzz/corpus/score ;; FuzzSample) seeds=Fuzz/corpus/sample ;; FuzzState) seeds=Fuzz/corpus/state ;; esac
   work=.build-Fuzz/corpus-$t
   mkdir -p "$work"
   echo "== $t for ${SECONDS_EACH}s (seeds: $seeds)"

@@ -117,7 +117,23 @@ final class ModelHandle {
 final class GeneratorHandle {
     let owner: ModelHandle
     var generator: Generator
+    /// A stop string ended generation: `next` gives nothing until a feed or a load.
+    var stopped = false
+    /// The model's `stateFingerprint()`, computed at the first save or load.
+    var fingerprint: UInt64?
     init(owner: ModelHandle, generator: Generator) { self.owner = owner; self.generator = generator }
+
+    func modelFingerprint() -> UInt64 {
+        if let f = fingerprint { return f }
+        let f = generator.model.stateFingerprint()
+        fingerprint = f
+        return f
+    }
+}
+
+private func generatorHandle(_ p: OpaquePointer?) throws(SwiftRNNError) -> GeneratorHandle {
+    guard let p else { throw nullArgument("generator") }
+    return Unmanaged<GeneratorHandle>.fromOpaque(UnsafeRawPointer(p)).takeUnretainedValue()
 }
 
 private func modelHandle(_ p: OpaquePointer?) throws(SwiftRNNError) -> ModelHandle {
@@ -424,6 +440,31 @@ private func sampleParamsAndProgress(_ p: UnsafeRawPointer?) throws(SwiftRNNErro
     s.greedy = (c[\.greedy]).map { $0 != 0 } ?? s.greedy
     s.seed = c[\.seed] ?? s.seed
     s.threads = (c[\.n_threads]).map { Int($0) } ?? s.threads
+    // The sampling controls (experimental): absent in an older, smaller struct.
+    let nStops = try size(c[\.n_stop_strings] ?? 0, "n_stop_strings")
+    if nStops > 0 {
+        guard nStops <= SamplingParameters.maxStopStrings else {
+            throw .invalid("n_stop_strings is \(nStops); at most \(SamplingParameters.maxStopStrings)")
+        }
+        guard let list = c[\.stop_strings] ?? nil else { throw .invalid("stop_strings is NULL but n_stop_strings is \(nStops)") }
+        s.stopStrings = []
+        for k in 0..<nStops {
+            guard let t = list[k] else { throw .invalid("stop_strings[\(k)] is NULL") }
+            // Bounded scan: a stop string longer than the limit is refused without reading on.
+            let limit = 4 * SamplingParameters.maxStopLength + 1
+            let n = strnlen(t, limit)
+            guard n < limit else { throw .invalid("stop_strings[\(k)] is longer than \(SamplingParameters.maxStopLength) characters") }
+            s.stopStrings.append(String(decoding: UnsafeRawBufferPointer(start: t, count: n), as: UTF8.self))
+        }
+    }
+    s.repetitionPenalty = c[\.repetition_penalty] ?? s.repetitionPenalty
+    s.repetitionWindow = (c[\.repetition_window]).map { Int($0) } ?? s.repetitionWindow
+    s.minP = c[\.min_p] ?? s.minP
+    let bannedLen = try size(c[\.banned_len] ?? 0, "banned_len")
+    if bannedLen > 0 {
+        guard let b = c[\.banned] ?? nil else { throw .invalid("banned is NULL but banned_len is \(bannedLen)") }
+        s.banned = try text(b, bannedLen, "banned_len")
+    }
     return (s, c[\.progress] ?? nil, c[\.progress_user_data] ?? nil)
 }
 
@@ -443,6 +484,9 @@ public func swiftrnn_sample_params_init_sized(_ p: UnsafeMutableRawPointer?, _ s
     c.set(\.greedy, d.greedy ? 1 : 0)
     c.set(\.seed, d.seed)
     c.set(\.n_threads, Int32(d.threads))
+    c.set(\.repetition_penalty, d.repetitionPenalty)
+    c.set(\.repetition_window, Int32(d.repetitionWindow))
+    c.set(\.min_p, d.minP)
 }
 
 /// The header makes `swiftrnn_sample_params_init` a macro over the sized form; this symbol is
@@ -456,6 +500,23 @@ public func swiftrnn_sample_params_init(_ p: UnsafeMutableRawPointer?) {
 public func swiftrnn_sample_text(_ model: OpaquePointer?, _ primePtr: UnsafePointer<CChar>?, _ primeLen: Int,
                                  _ nChars: Int, _ params: UnsafeRawPointer?, _ out: UnsafeMutablePointer<CChar>?,
                                  _ capacity: Int, _ outLen: UnsafeMutablePointer<Int>?) -> Int32 {
+    var stop: Int32 = -1
+    return sampleText(model, primePtr, primeLen, nChars, params, out, capacity, outLen, &stop)
+}
+
+@_cdecl("swiftrnn_sample_text_ex")
+public func swiftrnn_sample_text_ex(_ model: OpaquePointer?, _ primePtr: UnsafePointer<CChar>?, _ primeLen: Int,
+                                    _ nChars: Int, _ params: UnsafeRawPointer?, _ out: UnsafeMutablePointer<CChar>?,
+                                    _ capacity: Int, _ outLen: UnsafeMutablePointer<Int>?,
+                                    _ outStop: UnsafeMutablePointer<Int32>?) -> Int32 {
+    guard let outStop else { return fail(nullArgument("out_stop_index")) }
+    return sampleText(model, primePtr, primeLen, nChars, params, out, capacity, outLen, outStop)
+}
+
+private func sampleText(_ model: OpaquePointer?, _ primePtr: UnsafePointer<CChar>?, _ primeLen: Int,
+                        _ nChars: Int, _ params: UnsafeRawPointer?, _ out: UnsafeMutablePointer<CChar>?,
+                        _ capacity: Int, _ outLen: UnsafeMutablePointer<Int>?,
+                        _ outStop: UnsafeMutablePointer<Int32>) -> Int32 {
     guard let primePtr else { return fail(nullArgument("prime")) }
     guard let outLen else { return fail(nullArgument("out_len")) }
     return guarded { () throws(SwiftRNNError) in
@@ -491,8 +552,10 @@ public func swiftrnn_sample_text(_ model: OpaquePointer?, _ primePtr: UnsafePoin
             let enc = UTF8.encode(try g.next())!
             if needed + enc.count < capacity { text.append(contentsOf: enc) }
             needed += enc.count
+            if g.stopIndex != nil { break }
         }
         outLen.pointee = needed
+        outStop.pointee = Int32(g.stopIndex ?? -1)
         guard needed < capacity else {
             throw .init(.bufferTooSmall, "\(needed + 1) bytes needed (with the NUL), capacity is \(capacity)")
         }
@@ -527,13 +590,94 @@ public func swiftrnn_generator_next(_ gen: OpaquePointer?, _ out: UnsafeMutableP
         outLen.pointee = need
         return fail(.bufferTooSmall, "a character may need \(need + 1) bytes (with the NUL), capacity is \(capacity)")
     }
+    if h.stopped {   // a stop string ended generation: nothing until the next feed
+        out[0] = 0
+        outLen.pointee = 0
+        return OK
+    }
     let c: Unicode.Scalar
     do { c = try h.generator.next() } catch { return fail(error) }
+    h.stopped = h.generator.stopIndex != nil
     let enc = UTF8.encode(c)!
     for (k, b) in enc.enumerated() { out[k] = CChar(bitPattern: b) }
     out[enc.count] = 0
     outLen.pointee = enc.count
     return OK
+}
+
+@_cdecl("swiftrnn_model_character")
+public func swiftrnn_model_character(_ model: OpaquePointer?, _ index: Int32, _ out: UnsafeMutablePointer<CChar>?,
+                                     _ capacity: Int, _ outLen: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let outLen else { return fail(nullArgument("out_len")) }
+    return guarded { () throws(SwiftRNNError) in
+        let (_, m) = try charlm(model)
+        let n = m.table.count
+        guard index >= 0, Int(index) < n else { throw .invalid("index \(index) is outside the table's 0 ..< \(n)") }
+        try deliver(Array(String(m.table.characters[Int(index)]).utf8), out, capacity, outLen)
+    }
+}
+
+@_cdecl("swiftrnn_generator_feed")
+public func swiftrnn_generator_feed(_ gen: OpaquePointer?, _ textPtr: UnsafePointer<CChar>?, _ len: Int) -> Int32 {
+    guard let textPtr else { return fail(nullArgument("text")) }
+    return guarded { () throws(SwiftRNNError) in
+        let h = try generatorHandle(gen)
+        try h.generator.feed(try text(textPtr, len))
+        if len > 0 { h.stopped = false }
+    }
+}
+
+@_cdecl("swiftrnn_generator_stop_index")
+public func swiftrnn_generator_stop_index(_ gen: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?) -> Int32 {
+    guard let out else { return fail(nullArgument("out_index")) }
+    return guarded { () throws(SwiftRNNError) in
+        let h = try generatorHandle(gen)
+        out.pointee = h.stopped ? Int32(h.generator.stopIndex ?? -1) : -1
+    }
+}
+
+@_cdecl("swiftrnn_generator_logits")
+public func swiftrnn_generator_logits(_ gen: OpaquePointer?, _ out: UnsafeMutablePointer<Float>?, _ capacity: Int,
+                                      _ outCount: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let outCount else { return fail(nullArgument("out_count")) }
+    return guarded { () throws(SwiftRNNError) in
+        let h = try generatorHandle(gen)
+        let capacity = try size(capacity, "capacity")
+        let n = h.generator.model.table.count
+        outCount.pointee = n
+        guard capacity >= n else { throw .init(.bufferTooSmall, "\(n) logits do not fit in a capacity of \(capacity)") }
+        guard let out else { throw nullArgument("out") }
+        let v = try h.generator.logits()
+        v.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: n) }
+    }
+}
+
+@_cdecl("swiftrnn_generator_save_state")
+public func swiftrnn_generator_save_state(_ gen: OpaquePointer?, _ out: UnsafeMutableRawPointer?, _ capacity: Int,
+                                          _ outLen: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let outLen else { return fail(nullArgument("out_len")) }
+    return guarded { () throws(SwiftRNNError) in
+        let h = try generatorHandle(gen)
+        let capacity = try size(capacity, "capacity")
+        let bytes = h.generator.saveState(fingerprint: h.modelFingerprint())
+        outLen.pointee = bytes.count
+        guard capacity >= bytes.count else {
+            throw .init(.bufferTooSmall, "the state needs \(bytes.count) bytes, capacity is \(capacity)")
+        }
+        guard let out else { throw nullArgument("buf") }
+        bytes.withUnsafeBytes { out.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    }
+}
+
+@_cdecl("swiftrnn_generator_load_state")
+public func swiftrnn_generator_load_state(_ gen: OpaquePointer?, _ data: UnsafeRawPointer?, _ len: Int) -> Int32 {
+    guard let data else { return fail(nullArgument("buf")) }
+    return guarded { () throws(SwiftRNNError) in
+        let h = try generatorHandle(gen)
+        let len = try size(len, "len")
+        try h.generator.loadState(UnsafeRawBufferPointer(start: data, count: len), fingerprint: h.modelFingerprint())
+        h.stopped = h.generator.stopIndex != nil
+    }
 }
 
 @_cdecl("swiftrnn_generator_free")

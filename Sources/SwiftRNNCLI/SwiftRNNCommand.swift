@@ -270,6 +270,11 @@ struct Sample: ParsableCommand {
     @Option(parsing: .unconditional, help: "Random seed, 0 ... 2^64-1 (default 0).", transform: seedValue) var seed: UInt64 = 0
     @Option(parsing: .unconditional, help: "1, or 2 to split each step with a helper thread (0: 2 when there are 2+ cores; default 1); the text is the same.", transform: integer) var threads: Int = 1
     @Flag(help: "Print each character as it comes.") var stream = false
+    @Option(name: .customLong("stop"), parsing: .unconditionalSingleValue, help: "End after the first generated text that completes this string (repeatable; it is printed).") var stop: [String] = []
+    @Option(name: .customLong("repetition-penalty"), parsing: .unconditional, help: "Divide positive / multiply negative logits of characters seen in the window by this (1: off, the default).", transform: real) var repetitionPenalty: Float = 1
+    @Option(name: .customLong("repetition-window"), parsing: .unconditional, help: "The last N characters the penalty looks at (default 64).", transform: integer) var repetitionWindow: Int = 64
+    @Option(name: .customLong("min-p"), parsing: .unconditional, help: "Drop characters below min-p x the most likely one's probability (0: off, the default).", transform: real) var minP: Float = 0
+    @Option(name: .customLong("banned"), parsing: .unconditional, help: "Characters never generated (default none).") var banned: String = ""
 
     func validate() throws {
         guard length >= 0 else { throw ValidationError("length must be >= 0") }
@@ -278,14 +283,32 @@ struct Sample: ParsableCommand {
         guard topK <= int32Max else { throw ValidationError("top-k must be <= \(int32Max)") }
         if !greedy { guard topP > 0, topP <= 1 else { throw ValidationError("top-p must be in (0, 1]") } }
         try checkThreads(threads)
+        guard repetitionPenalty.isFinite, repetitionPenalty > 0 else { throw ValidationError("repetition-penalty must be finite and > 0") }
+        guard repetitionWindow >= 0, repetitionWindow <= SamplingParameters.maxRepetitionWindow else {
+            throw ValidationError("repetition-window must be in 0 ... \(SamplingParameters.maxRepetitionWindow)")
+        }
+        guard minP.isFinite, minP >= 0, minP <= 1 else { throw ValidationError("min-p must be in [0, 1]") }
+        guard stop.count <= SamplingParameters.maxStopStrings else {
+            throw ValidationError("at most \(SamplingParameters.maxStopStrings) stop strings")
+        }
+        for t in stop {
+            guard !t.isEmpty, t.unicodeScalars.count <= SamplingParameters.maxStopLength else {
+                throw ValidationError("a stop string must have 1 ... \(SamplingParameters.maxStopLength) characters")
+            }
+        }
     }
 
     func run() throws {
         guard case let .charlm(m) = try loadModel(model) else {
             throw RuntimeError("\(model) is not a charlm model")
         }
-        let params = SamplingParameters(scaleFactor: scale, topK: topK, topP: topP, greedy: greedy, seed: seed,
+        var params = SamplingParameters(scaleFactor: scale, topK: topK, topP: topP, greedy: greedy, seed: seed,
                                         threads: threads)
+        params.stopStrings = stop
+        params.repetitionPenalty = repetitionPenalty
+        params.repetitionWindow = repetitionWindow
+        params.minP = minP
+        params.banned = banned
         let team = stream ? nil : Generator.makeTeam(for: m, parameters: params)
         defer { team?.stop() }
         var g: Generator
@@ -299,6 +322,7 @@ struct Sample: ParsableCommand {
                 ch.removeAll(keepingCapacity: true)
                 ch.unicodeScalars.append(try next(&g))
                 fputs(ch, stdout); fflush(stdout)
+                if g.stopIndex != nil { break }
             }
             fputs("\n", stdout)
             return
@@ -307,6 +331,7 @@ struct Sample: ParsableCommand {
         for _ in 0..<length {
             line.unicodeScalars.append(try next(&g))
             if line.utf8.count > 4096 { print(line, terminator: ""); line = "" }
+            if g.stopIndex != nil { break }
         }
         print(line)
     }

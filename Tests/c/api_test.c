@@ -219,12 +219,16 @@ int main(int argc, char **argv) {
   sp.n_threads = 1;
   {
     /* An older program's smaller struct: init writes only its bytes. */
-    union { swiftrnn_sample_params p; unsigned char bytes[64]; } u;
+    union { swiftrnn_sample_params p; unsigned char bytes[sizeof(swiftrnn_sample_params) + 8]; } u;
     memset(u.bytes, 0xAB, sizeof u.bytes);
     swiftrnn_sample_params_init_sized(&u.p, 32);
     CHECK(u.p.struct_size == 32 && u.p.seed == 0 && u.bytes[32] == 0xAB && u.bytes[39] == 0xAB);
     swiftrnn_sample_params_init_sized(&u.p, sizeof u.bytes);
-    CHECK(u.p.struct_size == sizeof(swiftrnn_sample_params) && u.p.n_threads == 1 && u.p.progress == NULL && u.bytes[56] == 0xAB);
+    CHECK(u.p.struct_size == sizeof(swiftrnn_sample_params) && u.p.n_threads == 1 && u.p.progress == NULL && u.bytes[sizeof(swiftrnn_sample_params)] == 0xAB);
+    /* The struct before the sampling controls (56 bytes): none of them is written. */
+    memset(u.bytes, 0xAB, sizeof u.bytes);
+    swiftrnn_sample_params_init_sized(&u.p, 56);
+    CHECK(u.p.struct_size == 56 && u.p.n_threads == 1 && u.bytes[56] == 0xAB && u.bytes[103] == 0xAB);
   }
 
   /* Greedy and top_k = 1 agree; the stream equals sample_text. */

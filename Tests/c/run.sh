@@ -36,6 +36,8 @@ check "OpenBLAS is not a link-time dependency (loaded lazily)" bash -c "! readel
 export LIBDIR; build() { cc -std=c99 -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L -Iinclude "$@" -L$LIBDIR -Wl,-rpath,$PWD/$LIBDIR -lswiftrnn -lm; }
 check "abi_check builds and runs" bash -c "$(declare -f build); build Tests/c/abi_check.c -o $TMP/abi && $TMP/abi"
 check "api_test" bash -c "$(declare -f build); build Tests/c/api_test.c -o $TMP/api && $TMP/api $FIX"
+check "state_test (issue 15: generator feed/save/load/logits, sampling controls)" bash -c \
+  "$(declare -f build); build Tests/c/state_test.c -o $TMP/state && SWIFT_BACKTRACE=enable=no $TMP/state $FIX"
 check "reliability_test (issue 12: FIFO, truncation, SIZE_MAX, NaN, host OpenBLAS, cancellation)" bash -c \
   "$(declare -f build); build -D_GNU_SOURCE Tests/c/reliability_test.c -o $TMP/rel -ldl -lpthread && SWIFT_BACKTRACE=enable=no $TMP/rel $FIX $TMP"
 

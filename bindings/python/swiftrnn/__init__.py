@@ -12,13 +12,25 @@ safetensors files (docs/model-format.md; ``swiftrnn.export`` writes them from a 
     print(lm.sample("The island", length=200, seed=1))
     for ch in lm.stream("The island", length=200, seed=1):
         print(ch, end="", flush=True)
+    g = lm.generator("The island", seed=1, stop=["\n\n"], repetition_penalty=1.3)
+    text = "".join(g)                  # until the stop string
+    g.feed("\n\nThe engineer")         # as if the prime had it too
+    state = g.save_state()             # bytes; g.load_state(state) restores exactly
+    logits = g.logits()                # the next character's scaled logits
+
+Generators (experimental): :meth:`Model.generator` returns a :class:`Generator` with ``next``,
+``feed``, ``logits``, ``save_state``/``load_state`` and ``stop_index``; a :class:`Stream` has
+the same methods while open. Sampling controls (``stop``, ``repetition_penalty``,
+``repetition_window``, ``min_p``, ``banned``) are keyword arguments of ``sample``,
+``sample_ex``, ``stream`` and ``generator`` (docs/c-api.md defines them).
+``Model.characters`` is a character model's table, the order of ``logits()``.
 
 Text arguments are ``str`` (encoded as UTF-8; lone surrogates become ``?``) or ``bytes``
 (passed as is; invalid UTF-8 is replaced by U+FFFD in the library).
 
 Thread safety: a :class:`Model` may be shared by any number of threads; the C model is
 immutable and every method releases the GIL while the library works, so threads run in
-parallel. A :class:`Stream` (from :meth:`Model.stream`) must be used by one thread at a time.
+parallel. A :class:`Stream` or :class:`Generator` must be used by one thread at a time.
 Models pickle (as their file path, or their bytes when loaded with :func:`load_bytes`), so they
 can be sent to ``multiprocessing`` workers.
 
@@ -40,7 +52,7 @@ from . import _lib
 from ._version import __version__
 
 __all__ = [
-    "__version__", "load", "load_bytes", "tokenize", "Model", "Stream",
+    "__version__", "load", "load_bytes", "tokenize", "Model", "Stream", "Generator",
     "SwiftRNNError", "InvalidArgumentError", "SwiftRNNIOError", "FormatError",
     "UnsupportedError", "WrongKindError", "BufferTooSmallError", "OutOfMemoryError",
     "InternalError", "NonFiniteError", "CancelledError", "LibraryNotFoundError", "library_path",
@@ -296,8 +308,44 @@ class _ModelHandle:
                 pass
 
 
-def _sample_params(scale_factor, top_k, top_p, greedy, seed, threads=1) -> "_lib.swiftrnn_sample_params":
-    """A filled swiftrnn_sample_params; InvalidArgumentError for values ctypes cannot hold."""
+def _sample_params(scale_factor, top_k, top_p, greedy, seed, threads=1, stop=None,
+                   repetition_penalty=1.0, repetition_window=64, min_p=0.0,
+                   banned="") -> "_lib.swiftrnn_sample_params":
+    """A filled swiftrnn_sample_params; InvalidArgumentError for values ctypes cannot hold.
+    The library validates the values themselves (one place, one set of messages)."""
+    p = _base_params(scale_factor, top_k, top_p, greedy, seed, threads)
+    if stop is None:
+        stop = []
+    elif isinstance(stop, (str, bytes)):
+        stop = [stop]
+    stops = [_to_bytes(t, "stop string") for t in stop]
+    for k, t in enumerate(stops):
+        if b"\0" in t:
+            raise InvalidArgumentError(_lib.SWIFTRNN_ERR_INVALID_ARGUMENT,
+                                       f"stop[{k}] contains a NUL character")
+    arr = (c_char_p * max(1, len(stops)))(*stops)
+    p.stop_strings = ctypes.cast(arr, ctypes.POINTER(c_char_p)) if stops else None
+    p.n_stop_strings = len(stops)
+    try:
+        p.repetition_penalty = float(repetition_penalty)
+        p.min_p = float(min_p)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(_lib.SWIFTRNN_ERR_INVALID_ARGUMENT,
+                                   "repetition_penalty and min_p must be numbers") from None
+    if (not isinstance(repetition_window, int) or isinstance(repetition_window, bool)
+            or not -_INT32_MAX - 1 <= repetition_window <= _INT32_MAX):
+        raise InvalidArgumentError(_lib.SWIFTRNN_ERR_INVALID_ARGUMENT,
+                                   f"repetition_window must be an int, got {repetition_window!r}")
+    p.repetition_window = repetition_window
+    b = _to_bytes(banned or b"", "banned")
+    p.banned = b if b else None
+    p.banned_len = len(b)
+    p._keepalive = (arr, stops, b)      # the C struct points into these
+    return p
+
+
+def _base_params(scale_factor, top_k, top_p, greedy, seed, threads=1) -> "_lib.swiftrnn_sample_params":
+    """The fields of swiftrnn_sample_params before the sampling controls."""
     p = _lib.swiftrnn_sample_params()
     _lib.swiftrnn_sample_params_init(byref(p))
     p.struct_size = ctypes.sizeof(_lib.swiftrnn_sample_params)
@@ -495,7 +543,7 @@ class Model:
 
     def sample(self, prime: Text, length: int = 500, scale_factor: float = 1.0, top_k: int = 0,
                top_p: float = 1.0, greedy: bool = False, seed: Optional[int] = 0,
-               threads: int = 1, progress=None) -> str:
+               threads: int = 1, progress=None, **controls) -> str:
         """Generate ``length`` characters after ``prime``, as the book's ``sample()``; returns
         prime + the generated text.
 
@@ -510,44 +558,107 @@ class Model:
         :class:`InvalidArgumentError`; a sentiment model :class:`WrongKindError`. Ctrl-C stops a
         long generation within milliseconds (KeyboardInterrupt); ``progress(done, length)`` is
         called about every 2 ms and may return True to stop (:class:`CancelledError`).
+
+        Sampling controls (keyword arguments, experimental; see :meth:`sample_ex`): ``stop``
+        (a string or a list of them: generation ends after the first one completed, which stays
+        in the text), ``repetition_penalty`` (CTRL-style, 1.0: off) over the last
+        ``repetition_window`` characters (64), ``min_p`` (0.0: off) and ``banned`` (a string of
+        characters never drawn). The same values give the same text in :meth:`stream` and
+        :meth:`generator`. Invalid values raise :class:`InvalidArgumentError`.
         Thread-safe.
         """
+        return self.sample_ex(prime, length, scale_factor, top_k, top_p, greedy, seed, threads,
+                              progress, **controls)[0]
+
+    def sample_ex(self, prime: Text, length: int = 500, scale_factor: float = 1.0,
+                  top_k: int = 0, top_p: float = 1.0, greedy: bool = False,
+                  seed: Optional[int] = 0, threads: int = 1, progress=None, *,
+                  stop=None, repetition_penalty: float = 1.0, repetition_window: int = 64,
+                  min_p: float = 0.0, banned: Text = "") -> Tuple[str, Optional[int]]:
+        """As :meth:`sample`, returning ``(text, stop_index)``: the index in ``stop`` of the
+        stop string that ended generation, or None when ``length`` characters were generated
+        (``swiftrnn_sample_text_ex``). Experimental."""
         h = self._handle()
         data = _to_bytes(prime, "prime")
         length = _check_length(length)
-        params = _sample_params(scale_factor, top_k, top_p, greedy, seed, threads)
+        params = _sample_params(scale_factor, top_k, top_p, greedy, seed, threads, stop,
+                                repetition_penalty, repetition_window, min_p, banned)
         watch = _Interruptible(progress)
         params.progress = watch.c_fn
         out_len = c_size_t(0)
+        stop_index = c_int32(-1)
         cap = len(data) + 4 * length + 1
         for _ in range(3):
             buf = ctypes.create_string_buffer(cap)
-            st = watch.run(lambda: _lib.swiftrnn_sample_text(h.ptr, data, len(data), length,
-                                                              byref(params), buf, cap,
-                                                              byref(out_len)))
+            st = watch.run(lambda: _lib.swiftrnn_sample_text_ex(h.ptr, data, len(data), length,
+                                                                 byref(params), buf, cap,
+                                                                 byref(out_len),
+                                                                 byref(stop_index)))
             if st == _lib.SWIFTRNN_ERR_BUFFER_TOO_SMALL:
                 cap = out_len.value + 1
                 continue
             _check(st)
-            return _decode(buf.raw[:out_len.value])
+            k = stop_index.value
+            return _decode(buf.raw[:out_len.value]), (k if k >= 0 else None)
         raise BufferTooSmallError(_lib.SWIFTRNN_ERR_BUFFER_TOO_SMALL,
                                   "swiftrnn_sample_text kept asking for a larger buffer")
 
     def stream(self, prime: Text, length: int = 500, scale_factor: float = 1.0,
                top_k: int = 0, top_p: float = 1.0, greedy: bool = False,
-               seed: Optional[int] = 0) -> "Stream":
+               seed: Optional[int] = 0, **controls) -> "Stream":
         """Like :meth:`sample`, one character at a time: an iterator that yields the prime first,
         then each of the ``length`` generated characters, so that ``"".join(m.stream(...))`` ==
         ``m.sample(...)`` with the same arguments and seed (0 unless given). Errors in the prime are raised here,
         not at the first ``next``. The returned :class:`Stream` owns a C generator (freed when
-        exhausted, closed or garbage-collected) and must be used by one thread at a time."""
+        exhausted, closed or garbage-collected) and must be used by one thread at a time.
+        ``controls``: the sampling controls of :meth:`sample`; a stop string ends the
+        iteration after its last character. The Stream has the methods of :class:`Generator`
+        (``feed``, ``logits``, ``save_state``, ``load_state``)."""
+        length = _check_length(length)
+        kw = dict(scale_factor=scale_factor, top_k=top_k, top_p=top_p, greedy=greedy, seed=seed,
+                  **controls)
+        h, gen, data = self._create_generator(prime, kw)
+        return Stream(self, h, gen, data, kw, _decode(data), length)
+
+    def generator(self, prime: Text, scale_factor: float = 1.0, top_k: int = 0,
+                  top_p: float = 1.0, greedy: bool = False, seed: Optional[int] = 0,
+                  **controls) -> "Generator":
+        """A :class:`Generator` warmed on ``prime``: draw with :meth:`Generator.next`, feed
+        more text with :meth:`Generator.feed`, read the next distribution with
+        :meth:`Generator.logits`, snapshot with :meth:`Generator.save_state`. The parameters
+        are those of :meth:`sample` (controls included); the characters drawn equal what
+        :meth:`sample` appends with the same arguments. Experimental."""
+        kw = dict(scale_factor=scale_factor, top_k=top_k, top_p=top_p, greedy=greedy, seed=seed,
+                  **controls)
+        h, gen, data = self._create_generator(prime, kw)
+        return Generator(self, h, gen, data, kw)
+
+    def _create_generator(self, prime: Text, kw: dict):
         h = self._handle()
         data = _to_bytes(prime, "prime")
-        length = _check_length(length)
-        params = _sample_params(scale_factor, top_k, top_p, greedy, seed)
+        if kw.get("seed", 0) is None:
+            kw["seed"] = int.from_bytes(os.urandom(8), "little")
+        params = _sample_params(**kw)
         gen = _lib.swiftrnn_generator_p()
         _check(_lib.swiftrnn_generator_create(h.ptr, data, len(data), byref(params), byref(gen)))
-        return Stream(h, gen, _decode(data), length)
+        return h, gen, data
+
+    @property
+    def characters(self) -> List[str]:
+        """A character model's table, in the order of :meth:`encode`'s ids and of
+        :meth:`Generator.logits` (``swiftrnn_model_character``); :class:`WrongKindError` for a
+        sentiment model. Experimental."""
+        h = self._handle()
+        chars = self.__dict__.get("_characters")
+        if chars is None:
+            buf = ctypes.create_string_buffer(8)
+            n = c_size_t(0)
+            chars = []
+            for k in range(self.info["vocab_size"]):
+                _check(_lib.swiftrnn_model_character(h.ptr, k, buf, len(buf), byref(n)))
+                chars.append(_decode(buf.raw[:n.value]))
+            self._characters = chars
+        return list(chars)
 
     def log_likelihood(self, text: Text) -> Tuple[float, int]:
         """How well the character model predicts ``text``: ``(nats, predicted)``, the negative
@@ -564,22 +675,155 @@ class Model:
         return nats.value, predicted.value
 
 
-class Stream:
+def _restore_generator(model: "Model", prime: bytes, kw: dict, state: bytes) -> "Generator":
+    """Unpickles a :class:`Generator`: a new one from the same model and parameters, then its
+    saved state."""
+    g = model.generator(prime, **kw)
+    g.load_state(state)
+    return g
+
+
+class Generator:
+    """A streaming generator (see :meth:`Model.generator`), a C ``swiftrnn_generator``.
+
+    :meth:`next` draws one character (``""`` once a stop string ended generation, until the
+    next :meth:`feed`); iterating yields characters until a stop string (forever without one).
+    :meth:`feed` advances the state over more text exactly as a longer prime would have;
+    :meth:`logits` gives the next character's scaled logits; :meth:`save_state` /
+    :meth:`load_state` snapshot and restore everything that decides the next characters (the
+    random state included) as bytes, which pickle. A Generator pickles too (its model, prime,
+    parameters and state). Use from one thread at a time. Experimental.
+    """
+
+    def __init__(self, model: "Model", handle: _ModelHandle, gen, prime: bytes, kw: dict):
+        """Internal: use :meth:`Model.generator`."""
+        self._model: Optional[Model] = model
+        self._model_h: Optional[_ModelHandle] = handle
+        self._gen = gen
+        self._prime_bytes = prime
+        self._kw = kw
+        self._buf = ctypes.create_string_buffer(8)
+        self._out_len = c_size_t(0)
+
+    def _ptr(self):
+        if not self._gen:
+            raise InvalidArgumentError(_lib.SWIFTRNN_ERR_INVALID_ARGUMENT, "generator is closed")
+        return self._gen
+
+    def next(self) -> str:
+        """The next character; ``""`` when a stop string ended generation (see
+        :attr:`stop_index`)."""
+        _check(_lib.swiftrnn_generator_next(self._ptr(), self._buf, len(self._buf),
+                                            byref(self._out_len)))
+        return _decode(self._buf.raw[:self._out_len.value])
+
+    def __iter__(self):
+        """Characters until a stop string ends generation."""
+        while True:
+            ch = self.next()
+            if not ch:
+                return
+            yield ch
+
+    def feed(self, text: Text) -> None:
+        """Advance the state over ``text`` as a longer prime would have: ``feed("ab")`` then
+        ``feed("c")`` equals creating with ``prime + "abc"``. Lets generation go on after a
+        stop string. A character outside the model's table raises
+        :class:`InvalidArgumentError` and changes nothing."""
+        data = _to_bytes(text)
+        _check(_lib.swiftrnn_generator_feed(self._ptr(), data, len(data)))
+
+    @property
+    def stop_index(self) -> Optional[int]:
+        """The index in ``stop`` of the stop string that ended generation, or None."""
+        k = c_int32(-1)
+        _check(_lib.swiftrnn_generator_stop_index(self._ptr(), byref(k)))
+        return k.value if k.value >= 0 else None
+
+    def logits(self, numpy: bool = False):
+        """The next character's logits times ``scale_factor`` (unscaled when greedy), one per
+        character of the model's table (in the order of :meth:`Model.encode`'s ids), before
+        the repetition penalty, bans, top-k, top-p and min-p. Does not change what is drawn
+        next. A list of floats, or a float32 numpy array with ``numpy=True``."""
+        n = c_size_t(0)
+        st = _lib.swiftrnn_generator_logits(self._ptr(), None, 0, byref(n))
+        if st != _lib.SWIFTRNN_ERR_BUFFER_TOO_SMALL:
+            _check(st)
+        out = (c_float * n.value)()
+        _check(_lib.swiftrnn_generator_logits(self._ptr(), out, n.value, byref(n)))
+        if numpy:
+            import numpy as np  # optional dependency
+            return np.frombuffer(bytes(out), dtype=np.float32).copy()
+        return list(out)
+
+    def save_state(self) -> bytes:
+        """Everything that decides the next characters, as bytes (docs/c-api.md, "Generator
+        state"): load them into a generator of the same model with :meth:`load_state`."""
+        n = c_size_t(0)
+        st = _lib.swiftrnn_generator_save_state(self._ptr(), None, 0, byref(n))
+        if st != _lib.SWIFTRNN_ERR_BUFFER_TOO_SMALL:
+            _check(st)
+        buf = ctypes.create_string_buffer(n.value)
+        _check(_lib.swiftrnn_generator_save_state(self._ptr(), buf, n.value, byref(n)))
+        return buf.raw[:n.value]
+
+    def load_state(self, state: Union[bytes, bytearray, memoryview]) -> None:
+        """Restore a state from :meth:`save_state`: the generator then draws exactly what the
+        saved one would have. :class:`FormatError` for truncated or corrupted bytes,
+        :class:`InvalidArgumentError` for a state of another model; the generator is then
+        unchanged."""
+        if not isinstance(state, (bytes, bytearray, memoryview)):
+            raise TypeError(f"state must be bytes, not {type(state).__name__}")
+        data = bytes(state)
+        buf = ctypes.create_string_buffer(data, max(1, len(data)))
+        _check(_lib.swiftrnn_generator_load_state(self._ptr(), buf, len(data)))
+
+    def __reduce__(self):
+        """Pickles as (model, prime, parameters, saved state)."""
+        if self._model is None:
+            raise TypeError("cannot pickle a closed generator")
+        return (_restore_generator, (self._model, self._prime_bytes, dict(self._kw),
+                                     self.save_state()))
+
+    def close(self) -> None:
+        """Free the C generator (idempotent)."""
+        gen, self._gen = self._gen, None
+        if gen:
+            _lib.swiftrnn_generator_free(gen)
+        self._model_h = None          # after the generator: the model must outlive it
+        self._model = None
+
+    def __enter__(self):
+        """``with m.generator(...) as g:`` frees the generator at the end of the block."""
+        return self
+
+    def __exit__(self, *exc) -> None:
+        """Free the generator."""
+        self.close()
+
+    def __del__(self):
+        """Garbage collection frees the generator."""
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+
+class Stream(Generator):
     """An iterator over generated characters (see :meth:`Model.stream`).
 
     Owns a C ``swiftrnn_generator``, freed when the iterator is exhausted, on :meth:`close`, at
     the end of a ``with`` block or when garbage-collected; it keeps the model's C memory alive
-    meanwhile. Use from one thread at a time.
+    meanwhile. A stop string ends the iteration after its last character. It has the methods
+    of :class:`Generator` while it is open. Use from one thread at a time.
     """
 
-    def __init__(self, handle: _ModelHandle, gen, prime: str, length: int):
+    def __init__(self, model: "Model", handle: _ModelHandle, gen, prime_bytes: bytes, kw: dict,
+                 prime: str, length: int):
         """Internal: use :meth:`Model.stream`."""
-        self._model_h: Optional[_ModelHandle] = handle
-        self._gen = gen
+        super().__init__(model, handle, gen, prime_bytes, kw)
         self._prime: Optional[str] = prime
         self._left = length
-        self._buf = ctypes.create_string_buffer(8)
-        self._out_len = c_size_t(0)
 
     def __iter__(self) -> "Stream":
         """A Stream is its own iterator."""
@@ -587,8 +831,8 @@ class Stream:
 
     def __next__(self) -> str:
         """The prime (first call), then the next generated character; StopIteration after
-        ``length`` characters (the generator is then freed). A library error frees the generator
-        and is raised."""
+        ``length`` characters or a stop string (the generator is then freed). A library error
+        frees the generator and is raised."""
         if self._prime is not None:
             p, self._prime = self._prime, None
             return p
@@ -603,33 +847,22 @@ class Stream:
             raise err
         self._left -= 1
         ch = _decode(self._buf.raw[:self._out_len.value])
+        if not ch:                    # a stop string ended generation
+            self.close()
+            raise StopIteration
         if self._left <= 0:
             self.close()
         return ch
 
+    def __reduce__(self):
+        """A Stream does not pickle (its Generator state does: :meth:`save_state`)."""
+        raise TypeError("a Stream cannot be pickled; pickle save_state() or use Model.generator")
+
     def close(self) -> None:
         """Free the C generator (idempotent); iteration then stops."""
-        gen, self._gen = self._gen, None
         self._prime = None
         self._left = 0
-        if gen:
-            _lib.swiftrnn_generator_free(gen)
-        self._model_h = None          # after the generator: the model must outlive it
-
-    def __enter__(self) -> "Stream":
-        """``with m.stream(...) as s:`` frees the generator at the end of the block."""
-        return self
-
-    def __exit__(self, *exc) -> None:
-        """Free the generator."""
-        self.close()
-
-    def __del__(self):
-        """Garbage collection frees the generator."""
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
+        super().close()
 
 
 def load(path: Union[str, bytes, "os.PathLike[str]"]) -> Model:

@@ -7,6 +7,8 @@ The same commands, flags, defaults and output (byte for byte) as the Swift ``swi
     python -m swiftrnn score MODEL [TEXT ...] [--threads N]
     python -m swiftrnn sample MODEL [--prime 'The island'] [--length 500] [--scale 1]
         [--top-k 0] [--top-p 1] [--greedy] [--seed 0] [--threads 1] [--stream]
+        [--stop TEXT ...] [--repetition-penalty 1] [--repetition-window 64] [--min-p 0]
+        [--banned CHARS]
     python -m swiftrnn tokenize [TEXT ...]
     python -m swiftrnn --version
 
@@ -124,6 +126,16 @@ COMMANDS: Dict[str, dict] = {
             "threads": ("threads", _integer, 1, "1, or 2 to split each step with a helper thread "
                         "(0: 2 when there are 2+ cores; default 1); the text is the same."),
             "stream": (None, None, False, "Print each character as it comes."),
+            "stop": ("stop", str, [], "End after the first generated text that completes this "
+                     "string (repeatable; it is printed)."),
+            "repetition-penalty": ("repetition-penalty", _real, 1.0,
+                                   "Divide positive / multiply negative logits of characters "
+                                   "seen in the window by this (1: off, the default)."),
+            "repetition-window": ("repetition-window", _integer, 64,
+                                  "The last N characters the penalty looks at (default 64)."),
+            "min-p": ("min-p", _real, 0.0, "Drop characters below min-p x the most likely one's "
+                      "probability (0: off, the default)."),
+            "banned": ("banned", str, "", "Characters never generated (default none)."),
         },
     },
     "tokenize": {
@@ -135,13 +147,21 @@ COMMANDS: Dict[str, dict] = {
     },
 }
 ALIASES = {"info": "inspect"}
+#: Options that may be given more than once (their value is the list of all).
+REPEATABLE = {"stop"}
+MAX_REPETITION_WINDOW = 1 << 20
+MAX_STOP_STRINGS = 256
+MAX_STOP_LENGTH = 256
 
 
 def _usage(cmd: str) -> str:
     spec = COMMANDS[cmd]
     parts = [f"<{n}>" if not many else f"[<{n}> ...]" for n, many, _ in spec["positionals"]]
     for name, (metavar, _conv, _d, _h) in spec["options"].items():
-        parts.append(f"[--{name} <{metavar}>]" if metavar else f"[--{name}]")
+        if name in REPEATABLE:
+            parts.append(f"[--{name} <{metavar}> ...]")
+        else:
+            parts.append(f"[--{name} <{metavar}>]" if metavar else f"[--{name}]")
     return f"{PROG} {cmd} " + " ".join(parts)
 
 
@@ -206,7 +226,10 @@ def _parse(cmd: str, args: List[str]):
                     raise UsageError(f"Missing value for '--{name} <{metavar}>'", cmd)
                 value = args[i]
                 i += 1
-            raw[name] = value
+            if name in REPEATABLE:
+                raw.setdefault(name, []).append(value)
+            else:
+                raw[name] = value
         else:
             raise UsageError(f"Unknown option '{a}'", cmd)
 
@@ -214,6 +237,8 @@ def _parse(cmd: str, args: List[str]):
     for name, (metavar, conv, default, _h) in options.items():
         if metavar is None:
             values[name] = flags.get(name, False)
+        elif name in raw and name in REPEATABLE:
+            values[name] = [conv(x) for x in raw[name]]
         elif name in raw:
             try:
                 values[name] = conv(raw[name])
@@ -249,6 +274,15 @@ def _validate(cmd: str, v: dict) -> None:
         need(v["top-k"] <= INT32_MAX, f"top-k must be <= {INT32_MAX}")
         if not v["greedy"]:         # greedy ignores top-p (the library says so)
             need(0 < v["top-p"] <= 1, "top-p must be in (0, 1]")
+        r = v["repetition-penalty"]
+        need(r == r and abs(r) != float("inf") and r > 0, "repetition-penalty must be finite and > 0")
+        need(0 <= v["repetition-window"] <= MAX_REPETITION_WINDOW,
+             f"repetition-window must be in 0 ... {MAX_REPETITION_WINDOW}")
+        need(0 <= v["min-p"] <= 1, "min-p must be in [0, 1]")
+        need(len(v["stop"]) <= MAX_STOP_STRINGS, f"at most {MAX_STOP_STRINGS} stop strings")
+        for t in v["stop"]:
+            need(0 < len(t) <= MAX_STOP_LENGTH,
+                 f"a stop string must have 1 ... {MAX_STOP_LENGTH} characters")
 
 
 # ---- input and output ---------------------------------------------------------------------------
@@ -379,7 +413,9 @@ def _score(pos, v) -> None:
 
 def _sample(pos, v) -> None:
     kw = dict(length=v["length"], scale_factor=v["scale"], top_k=v["top-k"], top_p=v["top-p"],
-              greedy=v["greedy"], seed=v["seed"])
+              greedy=v["greedy"], seed=v["seed"], stop=v["stop"],
+              repetition_penalty=v["repetition-penalty"],
+              repetition_window=v["repetition-window"], min_p=v["min-p"], banned=v["banned"])
     with _load(pos[0], "charlm") as m:
         if v["stream"] or v["length"] > 1 << 20:
             # the prime is checked here, before anything is printed

@@ -143,6 +143,14 @@ class swiftrnn_sample_params(Structure):
         ("n_threads", c_int32),
         ("progress", swiftrnn_progress_fn),
         ("progress_user_data", c_void_p),
+        # sampling controls (experimental)
+        ("stop_strings", POINTER(c_char_p)),
+        ("n_stop_strings", c_size_t),
+        ("repetition_penalty", c_float),
+        ("repetition_window", c_int32),
+        ("min_p", c_float),
+        ("banned", c_char_p),
+        ("banned_len", c_size_t),
     ]
 
 
@@ -219,6 +227,20 @@ _FUNCTIONS = {
     "swiftrnn_generator_next": (swiftrnn_status,
                                 [swiftrnn_generator_p, POINTER(c_char), c_size_t, _P_SIZE]),
     "swiftrnn_generator_free": (None, [swiftrnn_generator_p]),
+    # Experimental
+    "swiftrnn_sample_text_ex": (swiftrnn_status,
+                                [swiftrnn_model_p, c_char_p, c_size_t, c_size_t,
+                                 POINTER(swiftrnn_sample_params), POINTER(c_char), c_size_t,
+                                 _P_SIZE, POINTER(c_int32)]),
+    "swiftrnn_model_character": (swiftrnn_status,
+                                 [swiftrnn_model_p, c_int32, POINTER(c_char), c_size_t, _P_SIZE]),
+    "swiftrnn_generator_feed": (swiftrnn_status, [swiftrnn_generator_p, c_char_p, c_size_t]),
+    "swiftrnn_generator_stop_index": (swiftrnn_status, [swiftrnn_generator_p, POINTER(c_int32)]),
+    "swiftrnn_generator_logits": (swiftrnn_status,
+                                  [swiftrnn_generator_p, POINTER(c_float), c_size_t, _P_SIZE]),
+    "swiftrnn_generator_save_state": (swiftrnn_status,
+                                      [swiftrnn_generator_p, c_void_p, c_size_t, _P_SIZE]),
+    "swiftrnn_generator_load_state": (swiftrnn_status, [swiftrnn_generator_p, c_void_p, c_size_t]),
     "swiftrnn_log_likelihood": (swiftrnn_status,
                                 [swiftrnn_model_p, c_char_p, c_size_t, POINTER(c_double),
                                  _P_SIZE]),

@@ -89,7 +89,7 @@ def header_functions():
 
 def test_every_header_function_is_declared():
     names = header_functions()
-    assert len(names) == 21, names
+    assert len(names) == 28, names
     for name in names:
         fn = getattr(_lib, name)
         assert fn.argtypes is not None, name
@@ -115,14 +115,15 @@ def test_status_strings_match_library():
 def test_struct_layout_sizes():
     P = ctypes.sizeof(ctypes.c_size_t)
     assert ctypes.sizeof(_lib.swiftrnn_model_info) == (48 if P == 8 else 40)
-    assert ctypes.sizeof(_lib.swiftrnn_sample_params) == (56 if P == 8 else 36)
+    assert ctypes.sizeof(_lib.swiftrnn_sample_params) == (104 if P == 8 else 64)
     assert ctypes.sizeof(_lib.swiftrnn_batch_params) == (32 if P == 8 else 16)
     assert [f[0] for f in _lib.swiftrnn_model_info._fields_] == [
         "struct_size", "kind", "cell", "vocab_size", "embedding_dim", "hidden_size",
         "num_layers", "bidirectional", "head_layers", "n_parameters"]
     assert [f[0] for f in _lib.swiftrnn_sample_params._fields_] == [
         "struct_size", "scale_factor", "top_k", "top_p", "greedy", "seed", "n_threads", "progress",
-        "progress_user_data"]
+        "progress_user_data", "stop_strings", "n_stop_strings", "repetition_penalty",
+        "repetition_window", "min_p", "banned", "banned_len"]
     assert [f[0] for f in _lib.swiftrnn_batch_params._fields_] == [
         "struct_size", "n_threads", "progress", "progress_user_data"]
 
@@ -143,6 +144,10 @@ def test_struct_layout_matches_c(tmp_path):
         " O(swiftrnn_sample_params, top_p); O(swiftrnn_sample_params, greedy);"
         " O(swiftrnn_sample_params, seed); O(swiftrnn_sample_params, n_threads);"
         " O(swiftrnn_sample_params, progress); O(swiftrnn_sample_params, progress_user_data);\n"
+        "  O(swiftrnn_sample_params, stop_strings); O(swiftrnn_sample_params, n_stop_strings);"
+        " O(swiftrnn_sample_params, repetition_penalty);"
+        " O(swiftrnn_sample_params, repetition_window); O(swiftrnn_sample_params, min_p);"
+        " O(swiftrnn_sample_params, banned); O(swiftrnn_sample_params, banned_len);\n"
         '  printf("batch %zu\\n", sizeof(swiftrnn_batch_params));'
         " O(swiftrnn_batch_params, n_threads); O(swiftrnn_batch_params, progress);"
         " O(swiftrnn_batch_params, progress_user_data);\n  return 0;\n}\n")
@@ -167,6 +172,9 @@ def test_sample_params_init_defaults():
     _lib.swiftrnn_sample_params_init(ctypes.byref(p))
     assert p.struct_size == ctypes.sizeof(p)
     assert (p.scale_factor, p.top_k, p.top_p, p.greedy, p.seed, p.n_threads) == (1.0, 0, 1.0, 0, 0, 1)
+    assert (p.n_stop_strings, p.repetition_penalty, p.repetition_window, p.min_p, p.banned_len) == \
+        (0, 1.0, 64, 0.0, 0)
+    assert not p.stop_strings and p.banned is None
 
 
 def test_raw_null_arguments_are_invalid_argument():
