@@ -293,7 +293,7 @@ typedef struct swiftrnn_sample_params {
                            with characters generated, n_chars; nonzero stops the call with
                            SWIFTRNN_ERR_CANCELLED and the buffer untouched */
   void *progress_user_data;      /* passed to progress */
-  /* Sampling controls (experimental, added in 0.2.0; see "Experimental" at the end). They
+  /* Sampling controls (experimental, added in 0.3.0; see "Experimental" at the end). They
    * act alike in swiftrnn_sample_text and a generator, and draws stay determined by the seed.
    * A draw goes: repetition penalty on the model's logits, banned characters removed (greedy
    * then takes the argmax of the rest), logits x scale_factor, softmax, top_k, top_p, min_p,
@@ -389,7 +389,7 @@ SWIFTRNN_API swiftrnn_status swiftrnn_log_likelihood(const swiftrnn_model *model
  * params->stop_strings of the stop string that ended generation, or -1 when n_chars characters
  * were generated (or the call failed). Every other argument and result as swiftrnn_sample_text,
  * which honours stop strings too (its text ends with the stop string). Thread-safe.
- * Experimental, added in 0.2.0. */
+ * Experimental, added in 0.3.0. */
 SWIFTRNN_API swiftrnn_status swiftrnn_sample_text_ex(const swiftrnn_model *model, const char *prime,
                                                      size_t prime_len, size_t n_chars,
                                                      const swiftrnn_sample_params *params,
@@ -400,7 +400,7 @@ SWIFTRNN_API swiftrnn_status swiftrnn_sample_text_ex(const swiftrnn_model *model
  * swiftrnn_encode's ids and of swiftrnn_generator_logits. *out_len = bytes without the NUL
  * (at most 4); out_capacity not larger than that: BUFFER_TOO_SMALL with *out_len set (out may
  * be NULL with capacity 0). index outside 0 .. vocab_size - 1: INVALID_ARGUMENT. WRONG_KIND
- * for a sentiment model. Thread-safe. Experimental, added in 0.2.0. */
+ * for a sentiment model. Thread-safe. Experimental, added in 0.3.0. */
 SWIFTRNN_API swiftrnn_status swiftrnn_model_character(const swiftrnn_model *model, int32_t index,
                                                       char *out, size_t out_capacity,
                                                       size_t *out_len);
@@ -412,14 +412,14 @@ SWIFTRNN_API swiftrnn_status swiftrnn_model_character(const swiftrnn_model *mode
  * text_len 0 does nothing. A character outside the model's table is INVALID_ARGUMENT and
  * changes nothing. After a stop string ended generation, a feed lets it go on (stop strings then
  * match only characters drawn after the fed text). One thread at a time per generator.
- * Experimental, added in 0.2.0. */
+ * Experimental, added in 0.3.0. */
 SWIFTRNN_API swiftrnn_status swiftrnn_generator_feed(swiftrnn_generator *generator,
                                                      const char *text, size_t text_len);
 
 /* Whether a stop string ended generation: *out_index = its index in the params' stop_strings,
  * or -1. After a stop, swiftrnn_generator_next returns SWIFTRNN_OK with *out_len 0 (an empty
  * string) and draws nothing until swiftrnn_generator_feed or swiftrnn_generator_load_state.
- * One thread at a time per generator. Experimental, added in 0.2.0. */
+ * One thread at a time per generator. Experimental, added in 0.3.0. */
 SWIFTRNN_API swiftrnn_status swiftrnn_generator_stop_index(const swiftrnn_generator *generator,
                                                            int32_t *out_index);
 
@@ -432,7 +432,7 @@ SWIFTRNN_API swiftrnn_status swiftrnn_generator_stop_index(const swiftrnn_genera
  * character into the state once; the next swiftrnn_generator_next draws from these logits
  * without stepping again, so calling it changes no generated character. NON_FINITE when a
  * value is not finite (weights that overflow, or a scale_factor that overflows a logit).
- * One thread at a time per generator. Experimental, added in 0.2.0. */
+ * One thread at a time per generator. Experimental, added in 0.3.0. */
 SWIFTRNN_API swiftrnn_status swiftrnn_generator_logits(swiftrnn_generator *generator, float *out,
                                                        size_t capacity, size_t *out_count);
 
@@ -443,7 +443,7 @@ SWIFTRNN_API swiftrnn_status swiftrnn_generator_logits(swiftrnn_generator *gener
  * size needed (buf NULL with capacity 0 asks for the size). The parameters (scale_factor, stop
  * strings, ...) are not part of it. The first save or load of a generator hashes the model's
  * weights (about 1 ms per million). One thread at a time per generator. Experimental, added in
- * 0.2.0. */
+ * 0.3.0. */
 SWIFTRNN_API swiftrnn_status swiftrnn_generator_save_state(const swiftrnn_generator *generator,
                                                            void *buf, size_t capacity,
                                                            size_t *out_len);
@@ -455,7 +455,7 @@ SWIFTRNN_API swiftrnn_status swiftrnn_generator_save_state(const swiftrnn_genera
  * a checksum covers every byte), SWIFTRNN_ERR_UNSUPPORTED for a newer layout version,
  * SWIFTRNN_ERR_INVALID_ARGUMENT for a state saved from another model (shape or weights
  * differ). On failure the generator is unchanged. The buffer is not kept. One thread at a time
- * per generator. Experimental, added in 0.2.0. */
+ * per generator. Experimental, added in 0.3.0. */
 SWIFTRNN_API swiftrnn_status swiftrnn_generator_load_state(swiftrnn_generator *generator,
                                                            const void *buf, size_t len);
 
