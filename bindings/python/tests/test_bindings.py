@@ -114,12 +114,12 @@ def test_status_strings_match_library():
 
 def test_struct_layout_sizes():
     P = ctypes.sizeof(ctypes.c_size_t)
-    assert ctypes.sizeof(_lib.swiftrnn_model_info) == (48 if P == 8 else 40)
+    assert ctypes.sizeof(_lib.swiftrnn_model_info) == (56 if P == 8 else 48)
     assert ctypes.sizeof(_lib.swiftrnn_sample_params) == (104 if P == 8 else 64)
     assert ctypes.sizeof(_lib.swiftrnn_batch_params) == (32 if P == 8 else 16)
     assert [f[0] for f in _lib.swiftrnn_model_info._fields_] == [
         "struct_size", "kind", "cell", "vocab_size", "embedding_dim", "hidden_size",
-        "num_layers", "bidirectional", "head_layers", "n_parameters"]
+        "num_layers", "bidirectional", "head_layers", "n_parameters", "precision"]
     assert [f[0] for f in _lib.swiftrnn_sample_params._fields_] == [
         "struct_size", "scale_factor", "top_k", "top_p", "greedy", "seed", "n_threads", "progress",
         "progress_user_data", "stop_strings", "n_stop_strings", "repetition_penalty",
