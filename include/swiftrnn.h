@@ -130,7 +130,9 @@ typedef struct swiftrnn_model swiftrnn_model;
 
 typedef enum swiftrnn_kind {
   SWIFTRNN_KIND_SENTIMENT = 1, /* text -> probability that a review is positive */
-  SWIFTRNN_KIND_CHARLM = 2     /* characters -> next-character distribution */
+  SWIFTRNN_KIND_CHARLM = 2,    /* characters -> next-character distribution */
+  SWIFTRNN_KIND_CLASSIFIER = 3 /* text -> a probability per named label (experimental, added in
+                                  0.3.0: swiftrnn_classify; older programs see an unknown kind) */
 } swiftrnn_kind;
 
 typedef enum swiftrnn_cell {
@@ -458,6 +460,70 @@ SWIFTRNN_API swiftrnn_status swiftrnn_generator_save_state(const swiftrnn_genera
  * per generator. Experimental, added in 0.3.0. */
 SWIFTRNN_API swiftrnn_status swiftrnn_generator_load_state(swiftrnn_generator *generator,
                                                            const void *buf, size_t len);
+
+/* ---- Classifiers and features (experimental, added in 0.3.0) ----------------------------
+ * A classifier model (kind SWIFTRNN_KIND_CLASSIFIER, docs/model-format.md) is the sentiment
+ * pipeline (tokenizer, vocabulary, embedding, recurrent stack, final hidden state, Linear
+ * (ReLU Linear)*) with n_labels outputs and label names: a softmax over them (single-label) or
+ * a sigmoid per label (multi-label). A sentiment model answers these calls too, as the
+ * multi-label classifier with the one label "positive" (its probability is the bits of
+ * swiftrnn_score_sentiment). A character model is WRONG_KIND. An empty text is scored as for
+ * swiftrnn_score_sentiment; memory and OUT_OF_MEMORY as there. */
+
+/* The probability of each label for text: out_probabilities[i] for label i
+ * (swiftrnn_model_label). *out_n_labels = the number of labels; capacity smaller:
+ * BUFFER_TOO_SMALL with *out_n_labels set (out_probabilities may be NULL with capacity 0 to
+ * ask). Single-label: the values sum to 1 (within rounding); multi-label: each is in [0, 1].
+ * NON_FINITE when the weights overflow on this text. Thread-safe. Experimental, added in
+ * 0.3.0. */
+SWIFTRNN_API swiftrnn_status swiftrnn_classify(const swiftrnn_model *model, const char *text,
+                                               size_t text_len, float *out_probabilities,
+                                               size_t capacity, size_t *out_n_labels);
+
+/* Classifies count texts: row i (out_probabilities[i * n_labels ...]) is exactly what
+ * swiftrnn_classify gives for texts[i]. capacity counts floats and must be at least count *
+ * n_labels, else BUFFER_TOO_SMALL (with *out_n_labels set). texts, text_lens, count and
+ * n_threads as in swiftrnn_score_sentiment_batch (count 0 sets *out_n_labels and does nothing).
+ * NON_FINITE when some text overflows: every row is written, those rows are NaN. Thread-safe.
+ * Experimental, added in 0.3.0. */
+SWIFTRNN_API swiftrnn_status swiftrnn_classify_batch(const swiftrnn_model *model,
+                                                     const char *const *texts,
+                                                     const size_t *text_lens, size_t count,
+                                                     int n_threads, float *out_probabilities,
+                                                     size_t capacity, size_t *out_n_labels);
+
+/* The name of label index, as UTF-8 plus a NUL. *out_len = bytes without the NUL; out_capacity
+ * not larger than that: BUFFER_TOO_SMALL with *out_len set (out may be NULL with capacity 0 to
+ * ask). index outside 0 .. n_labels - 1: INVALID_ARGUMENT. *out_n_labels, when not NULL, is set
+ * to the number of labels even then (index -1 asks only for it). A sentiment model has the one
+ * label "positive". Thread-safe. Experimental, added in 0.3.0. */
+SWIFTRNN_API swiftrnn_status swiftrnn_model_label(const swiftrnn_model *model, int32_t index,
+                                                  char *out, size_t out_capacity,
+                                                  size_t *out_len, size_t *out_n_labels);
+
+/* Whether a classifier is multi-label (*out_multi_label = 1: a sigmoid per label) or
+ * single-label (0: a softmax). A sentiment model is 1. Thread-safe. Experimental, added in
+ * 0.3.0. */
+SWIFTRNN_API swiftrnn_status swiftrnn_model_multi_label(const swiftrnn_model *model,
+                                                        int *out_multi_label);
+
+/* The feature vector of text: the final hidden state of the last recurrent layer, the vector
+ * the head reads (bidirectional: the forward direction's then the backward's), D * hidden_size
+ * floats (D = 2 if bidirectional). *out_n = that size; capacity smaller: BUFFER_TOO_SMALL with
+ * *out_n set (out may be NULL with capacity 0 to ask). For sentiment and classifier models.
+ * NON_FINITE when a value is not finite. Thread-safe. Experimental, added in 0.3.0. */
+SWIFTRNN_API swiftrnn_status swiftrnn_embed(const swiftrnn_model *model, const char *text,
+                                            size_t text_len, float *out, size_t capacity,
+                                            size_t *out_n);
+
+/* swiftrnn_embed of count texts: row i (out[i * n ...]) is exactly what swiftrnn_embed gives
+ * for texts[i]. capacity counts floats (at least count * n, else BUFFER_TOO_SMALL with *out_n
+ * set); the rest as swiftrnn_classify_batch. Thread-safe. Experimental, added in 0.3.0. */
+SWIFTRNN_API swiftrnn_status swiftrnn_embed_batch(const swiftrnn_model *model,
+                                                  const char *const *texts,
+                                                  const size_t *text_lens, size_t count,
+                                                  int n_threads, float *out, size_t capacity,
+                                                  size_t *out_n);
 
 #ifdef __cplusplus
 }

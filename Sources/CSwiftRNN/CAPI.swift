@@ -229,7 +229,7 @@ public func swiftrnn_model_get_info(_ model: OpaquePointer?, _ info: UnsafeMutab
             throw .init(.invalidArgument, "info->struct_size is \(i.size); set it to sizeof(swiftrnn_model_info)")
         }
         let c = h.model.config
-        i.set(\.kind, c.kind == .sentiment ? SWIFTRNN_KIND_SENTIMENT : SWIFTRNN_KIND_CHARLM)
+        i.set(\.kind, c.kind == .sentiment ? SWIFTRNN_KIND_SENTIMENT : c.kind == .charlm ? SWIFTRNN_KIND_CHARLM : SWIFTRNN_KIND_CLASSIFIER)
         let cells: [CellKind: swiftrnn_cell] = [.lstm: SWIFTRNN_CELL_LSTM, .gru: SWIFTRNN_CELL_GRU,
                                                 .rnnTanh: SWIFTRNN_CELL_RNN_TANH, .rnnRelu: SWIFTRNN_CELL_RNN_RELU]
         i.set(\.cell, cells[c.cell]!)
@@ -266,6 +266,7 @@ public func swiftrnn_encode(_ model: OpaquePointer?, _ textPtr: UnsafePointer<CC
         let ids: [Int32]
         switch h.model {
         case let .sentiment(m): ids = m.encode(s)
+        case let .classifier(m): ids = m.encode(s)
         case let .charlm(m): ids = try m.table.encode(s)
         }
         outCount.pointee = ids.count
@@ -698,5 +699,167 @@ public func swiftrnn_log_likelihood(_ model: OpaquePointer?, _ textPtr: UnsafePo
         guard r.nats.isFinite else { throw .nonFinite("for this text (nats \(r.nats))") }
         outNats.pointee = r.nats
         outPredicted.pointee = r.predicted
+    }
+}
+
+// MARK: - Classifiers and features (experimental)
+
+/// A sentiment or classifier model as a classifier: its labels, whether multi-label, and its
+/// one-text and batch classification (a sentiment model: the one label "positive").
+private struct AnyClassifier {
+    let labels: [String]
+    let multiLabel: Bool
+    let one: (String) -> [Float]
+    let batch: ([String], Int) -> [Float]
+}
+
+private func classifier(_ p: OpaquePointer?) throws(SwiftRNNError) -> AnyClassifier {
+    let h = try modelHandle(p)
+    switch h.model {
+    case let .classifier(m):
+        return AnyClassifier(labels: m.labels, multiLabel: m.multiLabel, one: { m.classify($0) },
+                             batch: { m.classifyBatch($0, threads: $1) })
+    case let .sentiment(m):
+        return AnyClassifier(labels: ["positive"], multiLabel: true, one: { [m.score($0)] },
+                             batch: { m.scoreBatch($0, threads: $1) })
+    case .charlm:
+        throw .init(.wrongKind, "this is a charlm model; the call needs a classifier or sentiment model")
+    }
+}
+
+/// The texts of a batch call, checked as score_sentiment_batch checks them.
+private func batchTexts(_ texts: UnsafePointer<UnsafePointer<CChar>?>?, _ lens: UnsafePointer<Int>?, _ count: Int,
+                        _ threads: Int32) throws(SwiftRNNError) -> [String] {
+    guard count > 0 else { return [] }
+    guard let texts else { throw nullArgument("texts") }
+    guard let lens else { throw nullArgument("text_lens") }
+    guard threads >= 0 else { throw .init(.invalidArgument, "n_threads is \(threads); use 0 for all cores") }
+    var total = 0, longest = 0
+    for i in 0..<count {
+        let n = try size(lens[i], "text_lens[\(i)]")
+        total = total &+ n
+        longest = max(longest, n)
+    }
+    try ensureRoom(textBytes: longest, copies: min(Parallel.cores, threads == 0 ? Parallel.cores : Int(threads)),
+                   extra: total < 0 || total > Int.max / 4 ? Int.max : 2 * total)
+    var strings: [String] = []
+    strings.reserveCapacity(count)
+    for i in 0..<count {
+        if let p = texts[i] {
+            strings.append(try text(p, lens[i], "text_lens[\(i)]"))
+        } else {
+            guard lens[i] == 0 else { throw .init(.invalidArgument, "texts[\(i)] is NULL but text_lens[\(i)] is \(lens[i])") }
+            strings.append("")
+        }
+    }
+    return strings
+}
+
+/// Checks that `rows * width` floats fit in `capacity`, with `*outWidth = width` set first.
+private func checkRoom(rows: Int, width: Int, capacity: Int, _ outWidth: UnsafeMutablePointer<Int>,
+                       _ what: String) throws(SwiftRNNError) {
+    outWidth.pointee = width
+    let capacity = try size(capacity, "capacity")
+    let (need, o) = rows.multipliedReportingOverflow(by: width)
+    guard !o, capacity >= need else {
+        throw .init(.bufferTooSmall, "\(rows) x \(width) \(what) do not fit in a capacity of \(capacity)")
+    }
+}
+
+private func deliverFloats(_ v: [Float], _ out: UnsafeMutablePointer<Float>?, _ name: String, rows: Int,
+                           _ what: String) throws(SwiftRNNError) {
+    guard !v.isEmpty else { return }
+    guard let out else { throw nullArgument(name) }
+    v.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: v.count) }
+    if let first = v.firstIndex(where: { !$0.isFinite }) {
+        let width = v.count / max(1, rows)
+        throw .nonFinite(rows == 1 ? "for this text (\(what) \(v[first]))"
+                         : "for texts[\(first / max(1, width))] (its \(what) are NaN; rows without NaN are valid)")
+    }
+}
+
+@_cdecl("swiftrnn_classify")
+public func swiftrnn_classify(_ model: OpaquePointer?, _ textPtr: UnsafePointer<CChar>?, _ len: Int,
+                              _ out: UnsafeMutablePointer<Float>?, _ capacity: Int,
+                              _ outN: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let textPtr else { return fail(nullArgument("text")) }
+    guard let outN else { return fail(nullArgument("out_n_labels")) }
+    return guarded { () throws(SwiftRNNError) in
+        let c = try classifier(model)
+        try checkRoom(rows: 1, width: c.labels.count, capacity: capacity, outN, "probabilities")
+        guard out != nil else { throw nullArgument("out_probabilities") }
+        try ensureRoom(textBytes: try size(len, "text_len"))
+        try deliverFloats(c.one(try text(textPtr, len)), out, "out_probabilities", rows: 1, "probabilities")
+    }
+}
+
+@_cdecl("swiftrnn_classify_batch")
+public func swiftrnn_classify_batch(_ model: OpaquePointer?, _ texts: UnsafePointer<UnsafePointer<CChar>?>?,
+                                    _ lens: UnsafePointer<Int>?, _ count: Int, _ threads: Int32,
+                                    _ out: UnsafeMutablePointer<Float>?, _ capacity: Int,
+                                    _ outN: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let outN else { return fail(nullArgument("out_n_labels")) }
+    return guarded { () throws(SwiftRNNError) in
+        let c = try classifier(model)
+        let count = try size(count, "count")
+        try checkRoom(rows: count, width: c.labels.count, capacity: capacity, outN, "probabilities")
+        guard count > 0 else { return }
+        guard out != nil else { throw nullArgument("out_probabilities") }
+        let strings = try batchTexts(texts, lens, count, threads)
+        try deliverFloats(c.batch(strings, Int(threads)), out, "out_probabilities", rows: count, "probabilities")
+    }
+}
+
+@_cdecl("swiftrnn_model_label")
+public func swiftrnn_model_label(_ model: OpaquePointer?, _ index: Int32, _ out: UnsafeMutablePointer<CChar>?,
+                                 _ capacity: Int, _ outLen: UnsafeMutablePointer<Int>?,
+                                 _ outN: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let outLen else { return fail(nullArgument("out_len")) }
+    return guarded { () throws(SwiftRNNError) in
+        let c = try classifier(model)
+        let n = c.labels.count
+        outN?.pointee = n
+        guard index >= 0, Int(index) < n else { throw .invalid("index \(index) is outside the labels' 0 ..< \(n)") }
+        try deliver(Array(c.labels[Int(index)].utf8), out, capacity, outLen)
+    }
+}
+
+@_cdecl("swiftrnn_model_multi_label")
+public func swiftrnn_model_multi_label(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?) -> Int32 {
+    guard let out else { return fail(nullArgument("out_multi_label")) }
+    return guarded { () throws(SwiftRNNError) in out.pointee = try classifier(model).multiLabel ? 1 : 0 }
+}
+
+@_cdecl("swiftrnn_embed")
+public func swiftrnn_embed(_ model: OpaquePointer?, _ textPtr: UnsafePointer<CChar>?, _ len: Int,
+                           _ out: UnsafeMutablePointer<Float>?, _ capacity: Int,
+                           _ outN: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let textPtr else { return fail(nullArgument("text")) }
+    guard let outN else { return fail(nullArgument("out_n")) }
+    return guarded { () throws(SwiftRNNError) in
+        let m = try modelHandle(model).model
+        if case .charlm = m { _ = try classifier(model) }   // WRONG_KIND, before any size
+        try checkRoom(rows: 1, width: m.config.directions * m.config.hiddenSize, capacity: capacity, outN, "features")
+        guard out != nil else { throw nullArgument("out") }
+        try ensureRoom(textBytes: try size(len, "text_len"))
+        try deliverFloats(try m.embed(try text(textPtr, len)), out, "out", rows: 1, "features")
+    }
+}
+
+@_cdecl("swiftrnn_embed_batch")
+public func swiftrnn_embed_batch(_ model: OpaquePointer?, _ texts: UnsafePointer<UnsafePointer<CChar>?>?,
+                                 _ lens: UnsafePointer<Int>?, _ count: Int, _ threads: Int32,
+                                 _ out: UnsafeMutablePointer<Float>?, _ capacity: Int,
+                                 _ outN: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let outN else { return fail(nullArgument("out_n")) }
+    return guarded { () throws(SwiftRNNError) in
+        let m = try modelHandle(model).model
+        if case .charlm = m { _ = try classifier(model) }
+        let count = try size(count, "count")
+        try checkRoom(rows: count, width: m.config.directions * m.config.hiddenSize, capacity: capacity, outN, "features")
+        guard count > 0 else { return }
+        guard out != nil else { throw nullArgument("out") }
+        let strings = try batchTexts(texts, lens, count, threads)
+        try deliverFloats(try m.embedBatch(strings, threads: Int(threads)), out, "out", rows: count, "features")
     }
 }

@@ -2,11 +2,13 @@
 public enum Model: Sendable {
     case sentiment(SentimentModel)
     case charlm(CharLanguageModel)
+    case classifier(ClassifierModel)
 
     public var config: ModelConfig {
         switch self {
         case let .sentiment(m): return m.config
         case let .charlm(m): return m.config
+        case let .classifier(m): return m.config
         }
     }
 
@@ -14,6 +16,32 @@ public enum Model: Sendable {
         switch self {
         case let .sentiment(m): return m.weights
         case let .charlm(m): return m.weights
+        case let .classifier(m): return m.weights
+        }
+    }
+
+    /// The final hidden vector the head reads, for the many-to-one kinds (sentiment,
+    /// classifier): `D * hidden_size` floats; NaN values mean the weights overflow on this text.
+    /// A character model is WRONG_KIND.
+    public func embed(_ text: String) throws(SwiftRNNError) -> [Float] {
+        switch self {
+        case let .sentiment(m): return m.embeddings(batch: [m.encode(text)]).array
+        case let .classifier(m): return m.embeddings(batch: [m.encode(text)]).array
+        case .charlm: throw .init(.wrongKind, "this is a charlm model; embed needs a sentiment or classifier model")
+        }
+    }
+
+    /// `embed` of every text (rows one after another), each row the bits of `embed` alone.
+    public func embedBatch(_ texts: [String], threads: Int = 0, monitor: ProgressMonitor? = nil) throws(SwiftRNNError) -> [Float] {
+        let width = config.directions * config.hiddenSize
+        switch self {
+        case let .sentiment(m):
+            return SentimentModel.rowsOfBatch(texts, width: width, threads: threads, monitor: monitor, grouped: m.transposed != nil,
+                                              encode: m.encode, rows: { m.embeddings(batch: $0, monitor: monitor) })
+        case let .classifier(m):
+            return SentimentModel.rowsOfBatch(texts, width: width, threads: threads, monitor: monitor, grouped: m.transposed != nil,
+                                              encode: m.encode, rows: { m.embeddings(batch: $0, monitor: monitor) })
+        case .charlm: throw .init(.wrongKind, "this is a charlm model; embed needs a sentiment or classifier model")
         }
     }
 
@@ -36,6 +64,7 @@ public enum Model: Sendable {
         switch config.kind {
         case .sentiment: return .sentiment(try SentimentModel(config: config, weights: weights))
         case .charlm: return .charlm(try CharLanguageModel(config: config, weights: weights))
+        case .classifier: return .classifier(try ClassifierModel(config: config, weights: weights))
         }
     }
 

@@ -2,6 +2,9 @@
 public enum ModelKind: String, Sendable {
     case sentiment
     case charlm
+    /// A many-to-one text classifier with named labels (softmax or one sigmoid per label): the
+    /// sentiment model's tokenizer, encoder and head shape, with `labels.count` outputs.
+    case classifier
 }
 
 public struct ModelConfig: Sendable, Equatable {
@@ -24,6 +27,19 @@ public struct ModelConfig: Sendable, Equatable {
     public var trainedBy: String?
     /// The file's `format_version` (1 for a config made in memory).
     public var formatVersion = 1
+    /// `classifier`: the label names, one per output of the last head layer (empty otherwise).
+    public var labels: [String] = []
+    /// `classifier`: one sigmoid per label (multi-label) rather than a softmax over them.
+    public var multiLabel = false
+
+    /// The number of outputs of the last head layer the kind implies (charlm: the table).
+    public var outputCount: Int {
+        switch kind {
+        case .sentiment: return 1
+        case .charlm: return vocabSize
+        case .classifier: return labels.count
+        }
+    }
 
     public var directions: Int { bidirectional ? 2 : 1 }
 
@@ -61,7 +77,7 @@ public struct ModelConfig: Sendable, Equatable {
         }
         let kindText = try need("kind")
         guard let kind = ModelKind(rawValue: kindText) else {
-            throw .format("unknown model kind \(JSONWriter.quote(kindText)) (expected \"sentiment\" or \"charlm\")")
+            throw .format("unknown model kind \(JSONWriter.quote(kindText)) (expected \"sentiment\", \"charlm\" or \"classifier\")")
         }
         let cellText = try need("cell")
         guard let cell = CellKind(rawValue: cellText) else {
@@ -100,6 +116,27 @@ public struct ModelConfig: Sendable, Equatable {
         self.vocab = vocab
         self.description = m["description"]
         self.trainedBy = m["trained_by"]
+        if kind == .classifier {
+            let labelsText = try need("labels")
+            guard case let .array(items) = try JSONParser.parse(labelsText) else {
+                throw .format("model metadata 'labels' is not a JSON array")
+            }
+            var labels: [String] = []
+            for item in items {
+                guard let s = item.string, !s.isEmpty else { throw .format("model metadata 'labels' holds an entry that is not a non-empty string") }
+                labels.append(s)
+            }
+            guard Set(labels).count == labels.count else { throw .format("model metadata 'labels' names a label twice") }
+            let multi = m["multi_label"] ?? "false"
+            guard multi == "true" || multi == "false" else {
+                throw .format("model metadata 'multi_label' must be \"true\" or \"false\", not \(JSONWriter.quote(multi))")
+            }
+            multiLabel = multi == "true"
+            guard (multiLabel ? 1 : 2)...65536 ~= labels.count else {
+                throw .format("a \(multiLabel ? "multi-label" : "single-label") classifier needs \(multiLabel ? 1 : 2) to 65536 labels, not \(labels.count)")
+            }
+            self.labels = labels
+        }
         if kind == .charlm {
             guard !bidirectional else { throw .format("a charlm model must be unidirectional (it generates left to right)") }
             guard head.count == 1 else { throw .format("a charlm model has exactly one head layer (e.g. 'fc'), not \(head.count)") }
@@ -114,6 +151,10 @@ public struct ModelConfig: Sendable, Equatable {
             ("num_layers", String(numLayers)), ("bidirectional", bidirectional ? "true" : "false"),
             ("head", head.joined(separator: ",")), ("vocab", JSONWriter.array(vocab)),
         ]
+        if kind == .classifier {
+            m.append(("labels", JSONWriter.array(labels)))
+            m.append(("multi_label", multiLabel ? "true" : "false"))
+        }
         if let description { m.append(("description", description)) }
         if let trainedBy { m.append(("trained_by", trainedBy)) }
         return m

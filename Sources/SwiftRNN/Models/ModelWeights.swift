@@ -91,6 +91,11 @@ public struct ModelWeights: Sendable {
             }
             return values
         }
+        /// A bias may be absent (PyTorch's `bias=False` omits it): zeros, which is what the
+        /// layer computes without one (docs/model-format.md).
+        func bias(_ name: String, _ count: Int) throws(SwiftRNNError) -> FloatBuffer {
+            file[name] == nil ? FloatBuffer(count: count) : try tensor(name, [count])
+        }
         // Reject absurd totals before allocating: the header passed, but shapes could still ask
         // for more floats than the file holds only if they disagree with it, which `tensor`
         // refuses; this bound is on the config's own arithmetic.
@@ -98,7 +103,7 @@ public struct ModelWeights: Sendable {
         let V = c.vocabSize, E = c.embeddingDim, H = c.hiddenSize, D = c.directions, G = c.cell.gates
         let embeddingWeight = try tensor("embedding.weight", [V, E])
         embedding = Embedding(count: V, dimension: E, weight: embeddingWeight,
-                              paddingIndex: c.kind == .sentiment ? 0 : nil)
+                              paddingIndex: c.kind == .charlm ? nil : 0)
         var w: [RecurrentWeights] = []
         for layer in 0..<c.numLayers {
             let input = layer == 0 ? E : D * H
@@ -107,8 +112,8 @@ public struct ModelWeights: Sendable {
                 w.append(RecurrentWeights(
                     wIH: try tensor("rnn." + Recurrent.parameterName("weight_ih", layer: layer, reverse: r), [G * H, input]),
                     wHH: try tensor("rnn." + Recurrent.parameterName("weight_hh", layer: layer, reverse: r), [G * H, H]),
-                    bIH: try tensor("rnn." + Recurrent.parameterName("bias_ih", layer: layer, reverse: r), [G * H]),
-                    bHH: try tensor("rnn." + Recurrent.parameterName("bias_hh", layer: layer, reverse: r), [G * H])))
+                    bIH: try bias("rnn." + Recurrent.parameterName("bias_ih", layer: layer, reverse: r), G * H),
+                    bHH: try bias("rnn." + Recurrent.parameterName("bias_hh", layer: layer, reverse: r), G * H)))
             }
         }
         rnn = Recurrent(cell: c.cell, inputSize: E, hiddenSize: H, numLayers: c.numLayers,
@@ -123,10 +128,9 @@ public struct ModelWeights: Sendable {
                 throw .format("tensor '\(name).weight' has shape \(e.shape), expected [out, \(width)]")
             }
             let last = k == c.head.count - 1
-            let out = last ? (c.kind == .sentiment ? 1 : V) : e.shape[0]
+            let out = last ? c.outputCount : e.shape[0]
             let weight = try tensor(name + ".weight", [out, width])
-            let bias = try tensor(name + ".bias", [out])
-            layers.append(Linear(inFeatures: width, outFeatures: out, weight: weight, bias: bias))
+            layers.append(Linear(inFeatures: width, outFeatures: out, weight: weight, bias: try bias(name + ".bias", out)))
             width = out
         }
         head = layers

@@ -15,9 +15,20 @@ public final class SentimentModel: Sendable {
         self.config = config
         self.vocabulary = try Vocabulary(tokens: config.vocab)
         self.weights = weights
+        transposed = Self.rowKernelWeights(weights)
+    }
+
+    /// The row-kernel weights of a many-to-one model (nil when GEMMs serve it better).
+    static func rowKernelWeights(_ weights: ModelWeights) -> TransposedWeights? {
         let r = weights.rnn
-        transposed = r.hiddenSize <= 256 || !weights.int8Scales.isEmpty
+        return r.hiddenSize <= 256 || !weights.int8Scales.isEmpty
             ? TransposedWeights(r, half: weights.halfKind, int8Scales: weights.int8Scales) : nil
+    }
+
+    /// The final hidden vector of each id sequence that the head reads (`D * hidden` floats
+    /// per sequence, bidirectional: forward then backward), rows one after another.
+    public func embeddings(batch: [[Int32]], monitor: ProgressMonitor? = nil) -> FloatBuffer {
+        Self.features(weights, batch: batch, transposed: transposed, monitor: monitor)
     }
 
     public func encode(_ text: String) -> [Int32] { vocabulary.encode(text) }
@@ -36,7 +47,8 @@ public final class SentimentModel: Sendable {
 
     /// The classifier's forward pass, the one used for scoring and for training: ids ->
     /// embedding -> recurrent stack -> final hidden state of the last layer -> head -> one logit
-    /// per sequence. An empty sequence is scored as `[0]` (`<pad>`).
+    /// per sequence (`w.head.last.outFeatures` per sequence: the classifier kind runs this very
+    /// function). An empty sequence is scored as `[0]` (`<pad>`).
     ///
     /// Without a tape (scoring), embedding rows are looked up a chunk of steps at a time, so
     /// memory does not grow with the text (issue 12), and the per-step output of the last layer
@@ -45,6 +57,16 @@ public final class SentimentModel: Sendable {
     /// same kernel calls whatever the batch, so batching never changes a bit.
     public static func forward(_ w: ModelWeights, batch: [[Int32]], transposed: TransposedWeights? = nil,
                                tape: Tape? = nil, monitor: ProgressMonitor? = nil) -> FloatBuffer {
+        let feat = features(w, batch: batch, transposed: transposed, tape: tape, monitor: monitor)
+        return head(w, features: feat, rows: batch.count, tape: tape)
+    }
+
+    /// The encoder half of `forward`: ids -> embedding -> recurrent stack -> the final hidden
+    /// state of the last layer, `[batch, D * hidden]` (bidirectional: `torch.cat((hidden[-2],
+    /// hidden[-1]), dim=1)`). This is the vector the head reads (`swiftrnn_embed`). With a tape,
+    /// dropout is applied to it as the tape says.
+    public static func features(_ w: ModelWeights, batch: [[Int32]], transposed: TransposedWeights? = nil,
+                                tape: Tape? = nil, monitor: ProgressMonitor? = nil) -> FloatBuffer {
         let seqs = batch.map { $0.isEmpty ? [Vocabulary.padIndex] : $0 }
         let (packed, ids) = PackedBatch.of(seqs)
         let rnn = w.rnn, H = rnn.hiddenSize, D = rnn.directions, B = seqs.count
@@ -65,7 +87,16 @@ public final class SentimentModel: Sendable {
         for b in 0..<B {
             for d in 0..<D { f.slice((b * D + d) * H, H).copy(from: hN.slice((((rnn.numLayers - 1) * D + d) * B + b) * H, H)) }
         }
-        if let tape { tape.maskF = tape.dropout(&feat) }
+        if let tape {
+            tape.maskF = tape.dropout(&feat)
+            tape.batch = packed; tape.ids = ids; tape.output = out.output
+        }
+        return feat
+    }
+
+    /// The head half of `forward`: `rows` feature vectors -> Linear (ReLU Linear)* -> the last
+    /// layer's outputs, `[rows, out]`, one row at a time.
+    public static func head(_ w: ModelWeights, features feat: FloatBuffer, rows B: Int, tape: Tape? = nil) -> FloatBuffer {
         var acts = [feat], pre: [FloatBuffer] = []
         for (k, layer) in w.head.enumerated() {
             var z = FloatBuffer(count: B * layer.outFeatures)
@@ -78,9 +109,7 @@ public final class SentimentModel: Sendable {
             if k < w.head.count - 1 { Activation.relu(&z) }
             acts.append(z)
         }
-        if let tape {
-            tape.batch = packed; tape.ids = ids; tape.output = out.output; tape.acts = acts; tape.pre = pre
-        }
+        if let tape { tape.acts = acts; tape.pre = pre }
         return acts[acts.count - 1]
     }
 
@@ -171,14 +200,32 @@ public final class SentimentModel: Sendable {
     }
 
     private func scoreBatch(_ texts: [String], threads requested: Int, monitor: ProgressMonitor?) -> [Float] {
+        Self.rowsOfBatch(texts, width: 1, threads: requested, monitor: monitor, grouped: transposed != nil,
+                         encode: encode, rows: { Self.forward(weights, batch: $0, transposed: transposed, monitor: monitor) })
+            .map(Self.probability)
+    }
+
+    /// Runs `rows` (id sequences -> `width` floats per sequence) over every text, spread over
+    /// `threads` threads (0: all cores, capped at the cores), and returns the rows text after
+    /// text. Each text's row holds the bits `rows([encode(text)])` gives: `rows` must be
+    /// row-exact (the row kernels and a one-row-at-a-time head are).
+    ///
+    /// When `grouped` (the layers run on the row kernels, `TransposedWeights`, hidden size
+    /// <= 256) the texts are tokenized, sorted by length, and run `group` at a time through one
+    /// packed batch, so that four reviews share every load of `W_hh`
+    /// (`Kernels.matvecTransposedRows`). The kernels are row-identical, which is what keeps the
+    /// promise above; ParityTests checks it. Shared by the sentiment and classifier kinds.
+    static func rowsOfBatch(_ texts: [String], width: Int, threads requested: Int, monitor: ProgressMonitor?,
+                            grouped: Bool, encode: (String) -> [Int32], rows: ([[Int32]]) -> FloatBuffer) -> [Float] {
         let threads = requested <= 0 ? Parallel.cores : min(requested, Parallel.cores)
-        var out = [Float](repeating: 0, count: texts.count)
-        guard transposed != nil, texts.count > 1 else {
+        var out = [Float](repeating: 0, count: texts.count * width)
+        guard grouped, texts.count > 1 else {
             out.withUnsafeMutableBufferPointer { o in
                 let base = o.baseAddress!
                 Parallel.forEach(count: texts.count, threads: threads) { i in
                     if let monitor, monitor.poll() { return }
-                    base[i] = score(texts[i], monitor: monitor)
+                    let r = rows([encode(texts[i])])
+                    for j in 0..<width { base[i * width + j] = r[j] }
                     monitor?.advance(by: 1)
                 }
             }
@@ -202,12 +249,12 @@ public final class SentimentModel: Sendable {
             let order = ids.indices.sorted { ids[$0].count > ids[$1].count || (ids[$0].count == ids[$1].count && $0 < $1) }
             let groups = (order.count + group - 1) / group
             out.withUnsafeMutableBufferPointer { o in
-                let base = o.baseAddress! + start
+                let base = o.baseAddress! + start * width
                 Parallel.forEach(count: groups, threads: threads) { g in
                     if let monitor, monitor.poll() { return }
                     let members = order[(g * group)..<min(order.count, (g + 1) * group)]
-                    let logits = logits(batch: members.map { ids[$0] }, monitor: monitor)
-                    for (k, i) in members.enumerated() { base[i] = Self.probability(logits[k]) }
+                    let r = rows(members.map { ids[$0] })
+                    for (k, i) in members.enumerated() { for j in 0..<width { base[i * width + j] = r[k * width + j] } }
                     monitor?.advance(by: members.count)
                 }
             }

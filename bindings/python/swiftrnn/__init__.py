@@ -45,8 +45,8 @@ from __future__ import annotations
 
 import ctypes
 import os
-from ctypes import byref, c_char_p, c_double, c_float, c_int32, c_size_t
-from typing import Iterable, List, Optional, Tuple, Union
+from ctypes import byref, c_char_p, c_double, c_float, c_int, c_int32, c_size_t
+from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 from . import _lib
 from ._version import __version__
@@ -538,6 +538,110 @@ class Model:
         _check(watch.run(lambda: _lib.swiftrnn_score_sentiment_batch_ex(h.ptr, ptrs, lens, n,
                                                                          byref(bp), out)))
         return [float(x) for x in out[:n]]
+
+    # -- classifiers and features (experimental) --
+
+    @property
+    def labels(self) -> List[str]:
+        """The label names of a classifier, in the order of :meth:`classify`'s probabilities
+        (``swiftrnn_model_label``); a sentiment model has the one label ``"positive"``.
+        :class:`WrongKindError` for a character model. Experimental."""
+        h = self._handle()
+        labels = self.__dict__.get("_labels")
+        if labels is None:
+            n = c_size_t(0)
+            count = c_size_t(0)
+            st = _lib.swiftrnn_model_label(h.ptr, -1, None, 0, byref(n), byref(count))
+            if st != _lib.SWIFTRNN_ERR_INVALID_ARGUMENT:
+                _check(st)
+            labels = []
+            for k in range(count.value):
+                st = _lib.swiftrnn_model_label(h.ptr, k, None, 0, byref(n), None)
+                if st != _lib.SWIFTRNN_ERR_BUFFER_TOO_SMALL:
+                    _check(st)
+                buf = ctypes.create_string_buffer(n.value + 1)
+                _check(_lib.swiftrnn_model_label(h.ptr, k, buf, len(buf), byref(n), None))
+                labels.append(_decode(buf.raw[:n.value]))
+            self._labels = labels
+        return list(labels)
+
+    @property
+    def multi_label(self) -> bool:
+        """True when each label has its own sigmoid (multi-label; a sentiment model), False for
+        a softmax over the labels. Experimental."""
+        h = self._handle()
+        v = c_int(0)
+        _check(_lib.swiftrnn_model_multi_label(h.ptr, byref(v)))
+        return bool(v.value)
+
+    def classify(self, text: Text) -> Dict[str, float]:
+        """``{label: probability}`` for ``text``, in label order: a softmax over the labels
+        (single-label) or a sigmoid per label (multi-label). A sentiment model gives
+        ``{"positive": score(text)}``. :class:`WrongKindError` for a character model;
+        :class:`NonFiniteError` when the weights overflow. Thread-safe. Experimental."""
+        labels = self.labels
+        h = self._handle()
+        data = _to_bytes(text)
+        out = (c_float * len(labels))()
+        n = c_size_t(0)
+        _check(_lib.swiftrnn_classify(h.ptr, data, len(data), out, len(labels), byref(n)))
+        return {lab: float(out[k]) for k, lab in enumerate(labels)}
+
+    def classify_batch(self, texts: Iterable[Text], threads: int = 0):
+        """:meth:`classify` of many texts in one call: one row of probabilities per text, in
+        label order (each row exactly ``classify(texts[i])``'s values). A numpy array
+        ``[len(texts), len(labels)]`` when numpy is installed, else a list of lists.
+        Experimental."""
+        return self._rows("swiftrnn_classify_batch", texts, threads, len(self.labels))
+
+    def embed(self, text: Text):
+        """The feature vector of ``text``: the final hidden state the head reads (``D *
+        hidden_size`` floats; bidirectional: forward then backward). A list of floats.
+        For sentiment and classifier models; :class:`WrongKindError` for a character model.
+        Thread-safe. Experimental."""
+        h = self._handle()
+        data = _to_bytes(text)
+        width = self._feature_width()
+        out = (c_float * width)()
+        n = c_size_t(0)
+        _check(_lib.swiftrnn_embed(h.ptr, data, len(data), out, width, byref(n)))
+        return [float(x) for x in out[:n.value]]
+
+    def embed_batch(self, texts: Iterable[Text], threads: int = 0):
+        """:meth:`embed` of many texts: a numpy array ``[len(texts), D * hidden_size]`` when
+        numpy is installed, else a list of lists; row ``i`` is exactly ``embed(texts[i])``.
+        Experimental."""
+        if self.kind == "charlm":
+            h = self._handle()
+            n = c_size_t(0)
+            _check(_lib.swiftrnn_embed(h.ptr, b"", 0, None, 0, byref(n)))
+        return self._rows("swiftrnn_embed_batch", texts, threads, self._feature_width())
+
+    def _feature_width(self) -> int:
+        info = self.info
+        return (2 if info["bidirectional"] else 1) * info["hidden_size"]
+
+    def _rows(self, fn: str, texts, threads: int, width: int):
+        if isinstance(texts, (str, bytes, bytearray)):
+            raise TypeError(f"{fn[9:]} takes a list of texts, not one text")
+        h = self._handle()
+        blobs = [_to_bytes(t, "texts[i]") for t in texts]
+        if not isinstance(threads, int) or not 0 <= threads <= _INT32_MAX:
+            raise InvalidArgumentError(_lib.SWIFTRNN_ERR_INVALID_ARGUMENT,
+                                       f"threads must be an int >= 0, got {threads!r}")
+        n = len(blobs)
+        ptrs = (c_char_p * max(n, 1))(*blobs)
+        lens = (c_size_t * max(n, 1))(*[len(b) for b in blobs])
+        out = (c_float * max(n * width, 1))()
+        got = c_size_t(0)
+        _check(getattr(_lib, fn)(h.ptr, ptrs, lens, n, threads, out, n * width, byref(got)))
+        flat = [float(x) for x in out[:n * width]]
+        rows = [flat[i * width:(i + 1) * width] for i in range(n)]
+        try:
+            import numpy
+        except ImportError:
+            return rows
+        return numpy.array(rows, dtype=numpy.float32).reshape(n, width)
 
     # -- character language model --
 

@@ -48,7 +48,7 @@ __all__ = [
     "SWIFTRNN_ERR_UNSUPPORTED", "SWIFTRNN_ERR_WRONG_KIND", "SWIFTRNN_ERR_BUFFER_TOO_SMALL",
     "SWIFTRNN_ERR_OUT_OF_MEMORY", "SWIFTRNN_ERR_INTERNAL", "SWIFTRNN_ERR_NON_FINITE",
     "SWIFTRNN_ERR_CANCELLED", "swiftrnn_progress_fn", "swiftrnn_batch_params",
-    "SWIFTRNN_KIND_SENTIMENT", "SWIFTRNN_KIND_CHARLM",
+    "SWIFTRNN_KIND_SENTIMENT", "SWIFTRNN_KIND_CHARLM", "SWIFTRNN_KIND_CLASSIFIER",
     "SWIFTRNN_CELL_LSTM", "SWIFTRNN_CELL_GRU", "SWIFTRNN_CELL_RNN_TANH", "SWIFTRNN_CELL_RNN_RELU",
     "last_error", "status_string", "version",
 ]
@@ -86,7 +86,9 @@ STATUS_NAMES = {
 
 SWIFTRNN_KIND_SENTIMENT = 1
 SWIFTRNN_KIND_CHARLM = 2
-KIND_NAMES = {SWIFTRNN_KIND_SENTIMENT: "sentiment", SWIFTRNN_KIND_CHARLM: "charlm"}
+SWIFTRNN_KIND_CLASSIFIER = 3
+KIND_NAMES = {SWIFTRNN_KIND_SENTIMENT: "sentiment", SWIFTRNN_KIND_CHARLM: "charlm",
+              SWIFTRNN_KIND_CLASSIFIER: "classifier"}
 
 SWIFTRNN_CELL_LSTM = 1
 SWIFTRNN_CELL_GRU = 2
@@ -244,6 +246,23 @@ _FUNCTIONS = {
     "swiftrnn_log_likelihood": (swiftrnn_status,
                                 [swiftrnn_model_p, c_char_p, c_size_t, POINTER(c_double),
                                  _P_SIZE]),
+    # Experimental: classifiers and features
+    "swiftrnn_classify": (swiftrnn_status,
+                          [swiftrnn_model_p, c_char_p, c_size_t, POINTER(c_float), c_size_t,
+                           _P_SIZE]),
+    "swiftrnn_classify_batch": (swiftrnn_status,
+                                [swiftrnn_model_p, POINTER(c_char_p), _P_SIZE, c_size_t, c_int,
+                                 POINTER(c_float), c_size_t, _P_SIZE]),
+    "swiftrnn_model_label": (swiftrnn_status,
+                             [swiftrnn_model_p, c_int32, POINTER(c_char), c_size_t, _P_SIZE,
+                              _P_SIZE]),
+    "swiftrnn_model_multi_label": (swiftrnn_status, [swiftrnn_model_p, POINTER(c_int)]),
+    "swiftrnn_embed": (swiftrnn_status,
+                       [swiftrnn_model_p, c_char_p, c_size_t, POINTER(c_float), c_size_t,
+                        _P_SIZE]),
+    "swiftrnn_embed_batch": (swiftrnn_status,
+                             [swiftrnn_model_p, POINTER(c_char_p), _P_SIZE, c_size_t, c_int,
+                              POINTER(c_float), c_size_t, _P_SIZE]),
 }
 
 
