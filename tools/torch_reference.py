@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-__all__ = ["SentimentRNN", "CharRNN", "CharGRU"]
+__all__ = ["SentimentRNN", "TextClassifier", "CharRNN", "CharGRU"]
 
 
 class SentimentRNN(nn.Module):
@@ -63,6 +63,46 @@ class SentimentRNN(nn.Module):
         out = self.fc2(out)
         out = self.sigmoid(out)
         return out
+
+
+class TextClassifier(nn.Module):
+    """A many-to-one classifier with ``n_labels`` outputs (libswiftrnn's ``classifier`` kind):
+    the sentiment model's layers (embedding, packed recurrent layer, last hidden state, fc1,
+    ReLU, fc2) with a softmax over the labels, or a sigmoid per label when ``multi_label``.
+    ``bias=False`` drops every bias (recurrent and Linear); ``rnn_kw`` as in SentimentRNN
+    (e.g. num_layers, dropout, nonlinearity)."""
+
+    def __init__(self, vocab_size, embed_dim, rnn_hidden_size, fc_hidden_size, n_labels,
+                 rnn_cls=nn.LSTM, bidirectional=False, multi_label=False, bias=True, **rnn_kw):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+        self.is_lstm = rnn_cls is nn.LSTM
+        self.bidirectional = bidirectional
+        self.multi_label = multi_label
+        self.rnn = rnn_cls(embed_dim, rnn_hidden_size, batch_first=True,
+                           bidirectional=bidirectional, bias=bias, **rnn_kw)
+        D = 2 if bidirectional else 1
+        self.fc1 = nn.Linear(D * rnn_hidden_size, fc_hidden_size, bias=bias)
+        self.relu = nn.ReLU()
+        self.fc2 = nn.Linear(fc_hidden_size, n_labels, bias=bias)
+
+    def features(self, text, lengths):
+        """text [B, T], lengths [B] -> the final hidden state the head reads [B, D * hidden]."""
+        out = self.embedding(text)
+        out = nn.utils.rnn.pack_padded_sequence(out, lengths.cpu().numpy(),
+                                                enforce_sorted=False, batch_first=True)
+        if self.is_lstm:
+            _, (hidden, _) = self.rnn(out)
+        else:
+            _, hidden = self.rnn(out)
+        if self.bidirectional:
+            return torch.cat((hidden[-2, :, :], hidden[-1, :, :]), dim=1)
+        return hidden[-1, :, :]
+
+    def forward(self, text, lengths):
+        """-> probabilities [B, n_labels]."""
+        logits = self.fc2(self.relu(self.fc1(self.features(text, lengths))))
+        return torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=1)
 
 
 class CharRNN(nn.Module):

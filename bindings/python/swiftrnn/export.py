@@ -5,6 +5,11 @@ The two models of ch. 15 of Raschka et al., "Machine Learning with PyTorch and S
 * ``kind="sentiment"``: ``embedding`` -> ``rnn`` (LSTM/GRU/RNN, batch-first, optionally
   bidirectional, any number of layers) -> Linear layers (``fc1``, ``fc2``, ReLU between) -> sigmoid.
 * ``kind="charlm"``: ``embedding`` -> ``rnn`` -> one Linear ``fc`` with ``vocab_size`` outputs.
+* ``kind="classifier"``: the sentiment layers with one output per label (``--labels``), a
+  softmax over them or (``--multi-label``) a sigmoid each.
+
+``bias=False`` layers (no bias tensors) export as they are (the loader reads zeros), and
+``dropout`` is a training-only setting that the state_dict does not carry.
 
 The architecture is inferred from the ``state_dict``'s names and shapes, so a
 ``torch.save(model.state_dict(), path)`` file exports as is::
@@ -13,6 +18,8 @@ The architecture is inferred from the ``state_dict``'s names and shapes, so a
         --out model.safetensors [--dtype F16] [--nonlinearity relu]
     python -m swiftrnn.export --kind charlm --state-dict model.pt --chars chars.json \\
         --out model.safetensors
+    python -m swiftrnn.export --kind classifier --state-dict model.pt --vocab vocab.json \\
+        --labels labels.json [--multi-label] --out model.safetensors
 
 This module needs only the standard library; reading a ``.pt`` file imports torch (lazily).
 """
@@ -34,6 +41,7 @@ __all__ = [
     "write_safetensors",
     "export_sentiment",
     "export_charlm",
+    "export_classifier",
     "infer_architecture",
     "load_state_dict",
     "main",
@@ -310,7 +318,7 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
             m = _RNN_RE.match(name)
             if not m:
                 raise ValueError(f"unexpected recurrent tensor {name!r} (projections "
-                                 "(proj_size) and bias=False are not supported)")
+                                 "(proj_size) are not supported)")
             layers.add(int(m.group(2)))
     num_layers = len([n for n in shapes if re.fullmatch(r"rnn\.weight_ih_l\d+", n)])
     if sorted(layers) != list(range(num_layers)):
@@ -329,8 +337,9 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
             }
             for n, s in want.items():
                 if n not in shapes:
-                    raise ValueError(f"missing {n!r} (expected shape {s}; bias=False is not "
-                                     "supported)")
+                    if n.startswith("rnn.bias_"):
+                        continue                  # bias=False: the loader reads zeros
+                    raise ValueError(f"missing {n!r} (expected shape {s})")
                 if shapes[n] != s:
                     raise ValueError(f"{n} has shape {shapes[n]}, expected {s}"
                                      + (" (input size must equal embedding_dim)"
@@ -353,10 +362,9 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
         if p in prefixes:
             continue
         w, b = shapes.get(p + ".weight"), shapes.get(p + ".bias")
-        if w is None or b is None:
-            raise ValueError(f"Linear layer {p!r} needs both {p}.weight and {p}.bias "
-                             "(bias=False is not supported)")
-        if len(w) != 2 or b != [w[0]]:
+        if w is None:
+            raise ValueError(f"Linear layer {p!r} has {p}.bias but no {p}.weight")
+        if len(w) != 2 or (b is not None and b != [w[0]]):
             raise ValueError(f"{p}.weight {w} / {p}.bias {b} are not a Linear layer's shapes")
         prefixes[p] = (w[0], w[1])
     if not prefixes:
@@ -450,8 +458,28 @@ def _check_duplicates(items: List[str], what: str) -> None:
 # export
 # ---------------------------------------------------------------------------------------------
 
+def _validate_labels(labels: Sequence[str], n_out: int, multi_label: bool) -> List[str]:
+    if isinstance(labels, (str, bytes)):
+        raise ValueError("labels must be a list of label names, not one string")
+    labels = list(labels)
+    for i, t in enumerate(labels):
+        if not isinstance(t, str) or not t:
+            raise ValueError(f"labels[{i}] is {t!r}, not a non-empty string")
+        _check_scalar_string(t, f"labels[{i}]")
+    if len(labels) != n_out:
+        raise ValueError(f"there are {len(labels)} labels but the last Linear layer has {n_out} "
+                         "outputs: they must match")
+    if len(labels) < (1 if multi_label else 2):
+        raise ValueError("a single-label classifier needs at least 2 labels (a softmax over one "
+                         "label is always 1); pass multi_label=True (--multi-label) for one "
+                         "sigmoid per label")
+    _check_duplicates(labels, "labels")
+    return labels
+
+
 def _export(kind: str, state_dict, table: List[str], out_path, dtype: str,
-            description: Optional[str], nonlinearity: Optional[str]) -> Dict[str, str]:
+            description: Optional[str], nonlinearity: Optional[str],
+            labels: Optional[Sequence[str]] = None, multi_label: bool = False) -> Dict[str, str]:
     if dtype not in _WEIGHT_DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(_WEIGHT_DTYPES)}, got {dtype!r}")
     sd = _normalize_state_dict(state_dict)
@@ -470,8 +498,13 @@ def _export(kind: str, state_dict, table: List[str], out_path, dtype: str,
                              f"{arch['head_shapes'][0][0]} outputs, expected vocab_size "
                              f"{arch['vocab_size']}")
         table = _validate_chars(table, arch["vocab_size"])
+    elif kind == "classifier":
+        if labels is None:
+            raise ValueError("a classifier needs its labels (a list of names, one per output)")
+        labels = _validate_labels(labels, arch["head_shapes"][-1][0], bool(multi_label))
+        table = _validate_sentiment_vocab(table, arch["vocab_size"])
     else:
-        raise ValueError(f"kind must be 'sentiment' or 'charlm', got {kind!r}")
+        raise ValueError(f"kind must be 'sentiment', 'charlm' or 'classifier', got {kind!r}")
     if description is not None and not isinstance(description, str):
         raise ValueError("description must be a string")
 
@@ -488,6 +521,9 @@ def _export(kind: str, state_dict, table: List[str], out_path, dtype: str,
         ("head", ",".join(arch["head"])),
         ("vocab", json.dumps(table, ensure_ascii=False, separators=(",", ":"))),
     ])
+    if kind == "classifier":
+        metadata["labels"] = json.dumps(labels, ensure_ascii=False, separators=(",", ":"))
+        metadata["multi_label"] = "true" if multi_label else "false"
     if description is not None:
         metadata["description"] = description
 
@@ -500,6 +536,8 @@ def _export(kind: str, state_dict, table: List[str], out_path, dtype: str,
     for p in arch["head"]:
         names += [p + ".weight", p + ".bias"]
     extra = [n for n in sd if n not in set(names)]
+    # bias=False (nn.LSTM/GRU/RNN, nn.Linear): the bias is not written; the loader reads zeros.
+    names = [n for n in names if n in sd]
     if extra:      # infer_architecture already refuses these; keep the invariant explicit
         raise ValueError(f"unexpected tensors: {', '.join(extra)}")
 
@@ -537,6 +575,19 @@ def export_sentiment(state_dict, vocab: Sequence[str], out_path, dtype: str = "F
     state_dict cannot tell; default tanh. Returns the metadata written.
     """
     return _export("sentiment", state_dict, vocab, out_path, dtype, description, nonlinearity)
+
+
+def export_classifier(state_dict, vocab: Sequence[str], labels: Sequence[str], out_path,
+                      multi_label: bool = False, dtype: str = "F32",
+                      description: Optional[str] = None, nonlinearity: Optional[str] = None
+                      ) -> Dict[str, str]:
+    """Export a many-to-one text classifier: the sentiment model's layers (Embedding -> RNN ->
+    Linear (ReLU Linear)*) whose last Linear layer has one output per label. ``labels`` names
+    them in output order; ``multi_label`` picks a sigmoid per label instead of a softmax over
+    them. The rest as export_sentiment. Returns the metadata written.
+    """
+    return _export("classifier", state_dict, vocab, out_path, dtype, description, nonlinearity,
+                   labels=labels, multi_label=multi_label)
 
 
 def export_charlm(state_dict, chars: Sequence[str], out_path, dtype: str = "F32",
@@ -613,13 +664,17 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
         prog="python -m swiftrnn.export",
         description="Export a PyTorch state_dict of the book's ch. 15 models to a libswiftrnn "
                     "model file (safetensors).")
-    ap.add_argument("--kind", required=True, choices=["sentiment", "charlm"])
+    ap.add_argument("--kind", required=True, choices=["sentiment", "charlm", "classifier"])
     ap.add_argument("--state-dict", required=True, metavar="MODEL.pt",
                     help="file written by torch.save(model.state_dict(), path)")
     ap.add_argument("--vocab", metavar="VOCAB.json",
                     help="sentiment: JSON list of tokens in index order ('<pad>', '<unk>', ...)")
     ap.add_argument("--chars", metavar="CHARS.json",
                     help="charlm: JSON list of characters in index order")
+    ap.add_argument("--labels", metavar="LABELS.json",
+                    help="classifier: JSON list of label names, one per output of the last layer")
+    ap.add_argument("--multi-label", action="store_true",
+                    help="classifier: a sigmoid per label (default: a softmax over the labels)")
     ap.add_argument("--out", required=True, metavar="MODEL.safetensors")
     ap.add_argument("--dtype", default="F32", choices=list(_WEIGHT_DTYPES))
     ap.add_argument("--nonlinearity", choices=["tanh", "relu"],
@@ -630,7 +685,12 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
                          "unpickling runs code from the file, so only for files you made")
     args = ap.parse_args(None if argv is None else list(argv))
 
-    if args.kind == "sentiment":
+    if args.kind != "classifier" and (args.labels or args.multi_label):
+        ap.error("--labels and --multi-label are for --kind classifier")
+    if args.kind == "classifier":
+        if not args.vocab or not args.labels or args.chars:
+            ap.error("--kind classifier needs --vocab and --labels (and not --chars)")
+    elif args.kind == "sentiment":
         if not args.vocab or args.chars:
             ap.error("--kind sentiment needs --vocab (and not --chars)")
     else:
@@ -638,7 +698,13 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
             ap.error("--kind charlm needs --chars (and not --vocab)")
     try:
         sd = load_state_dict(args.state_dict, trust_pickle=args.trust_pickle)
-        if args.kind == "sentiment":
+        if args.kind == "classifier":
+            table = _load_json_list(args.vocab, "vocab")
+            labels = _load_json_list(args.labels, "labels")
+            md = export_classifier(sd, table, labels, args.out, multi_label=args.multi_label,
+                                   dtype=args.dtype, description=args.description,
+                                   nonlinearity=args.nonlinearity)
+        elif args.kind == "sentiment":
             table = _load_json_list(args.vocab, "vocab")
             md = export_sentiment(sd, table, args.out, dtype=args.dtype,
                                   description=args.description, nonlinearity=args.nonlinearity)
@@ -653,6 +719,8 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     print(f"wrote {args.out}: {md['kind']} {md['cell']} {md['num_layers']} layer(s){bi}, "
           f"vocab {md['vocab_size']}, embedding {md['embedding_dim']}, hidden "
           f"{md['hidden_size']}, head {md['head']}, {args.dtype}"
+          + (f", labels {md['labels']}{' (multi-label)' if args.multi_label else ''}"
+             if args.kind == "classifier" else "")
           + (f" (max weight error {md['int8_max_weight_error']})" if args.dtype == "I8" else ""))
     return 0
 
