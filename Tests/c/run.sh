@@ -38,6 +38,8 @@ check "abi_check builds and runs" bash -c "$(declare -f build); build Tests/c/ab
 check "api_test" bash -c "$(declare -f build); build Tests/c/api_test.c -o $TMP/api && $TMP/api $FIX"
 check "state_test (issue 15: generator feed/save/load/logits, sampling controls)" bash -c \
   "$(declare -f build); build Tests/c/state_test.c -o $TMP/state && SWIFT_BACKTRACE=enable=no $TMP/state $FIX"
+check "classify_test (issue 15: classifiers and features equal PyTorch, batches bit-identical)" bash -c \
+  "$(declare -f build); build Tests/c/classify_test.c -o $TMP/classify && SWIFT_BACKTRACE=enable=no $TMP/classify $FIX"
 check "reliability_test (issue 12: FIFO, truncation, SIZE_MAX, NaN, host OpenBLAS, cancellation)" bash -c \
   "$(declare -f build); build -D_GNU_SOURCE Tests/c/reliability_test.c -o $TMP/rel -ldl -lpthread && SWIFT_BACKTRACE=enable=no $TMP/rel $FIX $TMP"
 
