@@ -326,6 +326,9 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
                          f"{sorted(layers)}")
     D = 2 if bidirectional else 1
     G = gates
+    # bias=False drops every bias of the module; a state_dict with some but not all is truncated.
+    rnn_biases = [n for n in shapes if n.startswith("rnn.bias_")]
+    has_bias = bool(rnn_biases)
     for k in range(num_layers):
         in_k = embedding_dim if k == 0 else D * hidden
         for sfx in (["", "_reverse"] if bidirectional else [""]):
@@ -337,9 +340,12 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
             }
             for n, s in want.items():
                 if n not in shapes:
-                    if n.startswith("rnn.bias_"):
+                    if n.startswith("rnn.bias_") and not has_bias:
                         continue                  # bias=False: the loader reads zeros
-                    raise ValueError(f"missing {n!r} (expected shape {s})")
+                    raise ValueError(f"missing {n!r} (expected shape {s}"
+                                     + ("; a recurrent module has all its biases or, with "
+                                        "bias=False, none" if n.startswith("rnn.bias_") else "")
+                                     + ")")
                 if shapes[n] != s:
                     raise ValueError(f"{n} has shape {shapes[n]}, expected {s}"
                                      + (" (input size must equal embedding_dim)"
