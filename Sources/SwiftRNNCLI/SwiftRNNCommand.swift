@@ -212,6 +212,9 @@ struct Inspect: ParsableCommand {
         print("num_layers:    \(c.numLayers)")
         print("bidirectional: \(c.bidirectional)")
         print("head:          \(c.head.joined(separator: ", "))")
+        if c.kind == .classifier {
+            print("labels:        \(c.labels.map { JSONWriter.quote($0) }.joined(separator: " "))\(c.multiLabel ? " (multi-label)" : "")")
+        }
         if let d = c.description { print("description:   \(d)") }
         if let t = c.trainedBy { print("trained_by:    \(t)") }
         let shown = c.vocab.prefix(12).map { JSONWriter.quote($0) }.joined(separator: " ")

@@ -97,4 +97,15 @@ final class ClassifierTests: XCTestCase {
         guard case let .classifier(c) = asClassifier, case let .sentiment(s) = one else { return XCTFail() }
         XCTAssertEqual(c.classify("a great film"), [s.score("a great film")])
     }
+
+    func testOverflowingClassifierIsNaN() throws {
+        let model = try Model.load(path: fixturePath("models/classifier_rnn_tanh_nobias.safetensors"))
+        var w = model.weights
+        for k in w.head.indices { w.head[k].weight = FloatBuffer(w.head[k].weight.array.map { $0 * 1e30 }) }
+        guard case let .classifier(c) = try Model.make(config: model.config, weights: w) else { return XCTFail() }
+        XCTAssertTrue(c.classify("a great film").allSatisfy { $0.isNaN })
+        let rows = c.classifyBatch(["a great film", ""], threads: 1)
+        XCTAssertTrue(rows.allSatisfy { $0.isNaN })
+        XCTAssertTrue(try Model.classifier(c).embed("a great film").allSatisfy { $0.isFinite })
+    }
 }

@@ -386,6 +386,10 @@ def _inspect(pos, v) -> None:
              f"num_layers:    {info['num_layers']}",
              f"bidirectional: {'true' if info['bidirectional'] else 'false'}",
              f"head:          {', '.join(meta['head'].split(','))}"]
+    if kind == "classifier":
+        labels = json.loads(meta["labels"])
+        lines.append(f"labels:        {' '.join(_json_quote(t) for t in labels)}"
+                     + (" (multi-label)" if meta.get("multi_label") == "true" else ""))
     if "description" in meta:
         lines.append(f"description:   {meta['description']}")
     if "trained_by" in meta:

@@ -162,6 +162,13 @@ def test_export_bias_free(tmp_path):
         export_classifier(bad, VOCAB, ["x", "y", "z"], p)
 
 
+def test_export_refuses_proj_size(tmp_path):
+    sd = classifier_sd()
+    sd["rnn.weight_hr_l0"] = _rand([3, 5])
+    with pytest.raises(ValueError, match="proj_size"):
+        export_classifier(sd, VOCAB, ["x", "y", "z"], tmp_path / "p.safetensors")
+
+
 def _run_export(*args):
     env = dict(os.environ)
     env["PYTHONPATH"] = PYROOT + os.pathsep + env.get("PYTHONPATH", "")

@@ -67,7 +67,9 @@ CASES = [
     ("inspect-option-first", ["inspect", "--", LM], b"", 0),
     *[(f"inspect-fixture-{f}", ["inspect", os.path.join(FIX, f)], b"", 0)
       for f in ("charlm_gru2.safetensors", "sentiment_lstm_uni.bf16.safetensors",
-                "sentiment_rnn_tanh_uni.safetensors", "sentiment_keyword_trained.safetensors")],
+                "sentiment_rnn_tanh_uni.safetensors", "sentiment_keyword_trained.safetensors",
+                "classifier_lstm_bi_3class.safetensors",
+                "classifier_gru_multilabel_nobias.safetensors")],
     # score
     ("score-args", ["score", SENT, "A great film", "A dull film", LONG], b"", 0),
     ("score-threads-after-text", ["score", SENT, "A great film", "--threads", "2", "Dull."],

@@ -21,8 +21,8 @@ REPO = os.path.dirname(os.path.dirname(PYROOT))
 FIXTURES = os.path.join(REPO, "Tests", "SwiftRNNTests", "Fixtures")
 sys.path.insert(0, PYROOT)
 
-from swiftrnn.export import (export_charlm, export_sentiment, infer_architecture,  # noqa: E402
-                             write_safetensors)
+from swiftrnn.export import (export_charlm, export_classifier, export_sentiment,  # noqa: E402
+                             infer_architecture, write_safetensors)
 
 SIZES = {"I8": 1, "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4}
 FMT = {"I8": "b", "F64": "d", "F32": "f", "F16": "e", "I64": "q", "I32": "i"}
@@ -172,9 +172,14 @@ def test_fixture_models_infer_and_reexport_identically(path, tmp_path):
     assert ",".join(arch["head"]) == meta["head"]
     # Exporting the values read back gives the very same file (F16/BF16 values are exact).
     dtype = next(iter(tensors.values()))[0]
-    fn = export_sentiment if meta["kind"] == "sentiment" else export_charlm
     out = tmp_path / "re.safetensors"
-    fn(sd, json.loads(meta["vocab"]), out, dtype=dtype, description=meta.get("description"))
+    if meta["kind"] == "classifier":
+        export_classifier(sd, json.loads(meta["vocab"]), json.loads(meta["labels"]), out,
+                          multi_label=meta["multi_label"] == "true", dtype=dtype,
+                          description=meta.get("description"))
+    else:
+        fn = export_sentiment if meta["kind"] == "sentiment" else export_charlm
+        fn(sd, json.loads(meta["vocab"]), out, dtype=dtype, description=meta.get("description"))
     with open(path, "rb") as a, open(out, "rb") as b:
         assert a.read() == b.read()
 
