@@ -42,6 +42,8 @@ final class ClassifierTests: XCTestCase {
         let w = model.weights
         XCTAssertTrue(w.rnn.weights.allSatisfy { $0.bIH.array.allSatisfy { $0 == 0 } && $0.bHH.array.allSatisfy { $0 == 0 } })
         XCTAssertTrue(w.head.allSatisfy { $0.bias.array.allSatisfy { $0 == 0 } })
+        // PyTorch's count: no biases (GRU 8 -> 6: 3*6*8 + 3*6*6; fc1 12 -> 5; fc2 5 -> 4; 136 x 8).
+        XCTAssertEqual(w.parameterCount, 136 * 8 + 3 * 6 * 8 + 3 * 6 * 6 + 5 * 6 + 4 * 5)
         // The library's writer writes the zeros; the file reads back to the same results.
         let again = try model.serialize().withUnsafeBytes { try Model.load(bytes: $0) }
         guard case let .classifier(a) = model, case let .classifier(b) = again else { return XCTFail() }
@@ -104,7 +106,7 @@ final class ClassifierTests: XCTestCase {
         for k in w.head.indices { w.head[k].weight = FloatBuffer(w.head[k].weight.array.map { $0 * 1e30 }) }
         guard case let .classifier(c) = try Model.make(config: model.config, weights: w) else { return XCTFail() }
         XCTAssertTrue(c.classify("a great film").allSatisfy { $0.isNaN })
-        let rows = c.classifyBatch(["a great film", ""], threads: 1)
+        let rows = c.classifyBatch(["a great film", "a great film"], threads: 1)
         XCTAssertTrue(rows.allSatisfy { $0.isNaN })
         XCTAssertTrue(try Model.classifier(c).embed("a great film").allSatisfy { $0.isFinite })
     }

@@ -10,6 +10,9 @@ public struct ModelWeights: Sendable {
     /// float or half file). The matrices themselves hold `q * scale` in float; inference keeps
     /// them int8 (`QuantizedMatrix`).
     public var int8Scales: [String: FloatBuffer] = [:]
+    /// How many bias values the file left out (`bias=False`; held as zeros): not parameters
+    /// of the model the file describes, so `parameterCount` leaves them out.
+    public var absentBiasCount = 0
 
     public init(embedding: Embedding, rnn: Recurrent, head: [Linear], halfKind: HalfKind? = nil) {
         self.embedding = embedding; self.rnn = rnn; self.head = head; self.halfKind = halfKind
@@ -46,7 +49,7 @@ public struct ModelWeights: Sendable {
 
     public var parameterCount: Int {
         embedding.weight.count + rnn.weights.reduce(0) { $0 + $1.wIH.count + $1.wHH.count + $1.bIH.count + $1.bHH.count }
-            + head.reduce(0) { $0 + $1.weight.count + $1.bias.count }
+            + head.reduce(0) { $0 + $1.weight.count + $1.bias.count } - absentBiasCount
     }
 
     /// Reads every tensor the config names with the exact shape it implies; refuses missing and
@@ -93,8 +96,10 @@ public struct ModelWeights: Sendable {
         }
         /// A bias may be absent (PyTorch's `bias=False` omits it): zeros, which is what the
         /// layer computes without one (docs/model-format.md).
+        var absent = 0
         func bias(_ name: String, _ count: Int) throws(SwiftRNNError) -> FloatBuffer {
-            file[name] == nil ? FloatBuffer(count: count) : try tensor(name, [count])
+            guard file[name] != nil else { absent += count; return FloatBuffer(count: count) }
+            return try tensor(name, [count])
         }
         // Reject absurd totals before allocating: the header passed, but shapes could still ask
         // for more floats than the file holds only if they disagree with it, which `tensor`
@@ -136,6 +141,7 @@ public struct ModelWeights: Sendable {
         head = layers
         halfKind = dtypes == [.f16] ? .f16 : dtypes == [.bf16] ? .bf16 : nil
         int8Scales = scalesByName
+        absentBiasCount = absent
         if dtypes.contains(.i8) && c.formatVersion < 2 {
             throw .format("the file has int8 tensors but says format_version \(c.formatVersion) (int8 needs 2)")
         }

@@ -25,6 +25,14 @@ the same methods while open. Sampling controls (``stop``, ``repetition_penalty``
 ``sample_ex``, ``stream`` and ``generator`` (docs/c-api.md defines them).
 ``Model.characters`` is a character model's table, the order of ``logits()``.
 
+Classifiers (experimental): a ``classifier`` model (``python -m swiftrnn.export --kind
+classifier --labels labels.json [--multi-label]``) gives ``m.classify(text) -> {label:
+probability}`` (softmax, or a sigmoid per label when ``m.multi_label``), ``m.labels``, and
+``m.classify_batch(texts)``; ``m.embed(text)`` is the final hidden vector the head reads (also
+for sentiment models, which classify as the one label ``"positive"``), ``m.embed_batch(texts)``
+its rows. The batch forms return numpy arrays when numpy is installed, lists of lists otherwise,
+and each row is exactly the single call's values.
+
 Text arguments are ``str`` (encoded as UTF-8; lone surrogates become ``?``) or ``bytes``
 (passed as is; invalid UTF-8 is replaced by U+FFFD in the library).
 

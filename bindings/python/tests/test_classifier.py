@@ -247,6 +247,7 @@ def test_torch_round_trip_classifier_cli(tmp_path, cell, multi, bias):
         feats = model.features(padded, lengths).tolist()
     with swiftrnn.load(out) as m:
         assert m.labels == labels and m.multi_label is multi
+        assert m.info["n_parameters"] == sum(p.numel() for p in model.parameters())
         for t, w, f in zip(TEXTS, want, feats):
             assert list(m.classify(t).values()) == pytest.approx(w, abs=1e-5)
             assert m.embed(t) == pytest.approx(f, abs=1e-5)
