@@ -509,7 +509,8 @@ SWIFTRNN_API swiftrnn_status swiftrnn_model_multi_label(const swiftrnn_model *mo
 
 /* The feature vector of text: the final hidden state of the last recurrent layer, the vector
  * the head reads (bidirectional: the forward direction's then the backward's), D * hidden_size
- * floats (D = 2 if bidirectional). *out_n = that size; capacity smaller: BUFFER_TOO_SMALL with
+ * floats (D = 2 if bidirectional; D * proj_size for an LSTM with a projection,
+ * docs/model-format.md). *out_n = that size; capacity smaller: BUFFER_TOO_SMALL with
  * *out_n set (out may be NULL with capacity 0 to ask). For sentiment and classifier models.
  * NON_FINITE when a value is not finite. Thread-safe. Experimental, added in 0.3.0. */
 SWIFTRNN_API swiftrnn_status swiftrnn_embed(const swiftrnn_model *model, const char *text,

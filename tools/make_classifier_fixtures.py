@@ -17,7 +17,8 @@ reviews and collate (the book's pipeline) and writes, under Tests/SwiftRNNTests/
 
 Variants: a 3-class softmax LSTM (bidirectional, 2 layers, dropout=0.5: inference ignores it),
 a 4-label multi-label GRU with bias=False everywhere (recurrent and Linear), a 3-class RNN-tanh
-with bias=False, and a 2-label multi-label LSTM with bias=False. It does not touch the
+with bias=False, a 2-label multi-label LSTM with bias=False, and two LSTMs with proj_size
+(hidden 6 projected to 4, bidirectional, 2 layers; to 3, bias=False, multi-label). It does not touch the
 fixtures make_fixtures.py writes.
 """
 
@@ -44,6 +45,10 @@ VARIANTS = [
      True, False, {}),
     ("classifier_rnn_tanh_nobias", nn.RNN, False, ["a", "b", "c"], False, False, {}),
     ("classifier_lstm_multilabel_nobias", nn.LSTM, False, ["funny", "sad"], True, False, {}),
+    ("classifier_lstm_proj_bi", nn.LSTM, True, ["x", "y", "z"], False, True,
+     dict(num_layers=2, proj_size=4)),
+    ("classifier_lstm_proj_multilabel_nobias", nn.LSTM, False, ["p", "q"], True, False,
+     dict(proj_size=3)),
 ]
 
 

@@ -40,7 +40,8 @@ class SentimentRNN(nn.Module):
         self.rnn = rnn_cls(embed_dim, rnn_hidden_size, batch_first=True,
                            bidirectional=bidirectional, **rnn_kw)
         D = 2 if bidirectional else 1
-        self.fc1 = nn.Linear(D * rnn_hidden_size, fc_hidden_size)
+        state = rnn_kw.get("proj_size") or rnn_hidden_size      # nn.LSTM(proj_size=P): h has P
+        self.fc1 = nn.Linear(D * state, fc_hidden_size)
         self.relu = nn.ReLU()
         self.fc2 = nn.Linear(fc_hidden_size, 1)
         self.sigmoid = nn.Sigmoid()
@@ -82,7 +83,8 @@ class TextClassifier(nn.Module):
         self.rnn = rnn_cls(embed_dim, rnn_hidden_size, batch_first=True,
                            bidirectional=bidirectional, bias=bias, **rnn_kw)
         D = 2 if bidirectional else 1
-        self.fc1 = nn.Linear(D * rnn_hidden_size, fc_hidden_size, bias=bias)
+        state = rnn_kw.get("proj_size") or rnn_hidden_size      # nn.LSTM(proj_size=P): h has P
+        self.fc1 = nn.Linear(D * state, fc_hidden_size, bias=bias)
         self.relu = nn.ReLU()
         self.fc2 = nn.Linear(fc_hidden_size, n_labels, bias=bias)
 

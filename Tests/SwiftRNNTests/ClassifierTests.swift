@@ -6,7 +6,8 @@ import XCTest
 /// fixtures of tools/make_classifier_fixtures.py.
 final class ClassifierTests: XCTestCase {
     static let fixtures = ["classifier_lstm_bi_3class", "classifier_gru_multilabel_nobias",
-                           "classifier_rnn_tanh_nobias", "classifier_lstm_multilabel_nobias"]
+                           "classifier_rnn_tanh_nobias", "classifier_lstm_multilabel_nobias",
+                           "classifier_lstm_proj_bi", "classifier_lstm_proj_multilabel_nobias"]
 
     func testClassifierFixturesMatchPyTorch() throws {
         for name in Self.fixtures {
@@ -109,5 +110,30 @@ final class ClassifierTests: XCTestCase {
         let rows = c.classifyBatch(["a great film", "a great film"], threads: 1)
         XCTAssertTrue(rows.allSatisfy { $0.isNaN })
         XCTAssertTrue(try Model.classifier(c).embed("a great film").allSatisfy { $0.isFinite })
+    }
+
+    func testProjSizeIsForManyToOneLSTMs() throws {
+        let model = try Model.load(path: fixturePath("models/classifier_lstm_proj_bi.safetensors"))
+        XCTAssertEqual(model.config.projSize, 4)
+        XCTAssertEqual(model.config.stateSize, 4)
+        XCTAssertEqual(try model.embed("a film").count, 2 * 4)
+        // Re-saved, it reads back to the same bits (weight_hr and proj_size are written).
+        let again = try model.serialize().withUnsafeBytes { try Model.load(bytes: $0) }
+        guard case let .classifier(a) = model, case let .classifier(b) = again else { return XCTFail() }
+        XCTAssertEqual(b.classify("a great film"), a.classify("a great film"))
+        func edited(_ key: String, _ value: String) throws -> Model {
+            var w = SafeTensorsWriter()
+            w.metadata = model.config.metadata
+            w.metadata.removeAll { $0.0 == key }
+            w.metadata.append((key, value))
+            model.weights.write(to: &w, config: model.config)
+            return try w.serialize().withUnsafeBytes { try Model.load(bytes: $0) }
+        }
+        assertThrows(.format, "proj_size") { try edited("proj_size", "6") }
+        assertThrows(.format, "proj_size") { try edited("proj_size", "-1") }
+        assertThrows(.format, "weight_hh_l0") { try edited("proj_size", "3") }
+        assertThrows(.format, "weight_hr") { try edited("proj_size", "0") }
+        assertThrows(.unsupported, "proj_size") { try edited("cell", "gru") }
+        assertThrows(.unsupported, "proj_size") { try edited("kind", "charlm") }
     }
 }

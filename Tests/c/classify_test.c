@@ -90,7 +90,8 @@ static void classifier_fixture(const char *dir, const char *name, size_t want_la
   swiftrnn_model_info info;
   info.struct_size = sizeof info;
   CHECK(swiftrnn_model_get_info(m, &info) == SWIFTRNN_OK && info.kind == SWIFTRNN_KIND_CLASSIFIER);
-  size_t width = (size_t)(info.bidirectional ? 2 : 1) * (size_t)info.hidden_size;
+  size_t width = 0;   /* D x hidden, or D x proj_size for an LSTM with a projection */
+  CHECK(swiftrnn_embed(m, "", 0, NULL, 0, &width) == SWIFTRNN_ERR_BUFFER_TOO_SMALL && width > 0 && width <= 64);
   CHECK(n_feats == n_texts * width);
 
   /* Labels and the multi-label flag. */
@@ -188,6 +189,8 @@ int main(int argc, char **argv) {
   classifier_fixture(dir, "classifier_gru_multilabel_nobias", 4, 1);
   classifier_fixture(dir, "classifier_rnn_tanh_nobias", 3, 0);
   classifier_fixture(dir, "classifier_lstm_multilabel_nobias", 2, 1);
+  classifier_fixture(dir, "classifier_lstm_proj_bi", 3, 0);
+  classifier_fixture(dir, "classifier_lstm_proj_multilabel_nobias", 2, 1);
 
   /* A sentiment model is the one-label multi-label classifier "positive". */
   swiftrnn_model *s = NULL, *lm = NULL;

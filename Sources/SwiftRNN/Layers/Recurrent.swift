@@ -5,6 +5,9 @@ public struct RecurrentWeights: Sendable {
     public var wHH: FloatBuffer  // [G*H, H]
     public var bIH: FloatBuffer  // [G*H]
     public var bHH: FloatBuffer  // [G*H]
+    /// LSTM with `proj_size` P > 0 only: `weight_hr` `[P, H]`; then `wHH` is `[G*H, P]` and the
+    /// state is `h = W_hr (o * tanh(c))` (inference only).
+    public var wHR: FloatBuffer? = nil
 
     public init(wIH: FloatBuffer, wHH: FloatBuffer, bIH: FloatBuffer, bHH: FloatBuffer) {
         self.wIH = wIH; self.wHH = wHH; self.bIH = bIH; self.bHH = bHH
@@ -30,10 +33,15 @@ public struct Recurrent: Sendable {
     public let bidirectional: Bool
     /// `weights[layer * directions + direction]`.
     public var weights: [RecurrentWeights]
+    /// `nn.LSTM(proj_size=P)`: the state `h` has P values, projected from the cell's output by
+    /// each direction's `wHR` (0: no projection). Inference only: training refuses it.
+    public var projSize = 0
 
     public var directions: Int { bidirectional ? 2 : 1 }
     public var gateWidth: Int { cell.gates * hiddenSize }
-    public func layerInputSize(_ layer: Int) -> Int { layer == 0 ? inputSize : directions * hiddenSize }
+    /// The width of `h`: `projSize` when projecting, else `hiddenSize`.
+    public var stateSize: Int { projSize > 0 ? projSize : hiddenSize }
+    public func layerInputSize(_ layer: Int) -> Int { layer == 0 ? inputSize : directions * stateSize }
 
     public init(cell: CellKind, inputSize: Int, hiddenSize: Int, numLayers: Int, bidirectional: Bool,
                 weights: [RecurrentWeights]) {
@@ -95,7 +103,7 @@ public struct Recurrent: Sendable {
     public func forward(_ input: Input, batch: PackedBatch, h0: FloatBuffer? = nil, c0: FloatBuffer? = nil,
                         tape: RecurrentTape? = nil, transposed: TransposedWeights? = nil,
                         keepOutput: Bool = true, monitor: ProgressMonitor? = nil) -> Output {
-        let B = batch.batch, H = hiddenSize, D = directions
+        let B = batch.batch, H = hiddenSize, D = directions, S = stateSize
         // The first layer reads `input`; each later one the previous layer's output rows.
         var x = FloatBuffer(count: 0)
         var looksUp = false
@@ -103,29 +111,30 @@ public struct Recurrent: Sendable {
         case let .rows(r): x = r
         case .embedding: looksUp = true
         }
-        var hOut = FloatBuffer(count: numLayers * D * B * H)
+        var hOut = FloatBuffer(count: numLayers * D * B * S)
         var cOut: FloatBuffer? = cell == .lstm ? FloatBuffer(count: numLayers * D * B * H) : nil
         let chunkRows = tape != nil ? batch.rows : min(batch.rows, Self.chunkSteps * B)
         var scratch = DirectionScratch(chunkRows: chunkRows, gateWidth: gateWidth,
                                        lookupWidth: looksUp ? inputSize : 0, batch: B, hidden: H,
-                                       quantizedWidth: transposed?.hasInt8 == true ? max(inputSize, D * H) : 0)
+                                       quantizedWidth: transposed?.hasInt8 == true ? max(inputSize, D * S, S) : 0,
+                                       state: S)
         for layer in 0..<numLayers {
             let writeOutput = keepOutput || tape != nil || layer < numLayers - 1
-            var out = FloatBuffer(count: writeOutput ? batch.rows * D * H : 0)
+            var out = FloatBuffer(count: writeOutput ? batch.rows * D * S : 0)
             tape?.layerInputs[layer] = x
             for dir in 0..<D {
                 let slot = layer * D + dir
-                batch.sortState(h0, slot: slot, width: H, into: scratch.h.mutableSpan())
+                batch.sortState(h0, slot: slot, width: S, into: scratch.h.mutableSpan())
                 batch.sortState(c0, slot: slot, width: H, into: scratch.c.mutableSpan())
                 if let tape, tape.slots[slot].count != batch.rows * tapeLayout.width {
                     tape.slots[slot] = FloatBuffer(count: batch.rows * tapeLayout.width)
                 }
                 runDirection(weights[slot], inputWidth: layerInputSize(layer), layer == 0 ? input : .rows(x),
                              batch: batch, reverse: dir == 1, scratch: &scratch,
-                             out: writeOutput ? out.mutableSpan() : nil, outOffset: dir * H, outStride: D * H,
+                             out: writeOutput ? out.mutableSpan() : nil, outOffset: dir * S, outStride: D * S,
                              tape: tape?.slots[slot].mutableSpan(), monitor: monitor,
                              transposed: transposed.map { ($0.ih[slot], $0.hh[slot]) })
-                batch.unsortState(scratch.h.span(), slot: slot, width: H, into: hOut.mutableSpan())
+                batch.unsortState(scratch.h.span(), slot: slot, width: S, into: hOut.mutableSpan())
                 if cOut != nil { batch.unsortState(scratch.c.span(), slot: slot, width: H, into: cOut!.mutableSpan()) }
             }
             x = out
@@ -137,16 +146,20 @@ public struct Recurrent: Sendable {
     /// a tape), the embedding rows of one chunk, the state-side gates and the state.
     struct DirectionScratch {
         var proj, lookup, hh, h, c: FloatBuffer
+        /// The cell's output before the projection (`proj_size` only; else empty).
+        var raw: FloatBuffer
         /// Input rows quantized for int8 weights.
         let quantized: QuantizedRows
 
-        init(chunkRows: Int, gateWidth G: Int, lookupWidth: Int, batch B: Int, hidden H: Int, quantizedWidth: Int) {
+        init(chunkRows: Int, gateWidth G: Int, lookupWidth: Int, batch B: Int, hidden H: Int, quantizedWidth: Int,
+             state S: Int? = nil) {
             quantized = QuantizedRows(rows: quantizedWidth > 0 ? Swift.max(chunkRows, B) : 0, width: quantizedWidth)
             proj = FloatBuffer(count: chunkRows * G)
             lookup = FloatBuffer(count: chunkRows * lookupWidth)
             hh = FloatBuffer(count: B * G)
-            h = FloatBuffer(count: B * H)
+            h = FloatBuffer(count: B * (S ?? H))
             c = FloatBuffer(count: B * H)
+            raw = FloatBuffer(count: (S ?? H) != H ? B * H : 0)
         }
     }
 
@@ -156,9 +169,13 @@ public struct Recurrent: Sendable {
                       scratch: inout DirectionScratch, out: MutableFloatSpan?, outOffset: Int, outStride: Int,
                       tape: MutableFloatSpan?, monitor: ProgressMonitor?,
                       transposed wt: (ih: WeightMatrix, hh: WeightMatrix)?) {
-        let H = hiddenSize, G = gateWidth, tw = tapeLayout.width
+        let H = hiddenSize, G = gateWidth, tw = tapeLayout.width, S = stateSize
         let P = scratch.proj.mutableSpan(), lookup = scratch.lookup.mutableSpan(), HH = scratch.hh.mutableSpan()
         let hs = scratch.h.mutableSpan(), cs = scratch.c.mutableSpan()
+        // proj_size: the cell writes `raw`, and `h = W_hr raw` row by row (the same bits whatever
+        // the batch); without it the cell writes `h` itself, as it always did.
+        let wHR = projSize > 0 ? w.wHR : nil
+        let raw = scratch.raw.mutableSpan()
         for chunk in chunks(batch, rows: P.count / max(1, G), reverse: reverse) {
             if let monitor, monitor.poll() { break }
             // The input rows of the chunk: the layer's input, or embedding rows looked up now.
@@ -185,15 +202,22 @@ public struct Recurrent: Sendable {
                 let hh = HH.slice(0, n * G)
                 Kernels.broadcastRows(w.bHH.span(), into: hh, m: n, ldc: G)
                 if let wt {
-                    Self.rowKernels(wt.hh, rows: G, cols: H, hs.readOnly, ldx: H, hh, ldy: G, count: n, scratch.quantized)
+                    Self.rowKernels(wt.hh, rows: G, cols: S, hs.readOnly, ldx: S, hh, ldy: G, count: n, scratch.quantized)
                 } else {
-                    Kernels.rowsTimesTransposed(m: n, n: G, k: H, hs.readOnly, lda: H, w.wHH.span(), hh, ldc: G)
+                    Kernels.rowsTimesTransposed(m: n, n: G, k: S, hs.readOnly, lda: S, w.wHH.span(), hh, ldc: G)
                 }
                 CellMath.steps(cell, H: H, gateStride: H, rows: n, gx: P.readOnly.slice((r0 - first) * G, n * G), gxStride: G,
-                               gh: hh.readOnly, ghStride: G, h: hs, c: cs,
+                               gh: hh.readOnly, ghStride: G, h: wHR != nil ? raw : hs, c: cs,
                                tape: tape?.slice(r0 * tw, n * tw), tapeStride: tw)
+                if let wHR {
+                    for j in 0..<n {
+                        let hj = hs.slice(j * S, S)
+                        hj.fill(0)
+                        Kernels.rowsTimesTransposed(m: 1, n: S, k: H, raw.readOnly.slice(j * H, H), lda: H, wHR.span(), hj, ldc: S)
+                    }
+                }
                 if let out {
-                    for j in 0..<n { out.slice((r0 + j) * outStride + outOffset, H).copy(from: hs.readOnly.slice(j * H, H)) }
+                    for j in 0..<n { out.slice((r0 + j) * outStride + outOffset, S).copy(from: hs.readOnly.slice(j * S, S)) }
                 }
             }
         }
@@ -346,7 +370,7 @@ public struct TransposedWeights: Sendable {
             return .transposing(w, rows: rnn.gateWidth, cols: cols, half: w.count >= Self.halfFromWeights ? half : nil)
         }
         ih = rnn.weights.indices.map { k in keep(rnn.weights[k].wIH, "weight_ih", slot: k, cols: rnn.layerInputSize(k / D)) }
-        hh = rnn.weights.indices.map { k in keep(rnn.weights[k].wHH, "weight_hh", slot: k, cols: rnn.hiddenSize) }
+        hh = rnn.weights.indices.map { k in keep(rnn.weights[k].wHH, "weight_hh", slot: k, cols: rnn.stateSize) }
     }
 
     /// Whether some matrix is int8 (the forward pass then needs a quantization scratch).

@@ -33,7 +33,7 @@ public enum Model: Sendable {
 
     /// `embed` of every text (rows one after another), each row the bits of `embed` alone.
     public func embedBatch(_ texts: [String], threads: Int = 0, monitor: ProgressMonitor? = nil) throws(SwiftRNNError) -> [Float] {
-        let width = config.directions * config.hiddenSize
+        let width = config.directions * config.stateSize
         switch self {
         case let .sentiment(m):
             return SentimentModel.rowsOfBatch(texts, width: width, threads: threads, monitor: monitor, grouped: m.transposed != nil,

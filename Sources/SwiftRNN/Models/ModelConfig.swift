@@ -31,6 +31,12 @@ public struct ModelConfig: Sendable, Equatable {
     public var labels: [String] = []
     /// `classifier`: one sigmoid per label (multi-label) rather than a softmax over them.
     public var multiLabel = false
+    /// `nn.LSTM(proj_size=...)`: the width of the projected state (0: none). Sentiment and
+    /// classifier LSTMs only, inference only.
+    public var projSize = 0
+
+    /// The width of each direction's state `h` (and of the features): `projSize` or `hiddenSize`.
+    public var stateSize: Int { projSize > 0 ? projSize : hiddenSize }
 
     /// The number of outputs of the last head layer the kind implies (charlm: the table).
     public var outputCount: Int {
@@ -116,6 +122,15 @@ public struct ModelConfig: Sendable, Equatable {
         self.vocab = vocab
         self.description = m["description"]
         self.trainedBy = m["trained_by"]
+        if let p = m["proj_size"] {
+            guard let v = Int(p), v >= 0, v < hiddenSize else {
+                throw .format("model metadata 'proj_size' = \(JSONWriter.quote(p)) is not an integer in 0..<hidden_size (\(hiddenSize))")
+            }
+            guard v == 0 || (cell == .lstm && kind != .charlm) else {
+                throw .init(.unsupported, "proj_size is supported for the LSTM of a sentiment or classifier model, not a \(kind.rawValue) \(cell.rawValue)")
+            }
+            projSize = v
+        }
         if kind == .classifier {
             let labelsText = try need("labels")
             guard case let .array(items) = try JSONParser.parse(labelsText) else {
@@ -151,6 +166,7 @@ public struct ModelConfig: Sendable, Equatable {
             ("num_layers", String(numLayers)), ("bidirectional", bidirectional ? "true" : "false"),
             ("head", head.joined(separator: ",")), ("vocab", JSONWriter.array(vocab)),
         ]
+        if projSize > 0 { m.append(("proj_size", String(projSize))) }
         if kind == .classifier {
             m.append(("labels", JSONWriter.array(labels)))
             m.append(("multi_label", multiLabel ? "true" : "false"))

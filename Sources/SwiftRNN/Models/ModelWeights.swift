@@ -48,7 +48,7 @@ public struct ModelWeights: Sendable {
     }
 
     public var parameterCount: Int {
-        embedding.weight.count + rnn.weights.reduce(0) { $0 + $1.wIH.count + $1.wHH.count + $1.bIH.count + $1.bHH.count }
+        embedding.weight.count + rnn.weights.reduce(0) { $0 + $1.wIH.count + $1.wHH.count + $1.bIH.count + $1.bHH.count + ($1.wHR?.count ?? 0) }
             + head.reduce(0) { $0 + $1.weight.count + $1.bias.count } - absentBiasCount
     }
 
@@ -106,25 +106,30 @@ public struct ModelWeights: Sendable {
         // refuses; this bound is on the config's own arithmetic.
         let c = config
         let V = c.vocabSize, E = c.embeddingDim, H = c.hiddenSize, D = c.directions, G = c.cell.gates
+        let S = c.stateSize
         let embeddingWeight = try tensor("embedding.weight", [V, E])
         embedding = Embedding(count: V, dimension: E, weight: embeddingWeight,
                               paddingIndex: c.kind == .charlm ? nil : 0)
         var w: [RecurrentWeights] = []
         for layer in 0..<c.numLayers {
-            let input = layer == 0 ? E : D * H
+            let input = layer == 0 ? E : D * S
             for dir in 0..<D {
                 let r = dir == 1
                 w.append(RecurrentWeights(
                     wIH: try tensor("rnn." + Recurrent.parameterName("weight_ih", layer: layer, reverse: r), [G * H, input]),
-                    wHH: try tensor("rnn." + Recurrent.parameterName("weight_hh", layer: layer, reverse: r), [G * H, H]),
+                    wHH: try tensor("rnn." + Recurrent.parameterName("weight_hh", layer: layer, reverse: r), [G * H, S]),
                     bIH: try bias("rnn." + Recurrent.parameterName("bias_ih", layer: layer, reverse: r), G * H),
                     bHH: try bias("rnn." + Recurrent.parameterName("bias_hh", layer: layer, reverse: r), G * H)))
+                if c.projSize > 0 {
+                    w[w.count - 1].wHR = try tensor("rnn." + Recurrent.parameterName("weight_hr", layer: layer, reverse: r), [S, H])
+                }
             }
         }
         rnn = Recurrent(cell: c.cell, inputSize: E, hiddenSize: H, numLayers: c.numLayers,
                         bidirectional: c.bidirectional, weights: w)
+        rnn.projSize = c.projSize
         var layers: [Linear] = []
-        var width = D * H
+        var width = D * S
         for (k, name) in c.head.enumerated() {
             guard let e = file[name + ".weight"] else {
                 throw .format("model file has no tensor '\(name).weight' (head layer \(k + 1) of \(c.head.count))")
@@ -171,9 +176,12 @@ public struct ModelWeights: Sendable {
                 let r = dir == 1, wts = rnn.weights[layer * rnn.directions + dir]
                 matrix("rnn." + Recurrent.parameterName("weight_ih", layer: layer, reverse: r), wts.wIH,
                        rows: G, cols: rnn.layerInputSize(layer))
-                matrix("rnn." + Recurrent.parameterName("weight_hh", layer: layer, reverse: r), wts.wHH, rows: G, cols: H)
+                matrix("rnn." + Recurrent.parameterName("weight_hh", layer: layer, reverse: r), wts.wHH, rows: G, cols: rnn.stateSize)
                 vector("rnn." + Recurrent.parameterName("bias_ih", layer: layer, reverse: r), wts.bIH)
                 vector("rnn." + Recurrent.parameterName("bias_hh", layer: layer, reverse: r), wts.bHH)
+                if let hr = wts.wHR {
+                    matrix("rnn." + Recurrent.parameterName("weight_hr", layer: layer, reverse: r), hr, rows: rnn.stateSize, cols: H)
+                }
             }
         }
         for (name, l) in zip(config.head, head) {
@@ -213,7 +221,11 @@ public struct ModelWeights: Sendable {
                 check("rnn." + Recurrent.parameterName("weight_ih", layer: layer, reverse: r), wts.wIH,
                       rows: rnn.gateWidth, cols: rnn.layerInputSize(layer))
                 check("rnn." + Recurrent.parameterName("weight_hh", layer: layer, reverse: r), wts.wHH,
-                      rows: rnn.gateWidth, cols: rnn.hiddenSize)
+                      rows: rnn.gateWidth, cols: rnn.stateSize)
+                if let hr = wts.wHR {
+                    check("rnn." + Recurrent.parameterName("weight_hr", layer: layer, reverse: r), hr,
+                          rows: rnn.stateSize, cols: rnn.hiddenSize)
+                }
             }
         }
         for (name, l) in zip(config.head, head) { check(name + ".weight", l.weight, rows: l.outFeatures, cols: l.inFeatures) }

@@ -69,7 +69,7 @@ public final class SentimentModel: Sendable {
                                 tape: Tape? = nil, monitor: ProgressMonitor? = nil) -> FloatBuffer {
         let seqs = batch.map { $0.isEmpty ? [Vocabulary.padIndex] : $0 }
         let (packed, ids) = PackedBatch.of(seqs)
-        let rnn = w.rnn, H = rnn.hiddenSize, D = rnn.directions, B = seqs.count
+        let rnn = w.rnn, H = rnn.stateSize, D = rnn.directions, B = seqs.count
         let input: Recurrent.Input
         if let tape {
             var x = w.embedding.lookup(ids)

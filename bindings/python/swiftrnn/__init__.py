@@ -626,8 +626,15 @@ class Model:
         return self._rows("swiftrnn_embed_batch", texts, threads, self._feature_width())
 
     def _feature_width(self) -> int:
-        info = self.info
-        return (2 if info["bidirectional"] else 1) * info["hidden_size"]
+        width = self.__dict__.get("_features")
+        if width is None:
+            h = self._handle()
+            n = c_size_t(0)
+            st = _lib.swiftrnn_embed(h.ptr, b"", 0, None, 0, byref(n))
+            if st != _lib.SWIFTRNN_ERR_BUFFER_TOO_SMALL:
+                _check(st)
+            width = self._features = n.value
+        return width
 
     def _rows(self, fn: str, texts, threads: int, width: int):
         if isinstance(texts, (str, bytes, bytearray)):

@@ -8,8 +8,9 @@ The two models of ch. 15 of Raschka et al., "Machine Learning with PyTorch and S
 * ``kind="classifier"``: the sentiment layers with one output per label (``--labels``), a
   softmax over them or (``--multi-label``) a sigmoid each.
 
-``bias=False`` layers (no bias tensors) export as they are (the loader reads zeros), and
-``dropout`` is a training-only setting that the state_dict does not carry.
+``bias=False`` layers (no bias tensors) export as they are (the loader reads zeros),
+``dropout`` is a training-only setting that the state_dict does not carry, and an LSTM's
+``proj_size`` (``rnn.weight_hr_l*``) exports for sentiment and classifier models.
 
 The architecture is inferred from the ``state_dict``'s names and shapes, so a
 ``torch.save(model.state_dict(), path)`` file exports as is::
@@ -242,7 +243,7 @@ def quantize_int8(name: str, shape: List[int], values: List[float]) -> Tuple[byt
 # architecture inference
 # ---------------------------------------------------------------------------------------------
 
-_RNN_RE = re.compile(r"^rnn\.(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?$")
+_RNN_RE = re.compile(r"^rnn\.(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d+)(_reverse)?$")
 
 
 def _normalize_state_dict(state_dict: Mapping[str, Any]) -> "OrderedDict[str, Any]":
@@ -295,6 +296,14 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
     if len(whh) != 2 or len(wih) != 2:
         raise ValueError(f"rnn.weight_ih_l0 {wih} and rnn.weight_hh_l0 {whh} must be 2-D")
     hidden = whh[1]
+    proj = 0
+    whr = shapes.get("rnn.weight_hr_l0")
+    if whr is not None:                   # nn.LSTM(proj_size=P): weight_hr [P, H], W_hh [4H, P]
+        if len(whr) != 2 or whr[0] != whh[1] or not 0 < whr[0] < whr[1]:
+            raise ValueError(f"rnn.weight_hr_l0 {whr} is not an LSTM projection of "
+                             f"rnn.weight_hh_l0 {whh} (expected [proj_size, hidden_size] with "
+                             "proj_size < hidden_size)")
+        proj, hidden = whr[0], whr[1]
     if hidden <= 0 or wih[0] % hidden:
         raise ValueError(f"rnn.weight_ih_l0 has {wih[0]} rows, not a multiple of hidden size "
                          f"{hidden} (from rnn.weight_hh_l0)")
@@ -305,6 +314,8 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
     cell = _GATES_TO_CELL[gates]
     if nonlinearity not in (None, "tanh", "relu"):
         raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    if proj and cell != "lstm":
+        raise ValueError("rnn.weight_hr_l0 (proj_size) belongs to an LSTM only")
     if cell == "rnn":
         cell = "rnn_relu" if nonlinearity == "relu" else "rnn_tanh"
     elif nonlinearity is not None:
@@ -317,8 +328,7 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
         if name.startswith("rnn."):
             m = _RNN_RE.match(name)
             if not m:
-                raise ValueError(f"unexpected recurrent tensor {name!r} (projections "
-                                 "(proj_size) are not supported)")
+                raise ValueError(f"unexpected recurrent tensor {name!r}")
             layers.add(int(m.group(2)))
     num_layers = len([n for n in shapes if re.fullmatch(r"rnn\.weight_ih_l\d+", n)])
     if sorted(layers) != list(range(num_layers)):
@@ -329,15 +339,18 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
     # bias=False drops every bias of the module; a state_dict with some but not all is truncated.
     rnn_biases = [n for n in shapes if n.startswith("rnn.bias_")]
     has_bias = bool(rnn_biases)
+    S = proj or hidden                  # the width of h (and of the next layer's input)
     for k in range(num_layers):
-        in_k = embedding_dim if k == 0 else D * hidden
+        in_k = embedding_dim if k == 0 else D * S
         for sfx in (["", "_reverse"] if bidirectional else [""]):
             want = {
                 f"rnn.weight_ih_l{k}{sfx}": [G * hidden, in_k],
-                f"rnn.weight_hh_l{k}{sfx}": [G * hidden, hidden],
+                f"rnn.weight_hh_l{k}{sfx}": [G * hidden, S],
                 f"rnn.bias_ih_l{k}{sfx}": [G * hidden],
                 f"rnn.bias_hh_l{k}{sfx}": [G * hidden],
             }
+            if proj:
+                want[f"rnn.weight_hr_l{k}{sfx}"] = [proj, hidden]
             for n, s in want.items():
                 if n not in shapes:
                     if n.startswith("rnn.bias_") and not has_bias:
@@ -378,7 +391,7 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
                          "or fc)")
     head: List[str] = []
     remaining = OrderedDict(prefixes)
-    want_in = D * hidden
+    want_in = D * S
     while remaining:
         cands = [p for p, (o, i) in remaining.items() if i == want_in]
         if not cands:
@@ -386,7 +399,7 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
                 "cannot chain the Linear layers: " + ", ".join(
                     f"{p} [{o}x{i}]" for p, (o, i) in prefixes.items())
                 + f"; the next layer must have in_features {want_in}"
-                + (f" after {head[-1]}" if head else f" (= {D} x hidden {hidden})"))
+                + (f" after {head[-1]}" if head else f" (= {D} x state size {S})"))
         # Several layers fit (e.g. fc1 [16x16] and fc2 [1x16]): take the first in state_dict
         # order, which is the order the module registered its layers in (the book's forward
         # order); the chain is still checked to the end.
@@ -408,6 +421,7 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
         "bidirectional": bidirectional,
         "head": head,
         "head_shapes": [prefixes[p] for p in head],
+        "proj_size": proj,
     }
 
 
@@ -527,6 +541,11 @@ def _export(kind: str, state_dict, table: List[str], out_path, dtype: str,
         ("head", ",".join(arch["head"])),
         ("vocab", json.dumps(table, ensure_ascii=False, separators=(",", ":"))),
     ])
+    if arch["proj_size"]:
+        if kind == "charlm":
+            raise ValueError("proj_size (rnn.weight_hr_l*) is supported for sentiment and "
+                             "classifier models, not charlm")
+        metadata["proj_size"] = str(arch["proj_size"])
     if kind == "classifier":
         metadata["labels"] = json.dumps(labels, ensure_ascii=False, separators=(",", ":"))
         metadata["multi_label"] = "true" if multi_label else "false"
@@ -539,6 +558,8 @@ def _export(kind: str, state_dict, table: List[str], out_path, dtype: str,
         for sfx in (["", "_reverse"] if arch["bidirectional"] else [""]):
             names += [f"rnn.weight_ih_l{k}{sfx}", f"rnn.weight_hh_l{k}{sfx}",
                       f"rnn.bias_ih_l{k}{sfx}", f"rnn.bias_hh_l{k}{sfx}"]
+            if arch["proj_size"]:
+                names.append(f"rnn.weight_hr_l{k}{sfx}")
     for p in arch["head"]:
         names += [p + ".weight", p + ".bias"]
     extra = [n for n in sd if n not in set(names)]

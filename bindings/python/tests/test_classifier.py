@@ -25,7 +25,8 @@ import swiftrnn  # noqa: E402
 from swiftrnn.export import export_classifier, export_sentiment, infer_architecture  # noqa: E402
 
 FIXTURES = ["classifier_lstm_bi_3class", "classifier_gru_multilabel_nobias",
-            "classifier_rnn_tanh_nobias", "classifier_lstm_multilabel_nobias"]
+            "classifier_rnn_tanh_nobias", "classifier_lstm_multilabel_nobias",
+            "classifier_lstm_proj_bi", "classifier_lstm_proj_multilabel_nobias"]
 
 
 def _expected(name):
@@ -162,10 +163,10 @@ def test_export_bias_free(tmp_path):
         export_classifier(bad, VOCAB, ["x", "y", "z"], p)
 
 
-def test_export_refuses_proj_size(tmp_path):
-    sd = classifier_sd()
+def test_export_proj_size_checks(tmp_path):
+    sd = classifier_sd()                         # a GRU: no projection
     sd["rnn.weight_hr_l0"] = _rand([3, 5])
-    with pytest.raises(ValueError, match="proj_size"):
+    with pytest.raises(ValueError, match="proj"):
         export_classifier(sd, VOCAB, ["x", "y", "z"], tmp_path / "p.safetensors")
 
 
@@ -274,3 +275,27 @@ def test_torch_round_trip_sentiment_bias_false_dropout(tmp_path, cls_name):
         want = model(padded, lengths)[:, 0].tolist()
     with swiftrnn.load(out) as m:
         assert m.score_batch(TEXTS) == pytest.approx(want, abs=1e-5)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_torch_round_trip_sentiment_proj_size(tmp_path, bidirectional):
+    torch = pytest.importorskip("torch")
+    ref = _reference()
+    torch.manual_seed(11)
+    vocab = _vocab()
+    model = ref.SentimentRNN(len(vocab), 6, 7, 4, bidirectional=bidirectional, num_layers=2,
+                             proj_size=3)
+    with torch.no_grad():
+        model.fc2.weight.mul_(3.0)
+    model.eval()
+    out = tmp_path / "p.safetensors"
+    md = export_sentiment(model.state_dict(), vocab, out)
+    assert md["proj_size"] == "3"
+    padded, lengths = _batch(torch, vocab, TEXTS)
+    with torch.no_grad():
+        want = model(padded, lengths)[:, 0].tolist()
+    with swiftrnn.load(out) as m:
+        assert m.score_batch(TEXTS) == pytest.approx(want, abs=1e-5)
+        assert [m.score(t) for t in TEXTS] == m.score_batch(TEXTS)
+        assert len(m.embed("a film")) == (2 if bidirectional else 1) * 3
+        assert m.info["n_parameters"] == sum(p.numel() for p in model.parameters())
