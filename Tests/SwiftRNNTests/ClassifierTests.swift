@@ -136,4 +136,19 @@ final class ClassifierTests: XCTestCase {
         assertThrows(.unsupported, "proj_size") { try edited("cell", "gru") }
         assertThrows(.unsupported, "proj_size") { try edited("kind", "charlm") }
     }
+
+    /// `convert --dtype I8` of models whose int8 matrices have byte counts that are not
+    /// multiples of 4 (0.3.0 wrote a scale after them, misaligned: the file did not load).
+    func testInt8ConversionOfOddShapesLoads() throws {
+        for name in Self.fixtures + ["sentiment_lstm_bi", "sentiment_rnn_tanh_uni"] {
+            let model = try Model.load(path: fixturePath("models/\(name).safetensors"))
+            for dtype in [SafeTensors.DType.i8, .f16, .bf16] {
+                let again = try model.serialize(dtype: dtype).withUnsafeBytes { try Model.load(bytes: $0) }
+                XCTAssertEqual(again.config.kind, model.config.kind, "\(name) \(dtype)")
+                XCTAssertEqual(again.config.labels, model.config.labels, "\(name) \(dtype)")
+                XCTAssertEqual(again.config.projSize, model.config.projSize, "\(name) \(dtype)")
+                XCTAssertEqual(again.weights.parameterCount, model.weights.parameterCount + model.weights.absentBiasCount)
+            }
+        }
+    }
 }

@@ -274,6 +274,11 @@ public struct SafeTensorsWriter {
     }
 
     public func serialize() -> [UInt8] {
+        // Larger elements first (stable): every tensor then starts at a multiple of its element
+        // size, as readers require, whatever the byte counts of the int8 matrices before it.
+        let tensors = self.tensors.enumerated().sorted {
+            ($0.element.dtype.size, -$0.offset) > ($1.element.dtype.size, -$1.offset)
+        }.map(\.element)
         var header = "{"
         if !metadata.isEmpty {
             header += "\"__metadata__\":{"
