@@ -132,7 +132,7 @@ final class ClassifierTests: XCTestCase {
         assertThrows(.format, "proj_size") { try edited("proj_size", "6") }
         assertThrows(.format, "proj_size") { try edited("proj_size", "-1") }
         assertThrows(.format, "weight_hh_l0") { try edited("proj_size", "3") }
-        assertThrows(.format, "weight_hr") { try edited("proj_size", "0") }
+        assertThrows(.format, "weight_hh_l0") { try edited("proj_size", "0") }
         assertThrows(.unsupported, "proj_size") { try edited("cell", "gru") }
         assertThrows(.unsupported, "proj_size") { try edited("kind", "charlm") }
     }
