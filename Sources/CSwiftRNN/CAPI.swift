@@ -229,7 +229,7 @@ public func swiftrnn_model_get_info(_ model: OpaquePointer?, _ info: UnsafeMutab
             throw .init(.invalidArgument, "info->struct_size is \(i.size); set it to sizeof(swiftrnn_model_info)")
         }
         let c = h.model.config
-        i.set(\.kind, c.kind == .sentiment ? SWIFTRNN_KIND_SENTIMENT : SWIFTRNN_KIND_CHARLM)
+        i.set(\.kind, c.kind == .sentiment ? SWIFTRNN_KIND_SENTIMENT : c.kind == .charlm ? SWIFTRNN_KIND_CHARLM : SWIFTRNN_KIND_WORDLM)
         let cells: [CellKind: swiftrnn_cell] = [.lstm: SWIFTRNN_CELL_LSTM, .gru: SWIFTRNN_CELL_GRU,
                                                 .rnnTanh: SWIFTRNN_CELL_RNN_TANH, .rnnRelu: SWIFTRNN_CELL_RNN_RELU]
         i.set(\.cell, cells[c.cell]!)
@@ -267,6 +267,7 @@ public func swiftrnn_encode(_ model: OpaquePointer?, _ textPtr: UnsafePointer<CC
         switch h.model {
         case let .sentiment(m): ids = m.encode(s)
         case let .charlm(m): ids = try m.table.encode(s)
+        case let .wordlm(m): ids = m.vocabulary.encode(s)
         }
         outCount.pointee = ids.count
         guard ids.count <= capacity else {

@@ -2,11 +2,13 @@
 public enum Model: Sendable {
     case sentiment(SentimentModel)
     case charlm(CharLanguageModel)
+    case wordlm(WordLanguageModel)
 
     public var config: ModelConfig {
         switch self {
         case let .sentiment(m): return m.config
         case let .charlm(m): return m.config
+        case let .wordlm(m): return m.config
         }
     }
 
@@ -14,6 +16,7 @@ public enum Model: Sendable {
         switch self {
         case let .sentiment(m): return m.weights
         case let .charlm(m): return m.weights
+        case let .wordlm(m): return m.weights
         }
     }
 
@@ -36,6 +39,7 @@ public enum Model: Sendable {
         switch config.kind {
         case .sentiment: return .sentiment(try SentimentModel(config: config, weights: weights))
         case .charlm: return .charlm(try CharLanguageModel(config: config, weights: weights))
+        case .wordlm: return .wordlm(try WordLanguageModel(config: config, weights: weights))
         }
     }
 

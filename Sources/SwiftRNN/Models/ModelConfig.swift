@@ -1,7 +1,13 @@
 /// What a model file says about itself in `__metadata__` (docs/model-format.md).
 public enum ModelKind: String, Sendable {
+    /// The book's review classifier: tokens -> a probability.
     case sentiment
+    /// The book's character model: characters -> the next character's distribution.
     case charlm
+    /// A word-level language model over the book tokenizer's tokens (issue 14: pretraining the
+    /// encoder of a review scorer on unlabeled reviews). Its vocabulary is a sentiment
+    /// vocabulary (`<pad>`, `<unk>`, tokens) plus `<eos>`, the end of a review.
+    case wordlm
 }
 
 public struct ModelConfig: Sendable, Equatable {
@@ -61,7 +67,7 @@ public struct ModelConfig: Sendable, Equatable {
         }
         let kindText = try need("kind")
         guard let kind = ModelKind(rawValue: kindText) else {
-            throw .format("unknown model kind \(JSONWriter.quote(kindText)) (expected \"sentiment\" or \"charlm\")")
+            throw .format("unknown model kind \(JSONWriter.quote(kindText)) (expected \"sentiment\", \"charlm\" or \"wordlm\")")
         }
         let cellText = try need("cell")
         guard let cell = CellKind(rawValue: cellText) else {
@@ -100,9 +106,10 @@ public struct ModelConfig: Sendable, Equatable {
         self.vocab = vocab
         self.description = m["description"]
         self.trainedBy = m["trained_by"]
-        if kind == .charlm {
-            guard !bidirectional else { throw .format("a charlm model must be unidirectional (it generates left to right)") }
-            guard head.count == 1 else { throw .format("a charlm model has exactly one head layer (e.g. 'fc'), not \(head.count)") }
+        if kind == .charlm || kind == .wordlm {
+            let k = kind.rawValue
+            guard !bidirectional else { throw .format("a \(k) model must be unidirectional (it predicts left to right)") }
+            guard head.count == 1 else { throw .format("a \(k) model has exactly one head layer (e.g. 'fc'), not \(head.count)") }
         }
     }
 

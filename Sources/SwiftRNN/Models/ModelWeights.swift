@@ -98,7 +98,7 @@ public struct ModelWeights: Sendable {
         let V = c.vocabSize, E = c.embeddingDim, H = c.hiddenSize, D = c.directions, G = c.cell.gates
         let embeddingWeight = try tensor("embedding.weight", [V, E])
         embedding = Embedding(count: V, dimension: E, weight: embeddingWeight,
-                              paddingIndex: c.kind == .sentiment ? 0 : nil)
+                              paddingIndex: c.kind == .charlm ? nil : 0)
         var w: [RecurrentWeights] = []
         for layer in 0..<c.numLayers {
             let input = layer == 0 ? E : D * H
