@@ -41,6 +41,7 @@ struct TrainSentiment: ParsableCommand {
     @Option(help: "Recurrent layers.") var layers = 1
     @Flag(help: "Bidirectional recurrent layers.") var bidirectional = false
     @Option(help: "Dropout on embeddings and head input (0: off).") var dropout: Float = 0
+    @Option(name: .customLong("init-from"), help: "Start the encoder from a word language model (train wordlm): its vocabulary, embedding and layers; its sizes replace --embedding, --hidden, --cell and --layers.") var initFrom: String?
     @Option(help: "Clip gradients to this global norm (0: off).") var clip: Float = 0
     @Option(name: .customLong("max-vocab"), help: "Keep the N most frequent tokens (0: all).") var maxVocab = 0
     @Option(help: "Seed for initialisation, split, shuffling and dropout.") var seed: UInt64 = 1
@@ -57,6 +58,7 @@ struct TrainSentiment: ParsableCommand {
         c.hiddenSize = hidden; c.fcHidden = fcHidden; c.cell = cell; c.layers = layers
         c.bidirectional = bidirectional; c.dropout = dropout; c.clipNorm = clip > 0 ? clip : nil
         c.seed = seed; c.threads = threads; c.maxVocab = maxVocab > 0 ? maxVocab : nil; c.resume = resume
+        c.initFrom = initFrom
         c.commandLine = commandLineText()
         c.observer = .terminal()
         let r = try rethrowing { () throws(SwiftRNNError) in try SentimentRun.run(c, train: train, valid: valid) }

@@ -23,6 +23,11 @@ public struct SentimentRunConfig {
     public var seed: UInt64 = 1
     public var threads = 0
     public var maxVocab: Int? = nil
+    /// A word language model (`train wordlm`) whose vocabulary, embedding and recurrent layers
+    /// (the forward direction: a bidirectional encoder's reverse direction starts fresh) the
+    /// classifier starts from (issue 14). Its sizes replace embeddingDim, hiddenSize, cell and
+    /// layers.
+    public var initFrom: String? = nil
     public var resume = false
     /// Progress reports and stopping (default: silent, never stops).
     public var observer = RunObserver.silent
@@ -101,6 +106,30 @@ struct SentimentTask: TrainingTask {
             trainer = SentimentTrainer(weights: ck.weights, config: config, options: options)
             trainer.adam = ck.adam
             best = (Double(ck.progress["best_acc_ppm"] ?? -1_000_000) / 1e6, ck.progress["best_epoch"] ?? 0)
+        } else if let path = cfg.initFrom {
+            let lm = try Model.load(path: path)
+            guard case let .wordlm(m) = lm else {
+                throw .init(.wrongKind, "--init-from needs a wordlm model (swiftrnn train wordlm); \(path) is a \(lm.config.kind.rawValue) model")
+            }
+            let c = m.config
+            config = ModelConfig(kind: .sentiment, cell: c.cell, vocabSize: c.vocabSize, embeddingDim: c.embeddingDim,
+                                 hiddenSize: c.hiddenSize, numLayers: c.numLayers, bidirectional: cfg.bidirectional,
+                                 head: ["fc1", "fc2"], vocab: c.vocab)
+            var w = Initialization.pytorchDefault(config: config, headSizes: [cfg.fcHidden, 1], seed: cfg.seed)
+            w.embedding.weight = m.weights.embedding.weight
+            for layer in 0..<c.numLayers {
+                w.rnn.weights[layer * config.directions] = m.weights.rnn.weights[layer]
+                if config.bidirectional && layer > 0 {
+                    // The layer above a bidirectional one reads 2H inputs; the LM's reads H: only
+                    // the forward half of W_ih carries over, the backward half starts at zero.
+                    let G = c.cell.gates * c.hiddenSize
+                    var wih = FloatBuffer(count: G * 2 * c.hiddenSize)
+                    let src = m.weights.rnn.weights[layer].wIH, H = c.hiddenSize
+                    for r in 0..<G { for k in 0..<H { wih[r * 2 * H + k] = src[r * H + k] } }
+                    w.rnn.weights[layer * 2].wIH = wih
+                }
+            }
+            trainer = SentimentTrainer(weights: w, config: config, options: options)
         } else {
             let vocab = Vocabulary.build(from: train.map(\.text), maxTokens: cfg.maxVocab)
             config = ModelConfig(kind: .sentiment, cell: cfg.cell, vocabSize: vocab.count, embeddingDim: cfg.embeddingDim,

@@ -144,6 +144,26 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(info.kind, SWIFTRNN_KIND_WORDLM)
         var p: Float = 0
         XCTAssertEqual(swiftrnn_score_sentiment(m, "alpha bravo", 11, &p), Int32(SWIFTRNN_ERR_WRONG_KIND.rawValue))
+
+        // A classifier started from it (learning rate 0: the weights stay where they started)
+        // has its vocabulary, embedding and forward layers; the reverse direction is new.
+        let labelled = train.enumerated().map { Review(text: $1, label: Float($0 % 2)) }
+        for bi in [false, true] {
+            var c = SentimentRunConfig(out: tmp("ft\(bi).safetensors"))
+            c.initFrom = tmp("w.safetensors"); c.epochs = 1; c.learningRate = 0; c.bidirectional = bi; c.threads = 2
+            _ = try SentimentRun.run(c, train: Array(labelled.prefix(200)), valid: Array(labelled.suffix(50)))
+            let ft = try Model.load(path: tmp("ft\(bi).safetensors"))
+            XCTAssertEqual(ft.config.vocab, a.config.vocab)
+            XCTAssertEqual(ft.weights.embedding.weight, a.weights.embedding.weight)
+            XCTAssertEqual(ft.weights.rnn.weights[0].wHH, a.weights.rnn.weights[0].wHH)
+            XCTAssertEqual(ft.weights.rnn.weights[0].wIH, a.weights.rnn.weights[0].wIH)
+            if bi { XCTAssertNotEqual(ft.weights.rnn.weights[1].wHH, a.weights.rnn.weights[0].wHH) }
+        }
+        var bad = SentimentRunConfig(out: tmp("ftbad.safetensors"))
+        bad.initFrom = tmp("ft\(false).safetensors")
+        XCTAssertThrowsError(try SentimentRun.run(bad, train: labelled, valid: labelled)) {
+            XCTAssertEqual(($0 as? SwiftRNNError)?.code, .wrongKind)
+        }
     }
 
     func testCosineScheduleRunsFromTheRateToTheFinalRate() {
