@@ -157,11 +157,8 @@ public struct WordCorpus {
         var order = Array(train.indices)
         var rng = RandomSource(seed: seed &* 0x5851_F42D &+ 7)
         shuffle(&order, &rng)
-        var encoded = [[Int32]](repeating: [], count: train.count)
         let v = vocabulary
-        encoded.withUnsafeMutableBufferPointer { buf in
-            Parallel.forEach(count: train.count, threads: threads) { buf[$0] = v.encode(train[order[$0]]) }
-        }
+        let encoded = Parallel.map(count: train.count, threads: threads) { v.encode(train[order[$0]]) }
         var ids: [Int32] = []
         ids.reserveCapacity(encoded.reduce(0) { $0 + $1.count + 1 })
         for e in encoded { ids += e; ids.append(Int32(eosId)) }

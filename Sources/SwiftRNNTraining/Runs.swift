@@ -141,9 +141,7 @@ struct SentimentTask: TrainingTask {
         config.trainedBy = cfg.commandLine.isEmpty ? nil : cfg.commandLine
         let vocab = try Vocabulary(tokens: config.vocab)
         func encodeAll(_ r: [Review]) -> [[Int32]] {
-            var ids = [[Int32]](repeating: [], count: r.count)
-            ids.withUnsafeMutableBufferPointer { buf in Parallel.forEach(count: r.count, threads: cfg.threads) { buf[$0] = vocab.encode(r[$0].text) } }
-            return ids
+            Parallel.map(count: r.count, threads: cfg.threads) { vocab.encode(r[$0].text) }
         }
         trainIds = encodeAll(train)
         validIds = encodeAll(valid)
@@ -399,10 +397,7 @@ public enum WordLMRun {
     /// its tokens and `<eos>` after the first token).
     public static func heldOutNLL(_ w: ModelWeights, config: ModelConfig, reviews: [String], threads: Int) -> (nats: Double, predicted: Int) {
         guard let m = try? WordLanguageModel(config: config, weights: w) else { return (0, 0) }
-        var parts = [(nats: Double, predicted: Int)](repeating: (0, 0), count: reviews.count)
-        parts.withUnsafeMutableBufferPointer { buf in
-            Parallel.forEach(count: reviews.count, threads: threads) { buf[$0] = m.negativeLogLikelihood(review: reviews[$0]) }
-        }
+        let parts = Parallel.map(count: reviews.count, threads: threads) { m.negativeLogLikelihood(review: reviews[$0]) }
         return parts.reduce((0, 0)) { ($0.0 + $1.nats, $0.1 + $1.predicted) }
     }
 }

@@ -172,17 +172,15 @@ public final class SentimentModel: Sendable {
 
     private func scoreBatch(_ texts: [String], threads requested: Int, monitor: ProgressMonitor?) -> [Float] {
         let threads = requested <= 0 ? Parallel.cores : min(requested, Parallel.cores)
-        var out = [Float](repeating: 0, count: texts.count)
+        var probs = FloatBuffer(count: texts.count)
+        let out = probs.mutableSpan()
         guard transposed != nil, texts.count > 1 else {
-            out.withUnsafeMutableBufferPointer { o in
-                let base = o.baseAddress!
-                Parallel.forEach(count: texts.count, threads: threads) { i in
-                    if let monitor, monitor.poll() { return }
-                    base[i] = score(texts[i], monitor: monitor)
-                    monitor?.advance(by: 1)
-                }
+            Parallel.forEach(count: texts.count, threads: threads) { i in
+                if let monitor, monitor.poll() { return }
+                out[i] = score(texts[i], monitor: monitor)
+                monitor?.advance(by: 1)
             }
-            return out
+            return probs.array
         }
         // Windows bound the memory of the token ids whatever the number of texts.
         let window = 4096, group = 16
@@ -190,29 +188,22 @@ public final class SentimentModel: Sendable {
         while start < texts.count {
             if let monitor, monitor.poll() { break }
             let end = min(texts.count, start + window)
-            var ids = [[Int32]](repeating: [], count: end - start)
-            ids.withUnsafeMutableBufferPointer { ip in
-                let base = ip.baseAddress!
-                Parallel.forEach(count: end - start, threads: threads) { i in
-                    if let monitor, monitor.poll() { return }   // tokenizing 4,096 long texts takes a while
-                    base[i] = encode(texts[start + i])
-                }
+            let ids = Parallel.map(count: end - start, threads: threads) { i -> [Int32] in
+                if let monitor, monitor.poll() { return [] }   // tokenizing 4,096 long texts takes a while
+                return encode(texts[start + i])
             }
             // Longest first, so a group's sequences end together and the big groups start early.
             let order = ids.indices.sorted { ids[$0].count > ids[$1].count || (ids[$0].count == ids[$1].count && $0 < $1) }
             let groups = (order.count + group - 1) / group
-            out.withUnsafeMutableBufferPointer { o in
-                let base = o.baseAddress! + start
-                Parallel.forEach(count: groups, threads: threads) { g in
-                    if let monitor, monitor.poll() { return }
-                    let members = order[(g * group)..<min(order.count, (g + 1) * group)]
-                    let logits = logits(batch: members.map { ids[$0] }, monitor: monitor)
-                    for (k, i) in members.enumerated() { base[i] = Self.probability(logits[k]) }
-                    monitor?.advance(by: members.count)
-                }
+            Parallel.forEach(count: groups, threads: threads) { g in
+                if let monitor, monitor.poll() { return }
+                let members = order[(g * group)..<min(order.count, (g + 1) * group)]
+                let logits = logits(batch: members.map { ids[$0] }, monitor: monitor)
+                for (k, i) in members.enumerated() { out[start + i] = Self.probability(logits[k]) }
+                monitor?.advance(by: members.count)
             }
             start = end
         }
-        return out
+        return probs.array
     }
 }
