@@ -44,12 +44,12 @@ def cmd_run(a):
     cores = os.cpu_count() or 1
     threads = sorted({1, cores}) if not a.threads else [int(x) for x in a.threads.split(",")]
     sizes = {"full": dict(w1_n=None, w2_n=2000, w3_reps=7, w4_reviews=None, w4_char_its=100,
-                          vocab_reviews=None),
+                          vocab_reviews=None, wq_rounds=2),
              "quick": dict(w1_n=5000, w2_n=1000, w3_reps=5, w4_reviews=2000, w4_char_its=20,
-                           vocab_reviews=None),
+                           vocab_reviews=None, wq_rounds=2),
              "smoke": dict(w1_n=200, w2_n=100, w3_reps=3, w4_reviews=400, w4_char_its=3,
-                           vocab_reviews=2000)}[mode]
-    for k in ("w1_n", "w2_n", "w4_char_its"):
+                           vocab_reviews=2000, wq_rounds=1)}[mode]
+    for k in ("w1_n", "w2_n", "w4_char_its", "wq_rounds"):
         v = getattr(a, k)
         if v is not None:
             sizes[k] = v
@@ -129,6 +129,8 @@ def main(argv=None):
     r.add_argument("--w1-n", type=int, default=None, help="reviews for W1 (default all 25,000)")
     r.add_argument("--w2-n", type=int, default=None, help="characters for W2 (default 2000)")
     r.add_argument("--w4-char-its", type=int, default=None, help="charlm training iterations")
+    r.add_argument("--wq-rounds", type=int, default=None, help="interleaved rounds of each wq "
+                   "W1/W2 measurement, the fastest kept (default 2; smoke 1)")
     r.add_argument("--coldstart", default=os.path.join(DEFAULT_WORK, "bin", "coldstart"))
     r.add_argument("--bandwidth", default=os.path.join(DEFAULT_WORK, "bin", "bandwidth"))
     p = sub.add_parser("report", help="RESULTS.md and plot.png from results/*.json")

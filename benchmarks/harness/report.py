@@ -410,8 +410,11 @@ def wq_section(wq, cond, w1, w2, bw=None, models=None):
              f"{wq.get('SWIFTRNN_SIMD', '?')}; torch {cond.get('torch', '?')} quantized engine "
              f"`{wq.get('torch_quantized_engine')}`; mode {cond.get('mode', '?')}; "
              f"{wq.get('w2_n')} characters per generation, "
-             f"{wq.get('w1_n') or 25000} reviews per scoring; the rest of the conditions are "
-             "in the Conditions table above.\n")
+             f"{wq.get('w1_n') or 25000} reviews per scoring; W1/W2 figures: the fastest of "
+             f"{wq.get('rounds', 1)} round(s), the variants interleaved (F32, F16, I8, torch-int8, "
+             "then again: a burst of other work slows one round of each, not one variant), each "
+             "round a worker's median as in W1/W2; W3: medians, the dtypes interleaved run by "
+             "run. The rest of the conditions are in the Conditions table above.\n")
     if la and float(la[0]) > 0.5 * (cond.get("cores") or 1):
         L.append(f"> **Contended machine** during this workload (load average {' '.join(la)} on "
                  f"{cond.get('cores')} cores): the ratios below are not representative.\n")
