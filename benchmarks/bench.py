@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """libswiftrnn performance harness (issue 5): W1 scoring, W2 generation, W3 cold start,
-W4 training, against PyTorch (the book's pipeline and a tuned set-up) and ONNX Runtime.
+W4 training, against PyTorch (the book's pipeline and a tuned set-up) and ONNX Runtime; WQ, our
+F32/F16/I8 files against PyTorch's dynamic int8 (issue 13).
 
 Run with the benchmark venv's python (benchmarks/setup_venv.sh), from anywhere:
 
@@ -33,6 +34,7 @@ from harness.w1_scoring import bench_w1, w1_worker
 from harness.w2_generation import bench_w2, w2_worker
 from harness.w3_coldstart import bench_w3, w3_py_worker
 from harness.w4_training import bench_w4, w4_worker
+from harness.wq_precision import bench_wq
 
 
 def cmd_run(a):
@@ -42,12 +44,12 @@ def cmd_run(a):
     cores = os.cpu_count() or 1
     threads = sorted({1, cores}) if not a.threads else [int(x) for x in a.threads.split(",")]
     sizes = {"full": dict(w1_n=None, w2_n=2000, w3_reps=7, w4_reviews=None, w4_char_its=100,
-                          vocab_reviews=None),
+                          vocab_reviews=None, wq_rounds=2),
              "quick": dict(w1_n=5000, w2_n=1000, w3_reps=5, w4_reviews=2000, w4_char_its=20,
-                           vocab_reviews=None),
+                           vocab_reviews=None, wq_rounds=2),
              "smoke": dict(w1_n=200, w2_n=100, w3_reps=3, w4_reviews=400, w4_char_its=3,
-                           vocab_reviews=2000)}[mode]
-    for k in ("w1_n", "w2_n", "w4_char_its"):
+                           vocab_reviews=2000, wq_rounds=1)}[mode]
+    for k in ("w1_n", "w2_n", "w4_char_its", "wq_rounds"):
         v = getattr(a, k)
         if v is not None:
             sizes[k] = v
@@ -91,6 +93,8 @@ def cmd_run(a):
         bench_w2(cfg, paths, peers)
     if "w1" in wl:
         bench_w1(cfg, paths, peers)
+    if "wq" in wl:
+        bench_wq(cfg, paths, peers)
     if "w4" in wl:
         bench_w4(cfg, paths, peers)
     cond["elapsed_s"] = time.perf_counter() - t_all
@@ -121,10 +125,12 @@ def main(argv=None):
     r.add_argument("--smoke", action="store_true", help="tiny sizes, to check the harness")
     r.add_argument("--threads", default="", help="comma list (default: 1 and all cores)")
     r.add_argument("--peers", default="", help="comma list of peers to run (default: all)")
-    r.add_argument("--workloads", default="bw,w1,w2,w3,w4")
+    r.add_argument("--workloads", default="bw,w1,w2,w3,wq,w4")
     r.add_argument("--w1-n", type=int, default=None, help="reviews for W1 (default all 25,000)")
     r.add_argument("--w2-n", type=int, default=None, help="characters for W2 (default 2000)")
     r.add_argument("--w4-char-its", type=int, default=None, help="charlm training iterations")
+    r.add_argument("--wq-rounds", type=int, default=None, help="interleaved rounds of each wq "
+                   "W1/W2 measurement, the fastest kept (default 2; smoke 1)")
     r.add_argument("--coldstart", default=os.path.join(DEFAULT_WORK, "bin", "coldstart"))
     r.add_argument("--bandwidth", default=os.path.join(DEFAULT_WORK, "bin", "bandwidth"))
     p = sub.add_parser("report", help="RESULTS.md and plot.png from results/*.json")
@@ -138,7 +144,8 @@ def main(argv=None):
     w.add_argument("--n", type=int, default=0)
     w.add_argument("--seq", type=int, default=40)
     w.add_argument("--kind", default="sentiment")
-    for k in ("imdb", "text", "model", "model-pt", "model-onnx", "vocab", "chars", "probs-out"):
+    for k in ("imdb", "text", "model", "model-pt", "model-onnx", "vocab", "chars", "probs-out",
+              "text-out"):
         w.add_argument("--" + k, default=None)
     a = ap.parse_args(argv)
     if a.cmd == "run":

@@ -5,7 +5,8 @@
 #   SMOKE=1   tiny sizes, to check the harness (results go to $WORK/smoke-results, RESULTS.md
 #             is written there too, not into the repo)
 #   DATA=DIR (aclImdb.tar.gz and 1268-0.txt; default ../shared/data next to the checkout)
-#   IMDB=DIR TEXT=FILE WORK=DIR THREADS=1,2 PEERS=swiftrnn,torch-book,... WORKLOADS=bw,w1,w2,w3,w4
+#   IMDB=DIR TEXT=FILE WORK=DIR THREADS=1,2 PEERS=swiftrnn,torch-book,... WORKLOADS=bw,w1,w2,w3,wq,w4
+#             (wq: our F32/F16/I8 files and torch-int8, issue 13; its sizes follow W1/W2/W3's)
 #   NATIVE_REF=COMMIT  the native build W1/W2 compare the portable one with (default 2d12b82;
 #             empty: none)
 #   KEEP_OPENBLAS_CORETYPE=1  keep the caller's OPENBLAS_CORETYPE (default: unset in the measured

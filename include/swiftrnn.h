@@ -131,7 +131,10 @@ typedef struct swiftrnn_model swiftrnn_model;
 typedef enum swiftrnn_kind {
   SWIFTRNN_KIND_SENTIMENT = 1, /* text -> probability that a review is positive */
   SWIFTRNN_KIND_CHARLM = 2,    /* characters -> next-character distribution */
-  SWIFTRNN_KIND_CLASSIFIER = 3 /* text -> a probability per named label (experimental, added in
+  SWIFTRNN_KIND_WORDLM = 3,    /* tokens -> next-token distribution: a pretrained encoder for a
+                                  review scorer (docs/pretraining.md); loads and describes
+                                  itself, answers no scoring or sampling call. Added in 0.3.0. */
+  SWIFTRNN_KIND_CLASSIFIER = 4 /* text -> a probability per named label (experimental, added in
                                   0.3.0: swiftrnn_classify; older programs see an unknown kind) */
 } swiftrnn_kind;
 

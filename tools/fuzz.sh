@@ -29,7 +29,7 @@ done
 status=0
 for t in $TARGETS; do
   case $t in FuzzLoad) seeds=Fuzz/corpus/load ;; FuzzScore) seeds=Fuzz/corpus/score ;; FuzzSample) seeds=Fuzz/corpus/sample ;; FuzzState) seeds=Fuzz/corpus/state ;; esac
-  work=.build-Fuzz/corpus-$t
+  work=.build-fuzz/corpus-$t
   mkdir -p "$work"
   echo "== $t for ${SECONDS_EACH}s (seeds: $seeds)"
   if ! .build-fuzz/debug/$t "$work" "$seeds" -max_total_time="$SECONDS_EACH" -timeout=20 -rss_limit_mb=2048 \

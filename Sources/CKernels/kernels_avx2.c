@@ -7,6 +7,7 @@
 #define SRK_LEVEL SRK_AVX2
 #define SRK_LEVEL_NAME "avx2"
 #define SRK_HAS_F16C 1
+#define SRK_HAS_AVX2 1
 #define SRK_HAS_VNNI 0
 #include "kernels.inc"
 #pragma clang attribute pop

@@ -8,6 +8,7 @@
 #define SRK_LEVEL SRK_AVX512VNNI
 #define SRK_LEVEL_NAME "avx512vnni"
 #define SRK_HAS_F16C 1
+#define SRK_HAS_AVX2 1
 #define SRK_HAS_VNNI 1
 #include "kernels.inc"
 #pragma clang attribute pop

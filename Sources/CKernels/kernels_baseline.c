@@ -5,5 +5,6 @@
 #define SRK_LEVEL SRK_BASELINE
 #define SRK_LEVEL_NAME "baseline"
 #define SRK_HAS_F16C 0
+#define SRK_HAS_AVX2 0
 #define SRK_HAS_VNNI 0
 #include "kernels.inc"

@@ -229,7 +229,9 @@ public func swiftrnn_model_get_info(_ model: OpaquePointer?, _ info: UnsafeMutab
             throw .init(.invalidArgument, "info->struct_size is \(i.size); set it to sizeof(swiftrnn_model_info)")
         }
         let c = h.model.config
-        i.set(\.kind, c.kind == .sentiment ? SWIFTRNN_KIND_SENTIMENT : c.kind == .charlm ? SWIFTRNN_KIND_CHARLM : SWIFTRNN_KIND_CLASSIFIER)
+        let kinds: [ModelKind: swiftrnn_kind] = [.sentiment: SWIFTRNN_KIND_SENTIMENT, .charlm: SWIFTRNN_KIND_CHARLM,
+                                                 .wordlm: SWIFTRNN_KIND_WORDLM, .classifier: SWIFTRNN_KIND_CLASSIFIER]
+        i.set(\.kind, kinds[c.kind]!)
         let cells: [CellKind: swiftrnn_cell] = [.lstm: SWIFTRNN_CELL_LSTM, .gru: SWIFTRNN_CELL_GRU,
                                                 .rnnTanh: SWIFTRNN_CELL_RNN_TANH, .rnnRelu: SWIFTRNN_CELL_RNN_RELU]
         i.set(\.cell, cells[c.cell]!)
@@ -268,6 +270,7 @@ public func swiftrnn_encode(_ model: OpaquePointer?, _ textPtr: UnsafePointer<CC
         case let .sentiment(m): ids = m.encode(s)
         case let .classifier(m): ids = m.encode(s)
         case let .charlm(m): ids = try m.table.encode(s)
+        case let .wordlm(m): ids = m.vocabulary.encode(s)
         }
         outCount.pointee = ids.count
         guard ids.count <= capacity else {
@@ -722,8 +725,8 @@ private func classifier(_ p: OpaquePointer?) throws(SwiftRNNError) -> AnyClassif
     case let .sentiment(m):
         return AnyClassifier(labels: ["positive"], multiLabel: true, one: { [m.score($0)] },
                              batch: { m.scoreBatch($0, threads: $1) })
-    case .charlm:
-        throw .init(.wrongKind, "this is a charlm model; the call needs a classifier or sentiment model")
+    case .charlm, .wordlm:
+        throw .init(.wrongKind, "this is a \(h.model.config.kind.rawValue) model; the call needs a classifier or sentiment model")
     }
 }
 
@@ -838,7 +841,7 @@ public func swiftrnn_embed(_ model: OpaquePointer?, _ textPtr: UnsafePointer<CCh
     guard let outN else { return fail(nullArgument("out_n")) }
     return guarded { () throws(SwiftRNNError) in
         let m = try modelHandle(model).model
-        if case .charlm = m { _ = try classifier(model) }   // WRONG_KIND, before any size
+        switch m { case .charlm, .wordlm: _ = try classifier(model); default: break }   // WRONG_KIND, before any size
         try checkRoom(rows: 1, width: m.config.directions * m.config.stateSize, capacity: capacity, outN, "features")
         guard out != nil else { throw nullArgument("out") }
         try ensureRoom(textBytes: try size(len, "text_len"))
@@ -854,7 +857,7 @@ public func swiftrnn_embed_batch(_ model: OpaquePointer?, _ texts: UnsafePointer
     guard let outN else { return fail(nullArgument("out_n")) }
     return guarded { () throws(SwiftRNNError) in
         let m = try modelHandle(model).model
-        if case .charlm = m { _ = try classifier(model) }
+        switch m { case .charlm, .wordlm: _ = try classifier(model); default: break }
         let count = try size(count, "count")
         try checkRoom(rows: count, width: m.config.directions * m.config.stateSize, capacity: capacity, outN, "features")
         guard count > 0 else { return }

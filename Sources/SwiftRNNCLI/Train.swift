@@ -22,7 +22,7 @@ func rethrowing<R>(_ body: () throws(SwiftRNNError) -> R) throws -> R {
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a model from data.", subcommands: [TrainSentiment.self, TrainCharLM.self])
+        abstract: "Train a model from data.", subcommands: [TrainSentiment.self, TrainCharLM.self, TrainWordLM.self])
 }
 
 struct TrainSentiment: ParsableCommand {
@@ -41,6 +41,7 @@ struct TrainSentiment: ParsableCommand {
     @Option(help: "Recurrent layers.") var layers = 1
     @Flag(help: "Bidirectional recurrent layers.") var bidirectional = false
     @Option(help: "Dropout on embeddings and head input (0: off).") var dropout: Float = 0
+    @Option(name: .customLong("init-from"), help: "Start the encoder from a word language model (train wordlm): its vocabulary, embedding and layers; its sizes replace --embedding, --hidden, --cell and --layers.") var initFrom: String?
     @Option(help: "Clip gradients to this global norm (0: off).") var clip: Float = 0
     @Option(name: .customLong("max-vocab"), help: "Keep the N most frequent tokens (0: all).") var maxVocab = 0
     @Option(help: "Seed for initialisation, split, shuffling and dropout.") var seed: UInt64 = 1
@@ -57,6 +58,7 @@ struct TrainSentiment: ParsableCommand {
         c.hiddenSize = hidden; c.fcHidden = fcHidden; c.cell = cell; c.layers = layers
         c.bidirectional = bidirectional; c.dropout = dropout; c.clipNorm = clip > 0 ? clip : nil
         c.seed = seed; c.threads = threads; c.maxVocab = maxVocab > 0 ? maxVocab : nil; c.resume = resume
+        c.initFrom = initFrom
         c.commandLine = commandLineText()
         c.observer = .terminal()
         let r = try rethrowing { () throws(SwiftRNNError) in try SentimentRun.run(c, train: train, valid: valid) }
@@ -107,9 +109,69 @@ struct TrainCharLM: ParsableCommand {
     }
 }
 
+struct TrainWordLM: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wordlm",
+        abstract: "Train a word-level language model on reviews (pretraining a review scorer's encoder).",
+        discussion: "Trains on aclImdb's train split (labels unused) and, with --unsup, the 50,000 "
+            + "unlabeled reviews (aclImdb/train/unsup); never on the test split, whose first reviews "
+            + "(--held-out) give the held-out perplexity at the end. Streams of reviews (each ended by "
+            + "<eos>) with the state carried and the gradient cut every --tbptt tokens. Ctrl-C writes a "
+            + "checkpoint; --resume continues exactly. docs/pretraining.md has the plan of runs.")
+    @Option(help: "The aclImdb folder.") var data: String
+    @Option(help: "A folder of unlabeled reviews (e.g. aclImdb/train/unsup).") var unsup: String?
+    @Option(help: "The model file to write.") var out: String
+    @Option(help: "Iterations (batches).") var iterations = 20000
+    @Option(name: .customLong("seq-length"), help: "Tokens per window.") var seqLength = 35
+    @Option(name: .customLong("batch-size"), help: "Streams.") var batchSize = 32
+    @Option(help: "Adam learning rate.") var lr: Float = 0.002
+    @Option(name: .customLong("final-lr"), help: "Decay the learning rate along a cosine to this value at the last iteration (default: constant).") var finalLR: Float?
+    @Option(help: "Embedding size.") var embedding = 128
+    @Option(help: "Hidden size.") var hidden = 256
+    @Option(help: "lstm, gru, rnn (tanh) or rnn_relu.") var cell = CellKind.lstm
+    @Option(help: "Recurrent layers.") var layers = 1
+    @Option(name: .customLong("vocab-size"), help: "Vocabulary entries, <pad> <unk> <eos> included (the softmax's width).") var vocabSize = 8000
+    @Option(help: "Cut the gradient every K tokens (the state is always carried).") var tbptt = 35
+    @Option(help: "Clip gradients to this global norm (0: off).") var clip: Float = 1
+    @Option(name: .customLong("held-out"), help: "Test reviews whose perplexity is reported at the end.") var heldOut = 500
+    @Option(name: .customLong("checkpoint-every"), help: "Iterations between checkpoints.") var checkpointEvery = 500
+    @Option(help: "Seed.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Threads (0: all cores, the default).", transform: integer) var threads = 0
+    func validate() throws {
+        try checkThreads(threads)
+        guard vocabSize >= 4, tbptt >= 1, seqLength >= 1, batchSize >= 1, iterations >= 1, heldOut >= 0, checkpointEvery >= 1 else {
+            throw ValidationError("--vocab-size >= 4; --tbptt, --seq-length, --batch-size, --iterations, --checkpoint-every >= 1; --held-out >= 0")
+        }
+    }
+    @Flag(help: "Continue from MODEL.ckpt.") var resume = false
+
+    func run() throws {
+        let (train, test) = try rethrowing { () throws(SwiftRNNError) in
+            var train = try IMDb.load(dir: data, split: "train").map(\.text)
+            if let unsup { train += try IMDb.loadTexts(folder: unsup) }
+            var test = try IMDb.load(dir: data, split: "test").map(\.text)
+            var rng = RandomSource(seed: 99)
+            shuffle(&test, &rng)          // pos and neg mixed: any prefix is a fair sample
+            return (train, test)
+        }
+        print("train \(train.count) reviews\(unsup == nil ? "" : " (with the unlabeled ones)"); held out \(min(heldOut, test.count)) test reviews")
+        var c = LanguageModelRunConfig(out: out)
+        c.iterations = iterations; c.seqLength = seqLength; c.batchSize = batchSize; c.learningRate = lr
+        c.embeddingDim = embedding; c.hiddenSize = hidden; c.cell = cell; c.layers = layers; c.tbptt = tbptt
+        c.clipNorm = clip > 0 ? clip : nil; c.seed = seed; c.threads = threads; c.resume = resume
+        c.finalLearningRate = finalLR; c.vocabularySize = vocabSize; c.heldOutReviews = heldOut
+        c.checkpointEvery = checkpointEvery
+        c.commandLine = commandLineText()
+        c.observer = .terminal()
+        let r = try rethrowing { () throws(SwiftRNNError) in try WordLMRun.run(c, train: train, heldOut: test) }
+        print("last loss \(fmt(r.lastLoss, 4)) nats/token; \(clock(r.seconds)); model: \(out)")
+        if r.interrupted { throw ExitCode(130) }
+    }
+}
+
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate a model on held-out data.", subcommands: [EvalSentiment.self, EvalCharLM.self])
+        abstract: "Evaluate a model on held-out data.", subcommands: [EvalSentiment.self, EvalCharLM.self, EvalWordLM.self])
 }
 
 struct EvalSentiment: ParsableCommand {
@@ -149,6 +211,25 @@ struct EvalSentiment: ParsableCommand {
     }
 
     func pad(_ v: Int, _ w: Int) -> String { let s = String(v); return String(repeating: " ", count: max(0, w - s.count)) + s }
+}
+
+struct EvalWordLM: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "wordlm", abstract: "Held-out perplexity on aclImdb's test reviews.")
+    @Option(help: "The aclImdb folder.") var data: String
+    @Option(help: "A wordlm model.") var model: String
+    @Option(help: "Test reviews to score (the same seeded sample as training's --held-out).") var reviews = 500
+    @Option(parsing: .unconditional, help: "Threads (0: all cores, the default).", transform: integer) var threads = 0
+    func validate() throws { try checkThreads(threads) }
+
+    func run() throws {
+        guard case let .wordlm(m) = try loadModel(model) else { throw RuntimeError("\(model) is not a wordlm model") }
+        var test = try rethrowing { () throws(SwiftRNNError) in try IMDb.load(dir: data, split: "test").map(\.text) }
+        var rng = RandomSource(seed: 99)
+        shuffle(&test, &rng)
+        let t0 = monotonicSeconds()
+        let (nats, n) = WordLMRun.heldOutNLL(m.weights, config: m.config, reviews: Array(test.prefix(reviews)), threads: threads)
+        print("held-out: \(min(reviews, test.count)) reviews, \(n) tokens, \(fmt(nats / Double(max(n, 1)), 4)) nats/token, perplexity \(fmt(exp(nats / Double(max(n, 1))), 2)) (\(fmt(monotonicSeconds() - t0, 1)) s)")
+    }
 }
 
 struct EvalCharLM: ParsableCommand {

@@ -81,9 +81,9 @@ public struct CharLMTrainer {
         var targets = [Int32](repeating: 0, count: T * B)
         for t in 0..<T { for b in 0..<B { ids[t * B + b] = windows[b][t]; targets[t * B + b] = windows[b][t + 1] } }
         let tape = RecurrentTape(layers: w.rnn.numLayers, directions: 1)
-        let (logits, out) = CharLanguageModel.forward(w, ids: ids, batch: packed, h0: h0, c0: c0, tape: tape)
+        let (logits, out) = LanguageModel.forward(w, ids: ids, batch: packed, h0: h0, c0: c0, tape: tape)
         let (loss, dLogits) = Losses.crossEntropy(logits, classes: w.embedding.count, targets, normalizer: totalRows)
-        CharLanguageModel.backward(w, ids: ids, batch: packed, h0: h0, c0: c0, tape: tape, output: out, dLogits: dLogits,
+        LanguageModel.backward(w, ids: ids, batch: packed, h0: h0, c0: c0, tape: tape, output: out, dLogits: dLogits,
                                    grads: &grads)
         return (loss, StreamState(h: out.h, c: out.c ?? FloatBuffer(count: 0)))
     }

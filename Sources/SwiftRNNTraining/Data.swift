@@ -27,6 +27,17 @@ public enum IMDb {
         return out
     }
 
+    /// The texts of every `.txt` file in `folder`, sorted by file name (the 50,000 unlabeled
+    /// reviews of `aclImdb/train/unsup`).
+    public static func loadTexts(folder: String) throws(SwiftRNNError) -> [String] {
+        let names = try listFiles(folder).filter { $0.hasSuffix(".txt") }.sorted()
+        guard !names.isEmpty else { throw .init(.io, "no .txt reviews in '\(folder)'") }
+        var out: [String] = []
+        out.reserveCapacity(names.count)
+        for n in names { out.append(String(decoding: try FileIO.readAll("\(folder)/\(n)"), as: UTF8.self)) }
+        return out
+    }
+
     static func listFiles(_ path: String) throws(SwiftRNNError) -> [String] {
         guard let d = opendir(path) else { throw .init(.io, "cannot open directory '\(path)'") }
         defer { closedir(d) }
@@ -118,5 +129,40 @@ public struct CharCorpus {
         var h = ""
         h.unicodeScalars.append(contentsOf: text[cut...])
         heldOut = h
+    }
+}
+
+/// The word corpus of a language model (issue 14): reviews tokenized by the book's tokenizer,
+/// each followed by `<eos>`, in a seeded order, as one stream of ids; the vocabulary is the
+/// `vocabularySize` most frequent tokens of those reviews (with `<pad>`, `<unk>`, `<eos>`).
+/// Held-out reviews (the test split: never trained on) measure perplexity.
+public struct WordCorpus {
+    public let vocabulary: Vocabulary
+    public let trainIds: [Int32]
+    public let heldOut: [String]
+
+    /// `vocabulary`: an existing one (resuming: the checkpoint's), else built from `train`.
+    public init(train: [String], heldOut: [String], vocabularySize: Int, vocabulary existing: [String]? = nil,
+                seed: UInt64, threads: Int) throws(SwiftRNNError) {
+        guard !train.isEmpty else { throw .invalid("no training reviews") }
+        guard vocabularySize >= 4 else { throw .invalid("the vocabulary needs at least 4 entries (<pad>, <unk>, <eos> and a token)") }
+        let eos = WordLanguageModel.endOfReviewToken
+        if let existing {
+            vocabulary = try Vocabulary(tokens: existing)
+        } else {
+            let built = Vocabulary.build(from: train, maxTokens: vocabularySize - 3)
+            vocabulary = try Vocabulary(tokens: built.tokens.filter { $0 != eos } + [eos])
+        }
+        guard let eosId = vocabulary.tokens.firstIndex(of: eos) else { throw .format("the vocabulary has no \(eos)") }
+        var order = Array(train.indices)
+        var rng = RandomSource(seed: seed &* 0x5851_F42D &+ 7)
+        shuffle(&order, &rng)
+        let v = vocabulary
+        let encoded = Parallel.map(count: train.count, threads: threads) { v.encode(train[order[$0]]) }
+        var ids: [Int32] = []
+        ids.reserveCapacity(encoded.reduce(0) { $0 + $1.count + 1 })
+        for e in encoded { ids += e; ids.append(Int32(eosId)) }
+        trainIds = ids
+        self.heldOut = heldOut
     }
 }

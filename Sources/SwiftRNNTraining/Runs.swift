@@ -23,6 +23,11 @@ public struct SentimentRunConfig {
     public var seed: UInt64 = 1
     public var threads = 0
     public var maxVocab: Int? = nil
+    /// A word language model (`train wordlm`) whose vocabulary, embedding and recurrent layers
+    /// (the forward direction: a bidirectional encoder's reverse direction starts fresh) the
+    /// classifier starts from (issue 14). Its sizes replace embeddingDim, hiddenSize, cell and
+    /// layers.
+    public var initFrom: String? = nil
     public var resume = false
     /// Progress reports and stopping (default: silent, never stops).
     public var observer = RunObserver.silent
@@ -101,6 +106,30 @@ struct SentimentTask: TrainingTask {
             trainer = SentimentTrainer(weights: ck.weights, config: config, options: options)
             trainer.adam = ck.adam
             best = (Double(ck.progress["best_acc_ppm"] ?? -1_000_000) / 1e6, ck.progress["best_epoch"] ?? 0)
+        } else if let path = cfg.initFrom {
+            let lm = try Model.load(path: path)
+            guard case let .wordlm(m) = lm else {
+                throw .init(.wrongKind, "--init-from needs a wordlm model (swiftrnn train wordlm); \(path) is a \(lm.config.kind.rawValue) model")
+            }
+            let c = m.config
+            config = ModelConfig(kind: .sentiment, cell: c.cell, vocabSize: c.vocabSize, embeddingDim: c.embeddingDim,
+                                 hiddenSize: c.hiddenSize, numLayers: c.numLayers, bidirectional: cfg.bidirectional,
+                                 head: ["fc1", "fc2"], vocab: c.vocab)
+            var w = Initialization.pytorchDefault(config: config, headSizes: [cfg.fcHidden, 1], seed: cfg.seed)
+            w.embedding.weight = m.weights.embedding.weight
+            for layer in 0..<c.numLayers {
+                w.rnn.weights[layer * config.directions] = m.weights.rnn.weights[layer]
+                if config.bidirectional && layer > 0 {
+                    // The layer above a bidirectional one reads 2H inputs; the LM's reads H: only
+                    // the forward half of W_ih carries over, the backward half starts at zero.
+                    let G = c.cell.gates * c.hiddenSize
+                    var wih = FloatBuffer(count: G * 2 * c.hiddenSize)
+                    let src = m.weights.rnn.weights[layer].wIH, H = c.hiddenSize
+                    for r in 0..<G { for k in 0..<H { wih[r * 2 * H + k] = src[r * H + k] } }
+                    w.rnn.weights[layer * 2].wIH = wih
+                }
+            }
+            trainer = SentimentTrainer(weights: w, config: config, options: options)
         } else {
             let vocab = Vocabulary.build(from: train.map(\.text), maxTokens: cfg.maxVocab)
             config = ModelConfig(kind: .sentiment, cell: cfg.cell, vocabSize: vocab.count, embeddingDim: cfg.embeddingDim,
@@ -112,9 +141,7 @@ struct SentimentTask: TrainingTask {
         config.trainedBy = cfg.commandLine.isEmpty ? nil : cfg.commandLine
         let vocab = try Vocabulary(tokens: config.vocab)
         func encodeAll(_ r: [Review]) -> [[Int32]] {
-            var ids = [[Int32]](repeating: [], count: r.count)
-            ids.withUnsafeMutableBufferPointer { buf in Parallel.forEach(count: r.count, threads: cfg.threads) { buf[$0] = vocab.encode(r[$0].text) } }
-            return ids
+            Parallel.map(count: r.count, threads: cfg.threads) { vocab.encode(r[$0].text) }
         }
         trainIds = encodeAll(train)
         validIds = encodeAll(valid)
@@ -163,7 +190,9 @@ struct SentimentTask: TrainingTask {
     }
 }
 
-public struct CharLMRunConfig {
+/// A language model's training run: the book's character model (`CharLMRun`) or a word model
+/// (`WordLMRun`, issue 14), one TBPTT trainer for both.
+public struct LanguageModelRunConfig {
     public var out: String
     public var iterations = 10000
     public var batchSize = 64
@@ -190,15 +219,25 @@ public struct CharLMRunConfig {
     /// Progress reports and stopping (default: silent, never stops).
     public var observer = RunObserver.silent
     public var commandLine = ""
+    /// Word models: entries of the vocabulary (with `<pad>`, `<unk>`, `<eos>`).
+    public var vocabularySize = 8000
+    /// Word models: held-out reviews whose perplexity is reported at the end of the run.
+    public var heldOutReviews = 500
 
     public init(out: String) { self.out = out }
 }
+
+public typealias CharLMRunConfig = LanguageModelRunConfig
 
 public enum CharLMRun {
     public static func run(_ cfg: CharLMRunConfig, corpus: CharCorpus) throws(SwiftRNNError) -> (lastLoss: Double, interrupted: Bool, seconds: Double) {
         try BLAS.ensureLoaded()
         let checkpoint = try TrainingLoop.resumable(cfg.out, resume: cfg.resume)
-        var task = try CharLMTask(cfg, corpus: corpus, resumingFrom: checkpoint)
+        let fresh = ModelConfig(kind: .charlm, cell: cfg.cell, vocabSize: corpus.characters.count,
+                                embeddingDim: cfg.embeddingDim, hiddenSize: cfg.hiddenSize, numLayers: cfg.layers,
+                                bidirectional: false, head: ["fc"], vocab: corpus.characters)
+        var task = try LanguageModelTask(cfg, fresh: fresh, trainIds: corpus.trainIds, unit: "characters",
+                                         resumingFrom: checkpoint, evaluate: nil)
         let r = try TrainingLoop.run(&task, out: cfg.out, from: checkpoint, observer: cfg.observer)
         return (task.last, r.interrupted, r.seconds)
     }
@@ -213,11 +252,12 @@ public enum CharLMRun {
 }
 
 
-/// The character model as a `TrainingTask`: one phase of `iterations` steps, each on `batchSize`
+/// A language model as a `TrainingTask`: one phase of `iterations` steps, each on `batchSize`
 /// windows: random ones from a zero state (the book), or (`tbptt`) consecutive windows of
-/// `batchSize` streams through the text with the state carried.
-struct CharLMTask: TrainingTask {
-    let cfg: CharLMRunConfig
+/// `batchSize` streams through the text with the state carried. `evaluate` (word models:
+/// held-out perplexity) runs at the end and gives the summary line.
+struct LanguageModelTask: TrainingTask {
+    let cfg: LanguageModelRunConfig
     var config: ModelConfig
     var trainer: CharLMTrainer
     let ids: [Int32]
@@ -228,18 +268,24 @@ struct CharLMTask: TrainingTask {
     var last = 0.0
     var windowLoss = 0.0, windowCount = 0
     var tLog = monotonicSeconds(), t0 = monotonicSeconds()
+    /// What one id is, in the metrics ("characters", "tokens").
+    let idUnit: String
+    let evaluate: ((ModelWeights) -> String)?
 
     var weights: ModelWeights { trainer.weights }
     var adam: Adam { trainer.adam }
     var phases: Int { 1 }
     func steps(inPhase phase: Int) -> Int { cfg.iterations }
-    func label(phase: Int) -> String { "charlm" }
+    func label(phase: Int) -> String { config.kind.rawValue }
     var unit: String { "it" }
     var checkpointEvery: Int? { cfg.checkpointEvery }
     var savesModelAtEnd: Bool { true }
 
-    init(_ cfg: CharLMRunConfig, corpus: CharCorpus, resumingFrom ck: Checkpoint?) throws(SwiftRNNError) {
+    init(_ cfg: LanguageModelRunConfig, fresh: ModelConfig, trainIds: [Int32], unit: String, resumingFrom ck: Checkpoint?,
+         evaluate: ((ModelWeights) -> String)?) throws(SwiftRNNError) {
         self.cfg = cfg
+        self.idUnit = unit
+        self.evaluate = evaluate
         let options = CharLMTrainer.Options(learningRate: cfg.learningRate, batchSize: cfg.batchSize, seqLength: cfg.seqLength,
                                             threads: cfg.threads, clipNorm: cfg.clipNorm)
         if let ck {
@@ -249,18 +295,18 @@ struct CharLMTask: TrainingTask {
             pos = ck.progress["pos"] ?? 0
             if let h = ck.extra["state.h"], let c = ck.extra["state.c"] { state = .init(h: FloatBuffer(h), c: FloatBuffer(c)) }
         } else {
-            config = ModelConfig(kind: .charlm, cell: cfg.cell, vocabSize: corpus.characters.count, embeddingDim: cfg.embeddingDim,
-                                 hiddenSize: cfg.hiddenSize, numLayers: cfg.layers, bidirectional: false, head: ["fc"],
-                                 vocab: corpus.characters)
-            let w = Initialization.pytorchDefault(config: config, headSizes: [corpus.characters.count], seed: cfg.seed)
+            config = fresh
+            let w = Initialization.pytorchDefault(config: config, headSizes: [config.vocabSize], seed: cfg.seed)
             trainer = CharLMTrainer(weights: w, config: config, options: options)
         }
         config.trainedBy = cfg.commandLine.isEmpty ? nil : cfg.commandLine
-        ids = corpus.trainIds
+        ids = trainIds
         let B = cfg.batchSize, T = cfg.seqLength
-        guard ids.count > B * (T + 1) else { throw .invalid("the training text (\(ids.count) characters) is too short for batch \(B) x \(T + 1)") }
+        guard ids.count > B * (T + 1) else { throw .invalid("the training text (\(ids.count) \(unit)) is too short for batch \(B) x \(T + 1)") }
         streamLen = ids.count / B
-        csv = CSVLog(path: cfg.out + ".metrics.csv", header: "iteration,loss_nats,bits_per_char,seconds,chars_per_s", append: ck != nil)
+        let per = unit == "characters" ? "char" : "token"
+        csv = CSVLog(path: cfg.out + ".metrics.csv", header: "iteration,loss_nats,bits_per_\(per),seconds,\(unit)_per_s",
+                     append: ck != nil)
     }
 
     mutating func step(_ at: RunPosition) throws(SwiftRNNError) -> (units: Int, metrics: String) {
@@ -304,15 +350,55 @@ struct CharLMTask: TrainingTask {
                        fmt(Double(windowCount * B * T) / (now - tLog), 1)])
             windowLoss = 0; windowCount = 0; tLog = now
         }
-        return (1, "loss \(fmt(loss, 4)) (\(fmt(loss / log(2.0), 3)) bits/char)")
+        return (1, idUnit == "characters" ? "loss \(fmt(loss, 4)) (\(fmt(loss / log(2.0), 3)) bits/char)"
+                                         : "loss \(fmt(loss, 4)) (perplexity \(fmt(exp(loss), 1)))")
     }
 
-    mutating func endPhase(_ phase: Int, seconds: Double) throws(SwiftRNNError) -> String? { nil }
+    mutating func endPhase(_ phase: Int, seconds: Double) throws(SwiftRNNError) -> String? { evaluate?(trainer.weights) }
 
     func checkpointState() -> (progress: [String: Int], extra: [String: [Float]]) {
         var extra: [String: [Float]] = [:]
         if let state { extra["state.h"] = state.h.array; extra["state.c"] = state.c.array }
         return (["pos": pos], extra)
+    }
+}
+
+/// A word-level language model on reviews (issue 14): `LanguageModelTask` over a `WordCorpus`,
+/// with the held-out perplexity at the end.
+public enum WordLMRun {
+    public struct Result {
+        public var lastLoss: Double
+        public var heldOutPerplexity: Double?
+        public var interrupted: Bool
+        public var seconds: Double
+    }
+
+    public static func run(_ cfg: LanguageModelRunConfig, train: [String], heldOut: [String]) throws(SwiftRNNError) -> Result {
+        try BLAS.ensureLoaded()
+        let checkpoint = try TrainingLoop.resumable(cfg.out, resume: cfg.resume)
+        let corpus = try WordCorpus(train: train, heldOut: heldOut, vocabularySize: cfg.vocabularySize,
+                                    vocabulary: checkpoint?.config.vocab, seed: cfg.seed, threads: cfg.threads)
+        let v = corpus.vocabulary
+        let fresh = ModelConfig(kind: .wordlm, cell: cfg.cell, vocabSize: v.count, embeddingDim: cfg.embeddingDim,
+                                hiddenSize: cfg.hiddenSize, numLayers: cfg.layers, bidirectional: false, head: ["fc"],
+                                vocab: v.tokens)
+        var perplexity: Double? = nil
+        let reviews = Array(heldOut.prefix(cfg.heldOutReviews))
+        var task = try LanguageModelTask(cfg, fresh: fresh, trainIds: corpus.trainIds, unit: "tokens", resumingFrom: checkpoint) { w in
+            let (nats, n) = heldOutNLL(w, config: fresh, reviews: reviews, threads: cfg.threads)
+            perplexity = n > 0 ? exp(nats / Double(n)) : nil
+            return "held-out: \(reviews.count) reviews, \(n) tokens, perplexity \(perplexity.map { fmt($0, 2) } ?? "-")"
+        }
+        let r = try TrainingLoop.run(&task, out: cfg.out, from: checkpoint, observer: cfg.observer)
+        return Result(lastLoss: task.last, heldOutPerplexity: perplexity, interrupted: r.interrupted, seconds: r.seconds)
+    }
+
+    /// Summed negative log-likelihood and predicted tokens of `reviews` (each from a zero state,
+    /// its tokens and `<eos>` after the first token).
+    public static func heldOutNLL(_ w: ModelWeights, config: ModelConfig, reviews: [String], threads: Int) -> (nats: Double, predicted: Int) {
+        guard let m = try? WordLanguageModel(config: config, weights: w) else { return (0, 0) }
+        let parts = Parallel.map(count: reviews.count, threads: threads) { m.negativeLogLikelihood(review: reviews[$0]) }
+        return parts.reduce((0, 0)) { ($0.0 + $1.nats, $0.1 + $1.predicted) }
     }
 }
 

@@ -16,7 +16,7 @@ final class HalfPrecisionTests: XCTestCase {
 
     func testHalfCharModelsGiveTheFloatBits() throws {
         for dtype in [SafeTensors.DType.f16, .bf16] {
-            for (cell, layers, H) in [(CellKind.lstm, 2, 40), (.gru, 1, 33), (.rnnTanh, 1, 16)] {
+            for (cell, layers, H) in [(CellKind.lstm, 2, 40), (.gru, 1, 33), (.rnnTanh, 1, 16), (.lstm, 1, 160)] {
                 let (h, f) = try twins(makeModel(kind: .charlm, cell: cell, layers: layers, E: 7, H: H, seed: 4), dtype)
                 guard case let .charlm(hm) = h, case let .charlm(fm) = f else { return XCTFail() }
                 let name = "\(dtype) \(cell) L\(layers) H\(H)"
@@ -27,8 +27,8 @@ final class HalfPrecisionTests: XCTestCase {
                     hm.step(Int32(id), &hs); fm.step(Int32(id), &fs)
                     XCTAssertEqual(hs.logits.map(\.bitPattern), fs.logits.map(\.bitPattern), "\(name) step \(t)")
                 }
-                let p = SamplingParameters(scaleFactor: 1.5, seed: 9)
-                XCTAssertEqual(try Generator.sample(model: hm, prime: "Tea", count: 400, parameters: p),
+                let p = SamplingParameters(scaleFactor: 1.5, seed: 9), p2 = SamplingParameters(scaleFactor: 1.5, seed: 9, threads: 2)
+                XCTAssertEqual(try Generator.sample(model: hm, prime: "Tea", count: 400, parameters: p2),
                                try Generator.sample(model: fm, prime: "Tea", count: 400, parameters: p), name)
             }
         }

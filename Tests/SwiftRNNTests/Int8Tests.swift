@@ -93,7 +93,8 @@ final class Int8Tests: XCTestCase {
     static let logitTolerance: Float = 0.05
 
     func testInt8CharModelsStayCloseToFloat() throws {
-        for (cell, layers, H) in [(CellKind.lstm, 2, 48), (.gru, 1, 64), (.rnnTanh, 1, 16), (.rnnRelu, 1, 16)] {
+        // H 160 is past StepTeam.minimumHidden: two threads really split the units.
+        for (cell, layers, H) in [(CellKind.lstm, 2, 48), (.gru, 1, 64), (.rnnTanh, 1, 16), (.rnnRelu, 1, 16), (.lstm, 2, 160)] {
             let f = makeModel(kind: .charlm, cell: cell, layers: layers, E: 7, H: H, seed: 6)
             let q = try int8Twin(f)
             guard case let .charlm(fm) = f, case let .charlm(qm) = q else { return XCTFail() }
@@ -106,7 +107,9 @@ final class Int8Tests: XCTestCase {
                 fm.step(id, &fs); qm.step(id, &qs)
                 worst = max(worst, maxAbsDiff(fs.logits, qs.logits))
             }
-            XCTAssertLessThan(worst, Self.logitTolerance, "\(cell) L\(layers) H\(H)")
+            // (H 160 with weights of +-0.5, 6x PyTorch's init range, saturates every gate and
+            // amplifies rounding: only its thread split is checked.)
+            if H <= 64 { XCTAssertLessThan(worst, Self.logitTolerance, "\(cell) L\(layers) H\(H)") }
             // Two threads give the one-thread text.
             let p1 = SamplingParameters(seed: 4, threads: 1), p2 = SamplingParameters(seed: 4, threads: 2)
             XCTAssertEqual(try Generator.sample(model: qm, prime: "Tea", count: 300, parameters: p1),

@@ -1,5 +1,7 @@
 import Foundation
 import XCTest
+import SwiftRNNABI
+@testable import CSwiftRNN
 @testable import SwiftRNN
 @testable import SwiftRNNTraining
 
@@ -94,6 +96,73 @@ final class TrainingTests: XCTestCase {
             _ = try CharLMRun.run(config("r\(tbptt).safetensors", iterations: 8, resume: true, tbptt: tbptt), corpus: corpus)
             let a = try Checkpoint.load(path: tmp("s\(tbptt).safetensors.ckpt")), b = try Checkpoint.load(path: tmp("r\(tbptt).safetensors.ckpt"))
             for (name, p) in a.weights.parameterPaths { XCTAssertEqual(a.weights[keyPath: p], b.weights[keyPath: p], "tbptt \(tbptt) \(name)") }
+        }
+    }
+
+    /// Issue 14: the word model trains on review streams, resumes exactly, beats the uniform
+    /// distribution on held-out reviews, and loads as a wordlm model that scoring calls refuse.
+    func testWordModelTrainsResumesExactlyAndReportsHeldOutPerplexity() throws {
+        // Reviews that walk a cycle of 7 words from a random start: after the first word, the
+        // next is certain but for where the review ends.
+        let cycle = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf"]
+        func reviews(_ n: Int, seed: UInt64) -> [String] {
+            var rng = RandomSource(seed: seed)
+            return (0..<n).map { _ in
+                let start = Int(rng.next() % 7), len = 4 + Int(rng.next() % 9)
+                return (0..<len).map { cycle[(start + $0) % 7] }.joined(separator: " ")
+            }
+        }
+        let train = reviews(400, seed: 4), heldOut = reviews(40, seed: 5)
+        func config(_ name: String, iterations: Int, resume: Bool) -> LanguageModelRunConfig {
+            var c = LanguageModelRunConfig(out: tmp(name))
+            c.iterations = iterations; c.batchSize = 4; c.seqLength = 12; c.tbptt = 6; c.embeddingDim = 8
+            c.hiddenSize = 16; c.vocabularySize = 40; c.heldOutReviews = 30; c.threads = 2; c.resume = resume
+            c.checkpointEvery = 4; c.learningRate = 0.02; c.clipNorm = 1
+            return c
+        }
+        let straight = try WordLMRun.run(config("w.safetensors", iterations: 60, resume: false), train: train, heldOut: heldOut)
+        let early = try WordLMRun.run(config("wr.safetensors", iterations: 25, resume: false), train: train, heldOut: heldOut)
+        let resumed = try WordLMRun.run(config("wr.safetensors", iterations: 60, resume: true), train: train, heldOut: heldOut)
+        let a = try Model.load(path: tmp("w.safetensors")), b = try Model.load(path: tmp("wr.safetensors"))
+        for (name, p) in a.weights.parameterPaths { XCTAssertEqual(a.weights[keyPath: p], b.weights[keyPath: p], name) }
+        XCTAssertEqual(straight.heldOutPerplexity, resumed.heldOutPerplexity)
+        let vocab = a.config.vocabSize
+        XCTAssertEqual(a.config.kind, .wordlm)
+        XCTAssertEqual(a.config.vocab.last, WordLanguageModel.endOfReviewToken)
+        let ppl = try XCTUnwrap(straight.heldOutPerplexity)
+        // Uniform over the vocabulary would be 10; the cycle leaves little to guess.
+        XCTAssertTrue(ppl.isFinite && ppl < Double(vocab) / 3, "perplexity \(ppl) vs a vocabulary of \(vocab)")
+        XCTAssertLessThan(ppl, try XCTUnwrap(early.heldOutPerplexity))
+        guard case .wordlm = a else { return XCTFail("not loaded as a wordlm model") }
+        // From C: it loads and says what it is; scoring and sampling refuse it.
+        var m: OpaquePointer? = nil
+        XCTAssertEqual(swiftrnn_model_load(tmp("w.safetensors"), &m), 0)
+        defer { swiftrnn_model_free(m) }
+        var info = swiftrnn_model_info()
+        info.struct_size = MemoryLayout<swiftrnn_model_info>.size
+        XCTAssertEqual(withUnsafeMutableBytes(of: &info) { swiftrnn_model_get_info(m, $0.baseAddress) }, 0)
+        XCTAssertEqual(info.kind, SWIFTRNN_KIND_WORDLM)
+        var p: Float = 0
+        XCTAssertEqual(swiftrnn_score_sentiment(m, "alpha bravo", 11, &p), Int32(SWIFTRNN_ERR_WRONG_KIND.rawValue))
+
+        // A classifier started from it (learning rate 0: the weights stay where they started)
+        // has its vocabulary, embedding and forward layers; the reverse direction is new.
+        let labelled = train.enumerated().map { Review(text: $1, label: Float($0 % 2)) }
+        for bi in [false, true] {
+            var c = SentimentRunConfig(out: tmp("ft\(bi).safetensors"))
+            c.initFrom = tmp("w.safetensors"); c.epochs = 1; c.learningRate = 0; c.bidirectional = bi; c.threads = 2
+            _ = try SentimentRun.run(c, train: Array(labelled.prefix(200)), valid: Array(labelled.suffix(50)))
+            let ft = try Model.load(path: tmp("ft\(bi).safetensors"))
+            XCTAssertEqual(ft.config.vocab, a.config.vocab)
+            XCTAssertEqual(ft.weights.embedding.weight, a.weights.embedding.weight)
+            XCTAssertEqual(ft.weights.rnn.weights[0].wHH, a.weights.rnn.weights[0].wHH)
+            XCTAssertEqual(ft.weights.rnn.weights[0].wIH, a.weights.rnn.weights[0].wIH)
+            if bi { XCTAssertNotEqual(ft.weights.rnn.weights[1].wHH, a.weights.rnn.weights[0].wHH) }
+        }
+        var bad = SentimentRunConfig(out: tmp("ftbad.safetensors"))
+        bad.initFrom = tmp("ft\(false).safetensors")
+        XCTAssertThrowsError(try SentimentRun.run(bad, train: labelled, valid: labelled)) {
+            XCTAssertEqual(($0 as? SwiftRNNError)?.code, .wrongKind)
         }
     }
 

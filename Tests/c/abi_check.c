@@ -37,7 +37,7 @@ STATIC_ASSERT(offsetof(swiftrnn_model_info, head_layers) == 36, "layout");
 STATIC_ASSERT(offsetof(swiftrnn_model_info, n_parameters) == 40, "layout");
 STATIC_ASSERT(offsetof(swiftrnn_model_info, precision) == 48, "layout");
 STATIC_ASSERT(sizeof(swiftrnn_model_info) == 56, "layout");
-STATIC_ASSERT(SWIFTRNN_KIND_SENTIMENT == 1 && SWIFTRNN_KIND_CHARLM == 2 && SWIFTRNN_KIND_CLASSIFIER == 3, "kinds");
+STATIC_ASSERT(SWIFTRNN_KIND_SENTIMENT == 1 && SWIFTRNN_KIND_CHARLM == 2 && SWIFTRNN_KIND_WORDLM == 3 && SWIFTRNN_KIND_CLASSIFIER == 4, "kinds");
 
 int main(void) {
   return swiftrnn_version_number() == SWIFTRNN_VERSION_NUMBER ? 0 : 1;

@@ -13,8 +13,10 @@
     w2_generation.py W2, the same
     w3_coldstart.py  W3: coldstart.c for swiftrnn, a fresh Python process for the others
     w4_training.py   W4: the PyTorch training loops and `swiftrnn train`
+    wq_precision.py  WQ (issue 13): our F32/F16/I8 conversions of the same models (generation,
+                     scoring, cold start, agreement) and PyTorch's dynamic int8 peer
     report.py        RESULTS.md and plot.png from results/*.json
 
 bench.py holds the command line (run, report, worker) and cmd_run, which calls the workloads
-in the order bw, W3, W2, W1, W4. Every measurement runs in a fresh `bench.py worker` process.
+in the order bw, W3, W2, W1, WQ, W4. Every measurement runs in a fresh `bench.py worker` process.
 """

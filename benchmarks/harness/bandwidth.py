@@ -77,3 +77,24 @@ def roofline(bw, models, w2):
             row["ratio_vs_roofline_naive"] = meas / row["t_min_us_naive"]
         out["per_threads"].append(row)
     return out
+
+
+def step_bytes_by_dtype(V, E=256, H=512):
+    """Bytes one generation step of the book's char model reads with F32, F16 and I8 files
+    (issue 13): the folded input row stays F32 in every dtype (it is computed at load), W_hh and
+    fc are kept in the file's dtype (I8: int8 plus an F32 scale per row), biases F32."""
+    G = 4 * H
+    out = {}
+    for d, b in (("F32", 4), ("F16", 2), ("I8", 1)):
+        items = {"xproj row": G * 4, "W_hh": G * H * b, "fc": V * H * b, "fc bias": V * 4}
+        if d == "I8":
+            items["row scales"] = (G + V) * 4
+        out[d] = items
+    return out
+
+
+def bandwidth_at(bw, t, size_kib, kernel="read"):
+    for r in (bw or {}).get("kernels", []):
+        if r["threads"] == t and r["size_kib"] == size_kib and r["kernel"] == kernel:
+            return r["gb_per_s"]
+    return None

@@ -27,6 +27,15 @@ def torch_models():
     return SentimentRNN, CharRNN
 
 
+def torch_int8(model):
+    """PyTorch's dynamic int8 quantization of a float model (issue 13's peer `torch-int8`):
+    int8 weights per tensor, activations quantized per call, for every nn.LSTM and nn.Linear;
+    the embedding stays F32. The same call the issue measured."""
+    import torch
+    import torch.nn as nn
+    return torch.ao.quantization.quantize_dynamic(model, {nn.LSTM, nn.Linear}, dtype=torch.qint8)
+
+
 def _set_torch_threads(t):
     import torch
     torch.set_num_threads(t)
@@ -69,6 +78,9 @@ KEEP_CORETYPE = os.environ.get("KEEP_OPENBLAS_CORETYPE") == "1"
 # its own Python bindings.
 NATIVE_REPO = os.environ.get("SWIFTRNN_NATIVE_REPO") or None
 OURS = ("swiftrnn", "swiftrnn-native")
+# Peers that only the reduced-precision workload (wq, harness/wq_precision.py) runs: W1-W4 skip
+# them, so their tables stay the F32 comparison of issue 5.
+PRECISION_ONLY = ("torch-int8",)
 
 
 def thread_env(t, peer=None):
@@ -116,7 +128,7 @@ def available_peers():
     elif NATIVE_REPO:
         missing["swiftrnn-native"] = f"{NATIVE_REPO}/out/lib/libswiftrnn.so not built"
     if have_module("torch"):
-        peers += ["torch-book", "torch-best"]
+        peers += ["torch-book", "torch-best", "torch-int8"]
     else:
         missing["torch"] = "torch not installed in this python"
     if have_module("onnxruntime") and have_module("torch") and have_module("onnx"):

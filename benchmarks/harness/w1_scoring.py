@@ -8,7 +8,8 @@ import os
 import statistics
 
 from .common import SHIPPED, _timed_reps, book_tokenizer, log, read_imdb, save
-from .peers import OURS, _ort_session, _set_torch_threads, _swiftrnn, run_worker, torch_models
+from .peers import (OURS, PRECISION_ONLY, _ort_session, _set_torch_threads, _swiftrnn, run_worker,
+                    torch_int8, torch_models)
 
 
 def w1_worker(a):
@@ -23,7 +24,7 @@ def w1_worker(a):
         m.score_batch(warm, threads=t)
         times, probs = _timed_reps(lambda: m.score_batch(reviews, threads=t), 3, 5.0)
         probs = np.asarray(probs, dtype=np.float32)
-    elif a.peer in ("torch-book", "torch-best"):
+    elif a.peer in ("torch-book", "torch-best", "torch-int8"):
         torch = _set_torch_threads(t)
         import torch.nn as nn
         SentimentRNN, _ = torch_models()
@@ -31,6 +32,8 @@ def w1_worker(a):
         model = SentimentRNN(sd["embedding.weight"].shape[0])
         model.load_state_dict(sd)
         model.eval()
+        if a.peer == "torch-int8":          # torch-best's loop on the dynamically quantized model
+            model = torch_int8(model)
         with open(a.vocab, encoding="utf-8") as f:
             vocab = {w: i for i, w in enumerate(json.load(f))}
         if a.peer == "torch-book":
@@ -111,7 +114,7 @@ def bench_w1(cfg, paths, peers):
     if os.path.exists(SHIPPED["sentiment"]):
         models.append(("shipped", SHIPPED["sentiment"]))
     for t in cfg["threads"]:
-        for peer in peers:
+        for peer in [p for p in peers if p not in PRECISION_ONLY]:
             for mname, mpath in models:
                 if mname == "shipped" and peer not in OURS:
                     continue

@@ -6,7 +6,8 @@ import json
 import statistics
 
 from .common import PRIME, _timed_reps, log, save
-from .peers import OURS, _ort_session, _set_torch_threads, _swiftrnn, run_worker, torch_models
+from .peers import (OURS, PRECISION_ONLY, _ort_session, _set_torch_threads, _swiftrnn, run_worker,
+                    torch_int8, torch_models)
 
 
 def w2_worker(a):
@@ -23,7 +24,7 @@ def w2_worker(a):
         with open(a.chars, encoding="utf-8") as f:
             char_array = json.load(f)
         char2int = {ch: i for i, ch in enumerate(char_array)}
-        if a.peer in ("torch-book", "torch-best"):
+        if a.peer in ("torch-book", "torch-best", "torch-int8"):
             torch = _set_torch_threads(t)
             from torch.distributions.categorical import Categorical
             _, CharRNN = torch_models()
@@ -31,7 +32,11 @@ def w2_worker(a):
             model = CharRNN(sd["embedding.weight"].shape[0])
             model.load_state_dict(sd)
             torch.manual_seed(1)
-            if a.peer == "torch-book":
+            if a.peer == "torch-int8":
+                # issue 13's measurement: the book's sample() loop (below) on the dynamically
+                # quantized model, under inference_mode
+                model = torch_int8(model.eval())
+            if a.peer in ("torch-book", "torch-int8"):
                 def sample(model, starting_str, len_generated_text=500, scale_factor=1.0):
                     # the book's sample(), verbatim (no torch.no_grad(), as in the book)
                     encoded_input = torch.tensor([char2int[s] for s in starting_str])
@@ -84,6 +89,12 @@ def w2_worker(a):
                             last = int(torch.multinomial(torch.softmax(logits, 0), 1))
                             out.append(char_array[last])
                         return starting_str + "".join(out)
+            if a.peer == "torch-int8":
+                book_sample = sample
+
+                def sample(*args):
+                    with torch.inference_mode():
+                        return book_sample(*args)
             sample(model, PRIME, min(50, n))
             times, text = _timed_reps(lambda: sample(model, PRIME, n), 1, 0.0, 1)
         elif a.peer == "onnxruntime":
@@ -117,6 +128,9 @@ def w2_worker(a):
             times, text = _timed_reps(lambda: sample(n), 1, 0.0, 1)
         else:
             raise SystemExit(f"unknown peer {a.peer}")
+    if a.text_out:
+        with open(a.text_out, "w", encoding="utf-8") as f:
+            f.write(text)
     sec = statistics.median(times)
     return {"chars": n, "seconds": sec, "all_seconds": times, "rate": n / sec,
             "unit": "chars/s", "sample": text[:80]}
@@ -125,7 +139,7 @@ def w2_worker(a):
 def bench_w2(cfg, paths, peers):
     rows = []
     for t in cfg["threads"]:
-        for peer in peers:
+        for peer in [p for p in peers if p not in PRECISION_ONLY]:
             args = ["w2", "--peer", peer, "--n", cfg["w2_n"], "--model", paths["char_st"],
                     "--model-pt", paths["char_pt"], "--chars", paths["char_chars"],
                     "--model-onnx", paths["char_onnx"]]

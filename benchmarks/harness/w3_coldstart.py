@@ -70,6 +70,26 @@ def w3_py_worker(a):
             "result": res}
 
 
+def coldstart_swiftrnn(cold, mpath, t, reps):
+    """`coldstart MODEL` in `reps` fresh processes at t threads: the medians (ms, peak RSS), the
+    file size and the first result; {"error": ...} when a run fails."""
+    runs = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        p = subprocess.run([cold, mpath], env=thread_env(t), capture_output=True, text=True)
+        wall = 1e3 * (time.perf_counter() - t0)
+        if p.returncode != 0:
+            return {"error": p.stderr[-500:]}
+        r = json.loads(p.stdout.strip().splitlines()[-1])
+        r["process_ms"] = wall
+        runs.append(r)
+    med = {k: statistics.median([r[k] for r in runs])
+           for k in ("load_ms", "first_ms", "total_ms", "process_ms", "peak_rss_kb",
+                     "rss_start_kb")}
+    med.update(reps=reps, file_bytes=os.path.getsize(mpath), result=runs[0]["result"])
+    return med
+
+
 def bench_w3(cfg, paths, peers):
     rows = []
     cold = cfg["coldstart_bin"]
@@ -81,30 +101,13 @@ def bench_w3(cfg, paths, peers):
     for t in cfg["threads"]:
         for kind, mname, mpath in models:
             if "swiftrnn" in peers and cold and os.path.exists(cold):
-                runs = []
-                for _ in range(reps):
-                    t0 = time.perf_counter()
-                    p = subprocess.run([cold, mpath], env=thread_env(t), capture_output=True,
-                                       text=True)
-                    wall = 1e3 * (time.perf_counter() - t0)
-                    if p.returncode != 0:
-                        runs = None
-                        rows.append({"peer": "swiftrnn", "kind": kind, "model": mname,
-                                     "threads": t, "error": p.stderr[-500:]})
-                        break
-                    r = json.loads(p.stdout.strip().splitlines()[-1])
-                    r["process_ms"] = wall
-                    runs.append(r)
-                if runs:
-                    med = {k: statistics.median([r[k] for r in runs])
-                           for k in ("load_ms", "first_ms", "total_ms", "process_ms",
-                                     "peak_rss_kb", "rss_start_kb")}
-                    med.update(peer="swiftrnn", kind=kind, model=mname, threads=t, reps=reps,
-                               file_bytes=os.path.getsize(mpath), result=runs[0]["result"])
+                med = coldstart_swiftrnn(cold, mpath, t, reps)
+                med.update(peer="swiftrnn", kind=kind, model=mname, threads=t)
+                if "error" not in med:
                     log(f"W3 swiftrnn {kind}/{mname} t={t}: {med['total_ms']:.2f} ms "
                         f"(process {med['process_ms']:.1f} ms), peak RSS "
                         f"{med['peak_rss_kb'] / 1024:.1f} MB")
-                    rows.append(med)
+                rows.append(med)
             if mname != "random":
                 continue
             for peer in [p for p in peers if p in ("torch-book", "onnxruntime")]:

@@ -54,4 +54,14 @@ public enum Parallel {
             for t in tids { pthread_join(t, nil) }
         }
     }
+
+    /// `body(i)` for every `i` in `0..<count`, on up to `threads` threads, as an array.
+    public static func map<T>(count: Int, threads: Int, _ body: (Int) -> T) -> [T] {
+        var out = [T?](repeating: nil, count: count)
+        out.withUnsafeMutableBufferPointer { buf in
+            let base = buf.baseAddress
+            forEach(count: count, threads: threads) { i in base![i] = body(i) }
+        }
+        return out.map { $0! }
+    }
 }

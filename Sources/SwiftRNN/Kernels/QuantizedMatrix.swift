@@ -70,16 +70,25 @@ public struct QuantizedMatrix: @unchecked Sendable {
     public init?(exactly w: FloatBuffer, rows: Int, cols: Int, scales: FloatBuffer) {
         guard w.count == rows * cols, scales.count == rows, cols <= Self.maxColumns else { return nil }
         let v = w.span()
+        self.rows = rows; self.cols = cols
+        stride = (cols + 63) / 64 * 64
+        storage = Storage(count: rows * stride, rows: rows)
+        self.scales = scales
+        // One pass at load: w * (1 / s) is within a few ulp of the integer q (|q| <= 128), so it
+        // rounds to q; the product check below proves it for every weight.
         for r in 0..<rows {
             let s = scales[r]
             guard s.isFinite, s >= 0 else { return nil }
+            let inv: Float = s == 0 ? 0 : 1 / s
+            var sum: Int32 = 0
             for k in 0..<cols {
-                let q = s == 0 ? 0 : (v[r * cols + k] / s).rounded(.toNearestOrEven)
-                guard q >= -128, q <= 127, Float(q) * s == v[r * cols + k] else { return nil }
+                let x = v[r * cols + k]
+                let q = (x * inv).rounded(.toNearestOrEven)
+                guard q >= -128, q <= 127, Float(q) * s == x else { return nil }
+                storage.q[r * stride + k] = Int8(q)
+                sum += Int32(q)
             }
-        }
-        self.init(rows: rows, cols: cols, scales: scales) { r, k in
-            scales[r] == 0 ? 0 : Int8((v[r * cols + k] / scales[r]).rounded(.toNearestOrEven))
+            storage.sums[r] = sum
         }
     }
 

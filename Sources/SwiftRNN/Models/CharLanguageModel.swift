@@ -139,25 +139,6 @@ public final class CharLanguageModel: Sendable {
                        h: b.h.slice(layer * H + u, n), c: b.c.slice(layer * H + u, n))
     }
 
-    /// The batch forward of training (TBPTT windows): ids in packed row order -> embedding ->
-    /// stack -> `fc` -> logits `[rows, vocab]`, keeping what `backward` needs in `tape`.
-    /// Generation runs `step` instead (the embedding folded into the first projection).
-    public static func forward(_ w: ModelWeights, ids: [Int32], batch: PackedBatch, h0: FloatBuffer?, c0: FloatBuffer?,
-                               tape: RecurrentTape) -> (logits: FloatBuffer, output: Recurrent.Output) {
-        let out = w.rnn.forward(.rows(w.embedding.lookup(ids)), batch: batch, h0: h0, c0: c0, tape: tape)
-        return (w.head[0].forward(out.output), out)
-    }
-
-    /// Backward of `forward` from the gradient of the loss w.r.t. the logits, into `grads`.
-    public static func backward(_ w: ModelWeights, ids: [Int32], batch: PackedBatch, h0: FloatBuffer?, c0: FloatBuffer?,
-                                tape: RecurrentTape, output: Recurrent.Output, dLogits: FloatBuffer,
-                                grads: inout ModelWeights) {
-        let dOut = w.head[0].backward(x: output.output, dy: dLogits, rows: batch.rows, grad: &grads.head[0])
-        let dx = w.rnn.backward(batch: batch, tape: tape, output: output.output, dOutput: dOut, dhN: nil, h0: h0, c0: c0,
-                                grads: &grads.rnn.weights)
-        w.embedding.backward(ids: ids, dOut: dx, dWeight: &grads.embedding.weight)
-    }
-
     /// `nats`: negative log-likelihood of every character after the first given all before it.
     public func negativeLogLikelihood(_ text: String) throws(SwiftRNNError) -> (nats: Double, predicted: Int) {
         let ids = try table.encode(text)

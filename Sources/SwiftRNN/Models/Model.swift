@@ -2,12 +2,14 @@
 public enum Model: Sendable {
     case sentiment(SentimentModel)
     case charlm(CharLanguageModel)
+    case wordlm(WordLanguageModel)
     case classifier(ClassifierModel)
 
     public var config: ModelConfig {
         switch self {
         case let .sentiment(m): return m.config
         case let .charlm(m): return m.config
+        case let .wordlm(m): return m.config
         case let .classifier(m): return m.config
         }
     }
@@ -16,6 +18,7 @@ public enum Model: Sendable {
         switch self {
         case let .sentiment(m): return m.weights
         case let .charlm(m): return m.weights
+        case let .wordlm(m): return m.weights
         case let .classifier(m): return m.weights
         }
     }
@@ -27,7 +30,7 @@ public enum Model: Sendable {
         switch self {
         case let .sentiment(m): return m.embeddings(batch: [m.encode(text)]).array
         case let .classifier(m): return m.embeddings(batch: [m.encode(text)]).array
-        case .charlm: throw .init(.wrongKind, "this is a charlm model; embed needs a sentiment or classifier model")
+        case .charlm, .wordlm: throw .init(.wrongKind, "this is a \(config.kind.rawValue) model; embed needs a sentiment or classifier model")
         }
     }
 
@@ -41,7 +44,7 @@ public enum Model: Sendable {
         case let .classifier(m):
             return SentimentModel.rowsOfBatch(texts, width: width, threads: threads, monitor: monitor, grouped: m.transposed != nil,
                                               encode: m.encode, rows: { m.embeddings(batch: $0, monitor: monitor) })
-        case .charlm: throw .init(.wrongKind, "this is a charlm model; embed needs a sentiment or classifier model")
+        case .charlm, .wordlm: throw .init(.wrongKind, "this is a \(config.kind.rawValue) model; embed needs a sentiment or classifier model")
         }
     }
 
@@ -64,6 +67,7 @@ public enum Model: Sendable {
         switch config.kind {
         case .sentiment: return .sentiment(try SentimentModel(config: config, weights: weights))
         case .charlm: return .charlm(try CharLanguageModel(config: config, weights: weights))
+        case .wordlm: return .wordlm(try WordLanguageModel(config: config, weights: weights))
         case .classifier: return .classifier(try ClassifierModel(config: config, weights: weights))
         }
     }

@@ -1,7 +1,13 @@
 /// What a model file says about itself in `__metadata__` (docs/model-format.md).
 public enum ModelKind: String, Sendable {
+    /// The book's review classifier: tokens -> a probability.
     case sentiment
+    /// The book's character model: characters -> the next character's distribution.
     case charlm
+    /// A word-level language model over the book tokenizer's tokens (issue 14: pretraining the
+    /// encoder of a review scorer on unlabeled reviews). Its vocabulary is a sentiment
+    /// vocabulary (`<pad>`, `<unk>`, tokens) plus `<eos>`, the end of a review.
+    case wordlm
     /// A many-to-one text classifier with named labels (softmax or one sigmoid per label): the
     /// sentiment model's tokenizer, encoder and head shape, with `labels.count` outputs.
     case classifier
@@ -42,7 +48,7 @@ public struct ModelConfig: Sendable, Equatable {
     public var outputCount: Int {
         switch kind {
         case .sentiment: return 1
-        case .charlm: return vocabSize
+        case .charlm, .wordlm: return vocabSize
         case .classifier: return labels.count
         }
     }
@@ -83,7 +89,7 @@ public struct ModelConfig: Sendable, Equatable {
         }
         let kindText = try need("kind")
         guard let kind = ModelKind(rawValue: kindText) else {
-            throw .format("unknown model kind \(JSONWriter.quote(kindText)) (expected \"sentiment\", \"charlm\" or \"classifier\")")
+            throw .format("unknown model kind \(JSONWriter.quote(kindText)) (expected \"sentiment\", \"charlm\", \"wordlm\" or \"classifier\")")
         }
         let cellText = try need("cell")
         guard let cell = CellKind(rawValue: cellText) else {
@@ -126,7 +132,7 @@ public struct ModelConfig: Sendable, Equatable {
             guard let v = Int(p), v >= 0, v < hiddenSize else {
                 throw .format("model metadata 'proj_size' = \(JSONWriter.quote(p)) is not an integer in 0..<hidden_size (\(hiddenSize))")
             }
-            guard v == 0 || (cell == .lstm && kind != .charlm) else {
+            guard v == 0 || (cell == .lstm && (kind == .sentiment || kind == .classifier)) else {
                 throw .init(.unsupported, "proj_size is supported for the LSTM of a sentiment or classifier model, not a \(kind.rawValue) \(cell.rawValue)")
             }
             projSize = v
@@ -152,9 +158,10 @@ public struct ModelConfig: Sendable, Equatable {
             }
             self.labels = labels
         }
-        if kind == .charlm {
-            guard !bidirectional else { throw .format("a charlm model must be unidirectional (it generates left to right)") }
-            guard head.count == 1 else { throw .format("a charlm model has exactly one head layer (e.g. 'fc'), not \(head.count)") }
+        if kind == .charlm || kind == .wordlm {
+            let k = kind.rawValue
+            guard !bidirectional else { throw .format("a \(k) model must be unidirectional (it predicts left to right)") }
+            guard head.count == 1 else { throw .format("a \(k) model has exactly one head layer (e.g. 'fc'), not \(head.count)") }
         }
     }
 

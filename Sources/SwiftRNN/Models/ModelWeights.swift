@@ -161,7 +161,10 @@ public struct ModelWeights: Sendable {
     /// `NAME.scale` (a matrix read from an int8 file keeps its exact int8 values); vectors are F32.
     public func write(to writer: inout SafeTensorsWriter, config: ModelConfig, dtype: SafeTensors.DType = .f32) {
         func matrix(_ name: String, _ w: FloatBuffer, rows: Int, cols: Int) {
-            guard dtype == .i8 else { return writer.add(name, shape: [rows, cols], floats: w, dtype: dtype) }
+            // A matrix wider than int8 products allow stays F32 (the format allows mixing).
+            guard dtype == .i8, cols <= QuantizedMatrix.maxColumns else {
+                return writer.add(name, shape: [rows, cols], floats: w, dtype: dtype == .i8 ? .f32 : dtype)
+            }
             let q = quantized(name, w, rows: rows, cols: cols)
             writer.add(name, shape: [rows, cols], int8: (0..<rows).flatMap { r in (0..<cols).map { q.q(r, $0) } })
             writer.add(name + ".scale", shape: [rows], floats: q.scales, dtype: .f32)
@@ -211,6 +214,7 @@ public struct ModelWeights: Sendable {
     public func int8MaxError(config: ModelConfig) -> Float {
         var worst: Float = 0
         func check(_ name: String, _ w: FloatBuffer, rows: Int, cols: Int) {
+            guard cols <= QuantizedMatrix.maxColumns else { return }
             let d = quantized(name, w, rows: rows, cols: cols).dequantized()
             for k in 0..<w.count { worst = max(worst, abs(w[k] - d[k])) }
         }

@@ -218,18 +218,17 @@ public final class SentimentModel: Sendable {
     static func rowsOfBatch(_ texts: [String], width: Int, threads requested: Int, monitor: ProgressMonitor?,
                             grouped: Bool, encode: (String) -> [Int32], rows: ([[Int32]]) -> FloatBuffer) -> [Float] {
         let threads = requested <= 0 ? Parallel.cores : min(requested, Parallel.cores)
-        var out = [Float](repeating: 0, count: texts.count * width)
+        var result = FloatBuffer(count: texts.count * width)
+        let out = result.mutableSpan()
         guard grouped, texts.count > 1 else {
-            out.withUnsafeMutableBufferPointer { o in
-                let base = o.baseAddress!
-                Parallel.forEach(count: texts.count, threads: threads) { i in
-                    if let monitor, monitor.poll() { return }
-                    let r = rows([encode(texts[i])])
-                    for j in 0..<width { base[i * width + j] = r[j] }
-                    monitor?.advance(by: 1)
-                }
+            Parallel.forEach(count: texts.count, threads: threads) { i in
+                if let monitor, monitor.poll() { return }
+                let r = rows([encode(texts[i])])
+                out.slice(i * width, width).copy(from: r.span())
+                withExtendedLifetime(r) {}
+                monitor?.advance(by: 1)
             }
-            return out
+            return result.array
         }
         // Windows bound the memory of the token ids whatever the number of texts.
         let window = 4096, group = 16
@@ -237,29 +236,24 @@ public final class SentimentModel: Sendable {
         while start < texts.count {
             if let monitor, monitor.poll() { break }
             let end = min(texts.count, start + window)
-            var ids = [[Int32]](repeating: [], count: end - start)
-            ids.withUnsafeMutableBufferPointer { ip in
-                let base = ip.baseAddress!
-                Parallel.forEach(count: end - start, threads: threads) { i in
-                    if let monitor, monitor.poll() { return }   // tokenizing 4,096 long texts takes a while
-                    base[i] = encode(texts[start + i])
-                }
+            let ids = Parallel.map(count: end - start, threads: threads) { i -> [Int32] in
+                if let monitor, monitor.poll() { return [] }   // tokenizing 4,096 long texts takes a while
+                return encode(texts[start + i])
             }
             // Longest first, so a group's sequences end together and the big groups start early.
             let order = ids.indices.sorted { ids[$0].count > ids[$1].count || (ids[$0].count == ids[$1].count && $0 < $1) }
             let groups = (order.count + group - 1) / group
-            out.withUnsafeMutableBufferPointer { o in
-                let base = o.baseAddress! + start * width
-                Parallel.forEach(count: groups, threads: threads) { g in
-                    if let monitor, monitor.poll() { return }
-                    let members = order[(g * group)..<min(order.count, (g + 1) * group)]
-                    let r = rows(members.map { ids[$0] })
-                    for (k, i) in members.enumerated() { for j in 0..<width { base[i * width + j] = r[k * width + j] } }
-                    monitor?.advance(by: members.count)
-                }
+            Parallel.forEach(count: groups, threads: threads) { g in
+                if let monitor, monitor.poll() { return }
+                let members = order[(g * group)..<min(order.count, (g + 1) * group)]
+                let r = rows(members.map { ids[$0] })
+                let rs = r.span()
+                for (k, i) in members.enumerated() { out.slice((start + i) * width, width).copy(from: rs.slice(k * width, width)) }
+                withExtendedLifetime(r) {}
+                monitor?.advance(by: members.count)
             }
             start = end
         }
-        return out
+        return result.array
     }
 }
