@@ -94,6 +94,9 @@ final class TrainingTests: XCTestCase {
             _ = try CharLMRun.run(config("s\(tbptt).safetensors", iterations: 8, resume: false, tbptt: tbptt), corpus: corpus)
             _ = try CharLMRun.run(config("r\(tbptt).safetensors", iterations: 5, resume: false, tbptt: tbptt), corpus: corpus)
             _ = try CharLMRun.run(config("r\(tbptt).safetensors", iterations: 8, resume: true, tbptt: tbptt), corpus: corpus)
+            // The metrics file keeps 0.2's columns (benchmarks/harness/w4_training.py reads them).
+            let csv = try String(contentsOfFile: tmp("s\(tbptt).safetensors.metrics.csv"), encoding: .utf8)
+            XCTAssertTrue(csv.hasPrefix("iteration,loss_nats,bits_per_char,seconds,chars_per_s\n"), csv)
             let a = try Checkpoint.load(path: tmp("s\(tbptt).safetensors.ckpt")), b = try Checkpoint.load(path: tmp("r\(tbptt).safetensors.ckpt"))
             for (name, p) in a.weights.parameterPaths { XCTAssertEqual(a.weights[keyPath: p], b.weights[keyPath: p], "tbptt \(tbptt) \(name)") }
         }
