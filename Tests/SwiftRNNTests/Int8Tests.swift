@@ -1,6 +1,7 @@
 import XCTest
 import CKernels
 @testable import SwiftRNN
+import SwiftRNNTraining
 
 /// Issue 13, item 2: int8 models. The kernels compute exactly what a scalar reference of the
 /// same quantization computes, on every instruction set; int8 models stay within the
@@ -129,6 +130,35 @@ final class Int8Tests: XCTestCase {
             XCTAssertLessThan(maxAbsDiff(fl, ql), Self.logitTolerance, "\(cell)")
             XCTAssertEqual(qm.scoreBatch(texts, threads: 2).map(\.bitPattern), texts.map { qm.score($0).bitPattern })
         }
+    }
+
+    /// The book's two architectures with PyTorch's initialisation (the scale a trained model
+    /// starts from): the sentiment LSTM (embedding 20, hidden 64, fc 64) and the character
+    /// LSTM (embedding 256, hidden 512). Documented in docs/model-format.md: logits within 0.05.
+    func testTheBookArchitecturesInInt8StayCloseToFloat() throws {
+        let words = ["<pad>", "<unk>"] + (0..<300).map { "w\($0)" }
+        let sc = ModelConfig(kind: .sentiment, cell: .lstm, vocabSize: words.count, embeddingDim: 20, hiddenSize: 64,
+                             numLayers: 1, bidirectional: false, head: ["fc1", "fc2"], vocab: words)
+        let sf = try Model.make(config: sc, weights: Initialization.pytorchDefault(config: sc, headSizes: [64, 1], seed: 3))
+        guard case let .sentiment(fm) = sf, case let .sentiment(qm) = try int8Twin(sf) else { return XCTFail() }
+        var rng = RandomSource(seed: 8)
+        let reviews = (0..<20).map { _ in (0..<(5 + Int(rng.next() % 300))).map { _ in "w\(rng.next() % 320)" }.joined(separator: " ") }
+        let fl = reviews.map { fm.logit(ids: fm.encode($0)) }, ql = reviews.map { qm.logit(ids: qm.encode($0)) }
+        XCTAssertLessThan(maxAbsDiff(fl, ql), Self.logitTolerance, "book sentiment shape")
+
+        let chars = (0..<80).map { String(UnicodeScalar(UInt8(33 + $0))) }
+        let cc = ModelConfig(kind: .charlm, cell: .lstm, vocabSize: 80, embeddingDim: 256, hiddenSize: 512,
+                             numLayers: 1, bidirectional: false, head: ["fc"], vocab: chars)
+        let cf = try Model.make(config: cc, weights: Initialization.pytorchDefault(config: cc, headSizes: [80], seed: 4))
+        guard case let .charlm(fc) = cf, case let .charlm(qc) = try int8Twin(cf) else { return XCTFail() }
+        var fs = fc.makeState(), qs = qc.makeState()
+        var worst: Float = 0
+        for t in 0..<60 {
+            let id = Int32((t * 13 + 5) % 80)
+            fc.step(id, &fs); qc.step(id, &qs)
+            worst = max(worst, maxAbsDiff(fs.logits, qs.logits))
+        }
+        XCTAssertLessThan(worst, Self.logitTolerance, "book character shape")
     }
 
     func testTheInt8FileRoundTripsAndIsRefusedWhenMalformed() throws {
