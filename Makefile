@@ -16,10 +16,10 @@ PYTHON     ?= python3
 VERSION    := $(shell sed -n 's/^\#define SWIFTRNN_VERSION_STRING "\(.*\)"/\1/p' include/swiftrnn.h)
 SOVERSION  := 0
 # One build runs on any x86-64: the Swift code is compiled for baseline x86-64 and the SIMD
-# kernels (Sources/CKernels) exist once per instruction set (AVX-512, AVX2, baseline), chosen at
-# run time from CPUID (SWIFTRNN_SIMD=avx2|baseline lowers the choice). NATIVE=1 compiles the
-# Swift code for this machine's CPU instead (benchmarks compare the two; never for a library
-# that is copied to other machines).
+# kernels (Sources/CKernels) exist once per instruction set (AVX-512 with VNNI, AVX-512, AVX2,
+# baseline), chosen at run time from CPUID (SWIFTRNN_SIMD=avx512|avx2|baseline lowers the
+# choice). NATIVE=1 compiles the Swift code for this machine's CPU instead (benchmarks compare
+# the two; never for a library that is copied to other machines).
 CPUFLAGS   :=
 ifeq ($(NATIVE),1)
 CPUFLAGS   := $(shell bash tools/cpuflags.sh)

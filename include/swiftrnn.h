@@ -156,8 +156,8 @@ typedef enum swiftrnn_precision {
   SWIFTRNN_PRECISION_INT8 = 3
 } swiftrnn_precision;
 
-/* Loads a model file (docs/model-format.md). Everything is validated before use; weights are
- * converted to F32 once. On failure *out_model is set to NULL: SWIFTRNN_ERR_IO (cannot open or
+/* Loads a model file (docs/model-format.md). Everything is validated before use; F16/BF16 and
+ * int8 weights keep their precision for the products (see swiftrnn_precision). On failure *out_model is set to NULL: SWIFTRNN_ERR_IO (cannot open or
  * read, or not a regular file: a directory, FIFO or device), SWIFTRNN_ERR_FORMAT (bad content,
  * an empty file included), SWIFTRNN_ERR_UNSUPPORTED (newer format or dtype). The first load in
  * a process also loads OpenBLAS (libopenblas.so.0); if it is missing: SWIFTRNN_ERR_IO.
