@@ -383,28 +383,10 @@ private func scoreBatch(_ model: OpaquePointer?, _ texts: UnsafePointer<UnsafePo
         let m = try sentiment(model)
         let count = try size(count, "count")
         guard count > 0 else { return }
-        guard let texts else { throw nullArgument("texts") }
-        guard let lens else { throw nullArgument("text_lens") }
+        guard texts != nil else { throw nullArgument("texts") }
+        guard lens != nil else { throw nullArgument("text_lens") }
         guard let out else { throw nullArgument("out_probabilities") }
-        guard threads >= 0 else { throw .init(.invalidArgument, "n_threads is \(threads); use 0 for all cores") }
-        var total = 0, longest = 0
-        for i in 0..<count {
-            let n = try size(lens[i], "text_lens[\(i)]")
-            total = total &+ n
-            longest = max(longest, n)
-        }
-        try ensureRoom(textBytes: longest, copies: min(Parallel.cores, threads == 0 ? Parallel.cores : Int(threads)),
-                       extra: total < 0 || total > Int.max / 4 ? Int.max : 2 * total)
-        var strings: [String] = []
-        strings.reserveCapacity(count)
-        for i in 0..<count {
-            if let p = texts[i] {
-                strings.append(try text(p, lens[i], "text_lens[\(i)]"))
-            } else {
-                guard lens[i] == 0 else { throw .init(.invalidArgument, "texts[\(i)] is NULL but text_lens[\(i)] is \(lens[i])") }
-                strings.append("")
-            }
-        }
+        let strings = try batchTexts(texts, lens, count, threads)
         let probs: [Float]
         if let mon = monitor(progress, user, total: count) {
             probs = try m.scoreBatch(strings, threads: Int(threads), monitor: mon)
