@@ -527,16 +527,7 @@ class Model:
         Ctrl-C stops it within milliseconds (KeyboardInterrupt). ``progress(done, total)``, if
         given, is called about every 2 ms with the reviews scored; returning True stops the
         batch with :class:`CancelledError`. Thread-safe."""
-        if isinstance(texts, (str, bytes, bytearray)):
-            raise TypeError("score_batch takes a list of texts, not one text (use score)")
-        h = self._handle()
-        blobs = [_to_bytes(t, "texts[i]") for t in texts]
-        if not isinstance(threads, int) or not 0 <= threads <= _INT32_MAX:
-            raise InvalidArgumentError(_lib.SWIFTRNN_ERR_INVALID_ARGUMENT,
-                                       f"threads must be an int >= 0, got {threads!r}")
-        n = len(blobs)
-        ptrs = (c_char_p * max(n, 1))(*blobs)
-        lens = (c_size_t * max(n, 1))(*[len(b) for b in blobs])
+        h, n, ptrs, lens, blobs = self._batch_args(texts, threads, "score_batch takes a list of texts, not one text (use score)")
         out = (c_float * max(n, 1))()
         watch = _Interruptible(progress)
         bp = _lib.swiftrnn_batch_params()
@@ -636,9 +627,11 @@ class Model:
             width = self._features = n.value
         return width
 
-    def _rows(self, fn: str, texts, threads: int, width: int):
+    def _batch_args(self, texts, threads, one_text_message: str):
+        """The checked arguments of a batch call: handle, count, text pointers, lengths, and the
+        bytes the pointers point into (the caller keeps them alive across the call)."""
         if isinstance(texts, (str, bytes, bytearray)):
-            raise TypeError(f"{fn[9:]} takes a list of texts, not one text")
+            raise TypeError(one_text_message)
         h = self._handle()
         blobs = [_to_bytes(t, "texts[i]") for t in texts]
         if not isinstance(threads, int) or not 0 <= threads <= _INT32_MAX:
@@ -647,6 +640,10 @@ class Model:
         n = len(blobs)
         ptrs = (c_char_p * max(n, 1))(*blobs)
         lens = (c_size_t * max(n, 1))(*[len(b) for b in blobs])
+        return h, n, ptrs, lens, blobs
+
+    def _rows(self, fn: str, texts, threads: int, width: int):
+        h, n, ptrs, lens, blobs = self._batch_args(texts, threads, f"{fn[9:]} takes a list of texts, not one text")
         out = (c_float * max(n * width, 1))()
         got = c_size_t(0)
         _check(getattr(_lib, fn)(h.ptr, ptrs, lens, n, threads, out, n * width, byref(got)))
