@@ -233,7 +233,8 @@ public func swiftrnn_model_get_info(_ model: OpaquePointer?, _ info: UnsafeMutab
                                                  .wordlm: SWIFTRNN_KIND_WORDLM, .classifier: SWIFTRNN_KIND_CLASSIFIER]
         i.set(\.kind, kinds[c.kind]!)
         let cells: [CellKind: swiftrnn_cell] = [.lstm: SWIFTRNN_CELL_LSTM, .gru: SWIFTRNN_CELL_GRU,
-                                                .rnnTanh: SWIFTRNN_CELL_RNN_TANH, .rnnRelu: SWIFTRNN_CELL_RNN_RELU]
+                                                .rnnTanh: SWIFTRNN_CELL_RNN_TANH, .rnnRelu: SWIFTRNN_CELL_RNN_RELU,
+                                                .jordan: SWIFTRNN_CELL_JORDAN]
         i.set(\.cell, cells[c.cell]!)
         i.set(\.vocab_size, Int32(c.vocabSize))
         i.set(\.embedding_dim, Int32(c.embeddingDim))

@@ -80,7 +80,8 @@ struct TrainCharLM: ParsableCommand {
     @Option(name: .customLong("final-lr"), help: "Decay the learning rate along a cosine to this value at the last iteration (default: constant).") var finalLR: Float?
     @Option(help: "Embedding size.") var embedding = 256
     @Option(help: "Hidden size.") var hidden = 512
-    @Option(help: "lstm, gru, rnn (tanh) or rnn_relu.") var cell = CellKind.lstm
+    @Option(help: "lstm, gru, rnn (tanh), rnn_relu or jordan (output recurrence, docs/jordan.md).") var cell = CellKind.lstm
+    @Option(name: .customLong("output-size"), help: "jordan: the width of each layer's output, which feeds back (default: --hidden).") var outputSize: Int?
     @Option(help: "Recurrent layers.") var layers = 1
     @Option(help: "Truncated BPTT: carry the state across consecutive windows, cutting the gradient every K steps (0: the book's independent windows).") var tbptt = 0
     @Option(help: "Clip gradients to this global norm (0: off).") var clip: Float = 0
@@ -101,6 +102,7 @@ struct TrainCharLM: ParsableCommand {
         c.embeddingDim = embedding; c.hiddenSize = hidden; c.cell = cell; c.layers = layers; c.tbptt = tbptt
         c.clipNorm = clip > 0 ? clip : nil; c.seed = seed; c.threads = threads; c.resume = resume
         c.finalLearningRate = finalLR
+        c.outputSize = cell == .jordan ? outputSize ?? hidden : 0
         c.commandLine = commandLineText()
         c.observer = .terminal()
         let r = try rethrowing { () throws(SwiftRNNError) in try CharLMRun.run(c, corpus: corpus) }

@@ -18,7 +18,8 @@ public struct CharLMTrainer {
         }
     }
 
-    /// Recurrent state of every stream: `[layers, streams, hidden]` each.
+    /// Recurrent state of every stream: `[layers, streams, state]` each (the state is `hidden`
+    /// wide, or a Jordan cell's `output_size`).
     public struct StreamState {
         public var h: FloatBuffer
         public var c: FloatBuffer
@@ -37,7 +38,7 @@ public struct CharLMTrainer {
 
     /// Mean cross-entropy (nats per character) of the windows, its gradients, and the final state.
     public mutating func lossAndGradients(windows: [[Int32]], state: StreamState?) -> (loss: Double, grads: ModelWeights, state: StreamState) {
-        let B = windows.count, L = weights.rnn.numLayers, H = weights.rnn.hiddenSize
+        let B = windows.count, L = weights.rnn.numLayers, H = weights.rnn.stateSize
         let w = weights, totalRows = B * (windows[0].count - 1)
         let (grads, results) = shards.run(count: B, threads: options.threads, zerosLike: weights) { _, range, g in
             // This shard's streams of the carried state, `[L, streams, H]`.

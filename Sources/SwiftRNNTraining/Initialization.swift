@@ -5,7 +5,9 @@ import Glibc
 
 /// PyTorch's default initialisation, so a model trained here starts where the book's does:
 /// Embedding ~ N(0, 1) (padding row zero); RNN/LSTM/GRU weights and biases ~ U(-1/sqrt(H),
-/// 1/sqrt(H)); Linear weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)).
+/// 1/sqrt(H)); Linear weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)). A Jordan cell's six tensors
+/// (`weight_hy` and `bias_hy` included) ~ U(-1/sqrt(H), 1/sqrt(H)), as `JordanRNN` in
+/// tools/torch_reference.py initialises them.
 public enum Initialization {
     public static func pytorchDefault(config c: ModelConfig, headSizes: [Int], seed: UInt64) -> ModelWeights {
         var rng = RandomSource(seed: seed)
@@ -19,27 +21,34 @@ public enum Initialization {
             }
         }
         let V = c.vocabSize, E = c.embeddingDim, H = c.hiddenSize, D = c.directions, G = c.cell.gates * H
+        let S = c.stateSize
         var emb = normal(V * E)
         if c.kind == .sentiment { for k in 0..<E { emb[k] = 0 } }
         let bound = 1 / Float(H).squareRoot()
         var w: [RecurrentWeights] = []
         for layer in 0..<c.numLayers {
-            let input = layer == 0 ? E : D * H
+            let input = layer == 0 ? E : D * S
             for _ in 0..<D {
-                w.append(RecurrentWeights(wIH: uniform(G * input, bound), wHH: uniform(G * H, bound),
+                w.append(RecurrentWeights(wIH: uniform(G * input, bound), wHH: uniform(G * S, bound),
                                           bIH: uniform(G, bound), bHH: uniform(G, bound)))
+                if c.cell == .jordan {
+                    w[w.count - 1].wHR = FloatBuffer(uniform(S * H, bound))
+                    w[w.count - 1].bHR = FloatBuffer(uniform(S, bound))
+                }
             }
         }
         var head: [Linear] = []
-        var width = D * H
+        var width = D * S
         for out in headSizes {
             let b = 1 / Float(width).squareRoot()
             head.append(Linear(inFeatures: width, outFeatures: out, weight: uniform(out * width, b), bias: uniform(out, b)))
             width = out
         }
+        var rnn = Recurrent(cell: c.cell, inputSize: E, hiddenSize: H, numLayers: c.numLayers, bidirectional: c.bidirectional,
+                            weights: w)
+        if c.cell == .jordan { rnn.projSize = S }
         return ModelWeights(
             embedding: Embedding(count: V, dimension: E, weight: emb, paddingIndex: c.kind == .sentiment ? 0 : nil),
-            rnn: Recurrent(cell: c.cell, inputSize: E, hiddenSize: H, numLayers: c.numLayers, bidirectional: c.bidirectional, weights: w),
-            head: head)
+            rnn: rnn, head: head)
     }
 }

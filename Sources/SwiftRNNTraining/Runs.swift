@@ -201,6 +201,8 @@ public struct LanguageModelRunConfig {
     public var embeddingDim = 256
     public var hiddenSize = 512
     public var cell = CellKind.lstm
+    /// `jordan` cells: the width of each layer's output `y` (what recurs; docs/jordan.md).
+    public var outputSize = 0
     public var layers = 1
     /// 0: the book's scheme (independent random windows from a zero state). K > 0: stateful
     /// streams through the text, state carried across windows, gradient cut every K steps.
@@ -233,9 +235,13 @@ public enum CharLMRun {
     public static func run(_ cfg: CharLMRunConfig, corpus: CharCorpus) throws(SwiftRNNError) -> (lastLoss: Double, interrupted: Bool, seconds: Double) {
         try BLAS.ensureLoaded()
         let checkpoint = try TrainingLoop.resumable(cfg.out, resume: cfg.resume)
-        let fresh = ModelConfig(kind: .charlm, cell: cfg.cell, vocabSize: corpus.characters.count,
+        var fresh = ModelConfig(kind: .charlm, cell: cfg.cell, vocabSize: corpus.characters.count,
                                 embeddingDim: cfg.embeddingDim, hiddenSize: cfg.hiddenSize, numLayers: cfg.layers,
                                 bidirectional: false, head: ["fc"], vocab: corpus.characters)
+        if cfg.cell == .jordan {
+            guard cfg.outputSize > 0 else { throw .invalid("a jordan cell needs an output size (--output-size)") }
+            fresh.outputSize = cfg.outputSize
+        }
         var task = try LanguageModelTask(cfg, fresh: fresh, trainIds: corpus.trainIds, unit: "characters",
                                          resumingFrom: checkpoint, evaluate: nil)
         let r = try TrainingLoop.run(&task, out: cfg.out, from: checkpoint, observer: cfg.observer)

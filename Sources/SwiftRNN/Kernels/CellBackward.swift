@@ -47,7 +47,7 @@ extension Kernels {
                 direct[k] = dh[k] * z
             }
             dGh.update(from: dGx, count: 2 * H)
-        case .rnnTanh:
+        case .rnnTanh, .jordan:
             for k in 0..<H { dGx[k] = dh[k] * (1 - tape[k] * tape[k]) }
             dGh.update(from: dGx, count: H)
             direct.update(repeating: 0, count: H)

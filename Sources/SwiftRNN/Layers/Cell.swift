@@ -10,22 +10,35 @@ public enum CellKind: String, Sendable, CaseIterable {
     case rnnTanh = "rnn_tanh"
     /// `torch.nn.RNN(nonlinearity="relu")`.
     case rnnRelu = "rnn_relu"
+    /// The Jordan network (output recurrence, docs/jordan.md; PyTorch has none: the reference
+    /// is `JordanRNN` in tools/torch_reference.py): `h_t = tanh(W_ih x_t + b_ih + W_ho y_{t-1} +
+    /// b_ho)`, `y_t = W_hy h_t + b_hy`. The layer's output and its state are `y` (`output_size`
+    /// values, zero at the start); `h` is internal. In `RecurrentWeights`, `wHH`/`bHH` hold
+    /// `weight_ho`/`bias_ho` and `wHR`/`bHR` hold `weight_hy`/`bias_hy`; the step is the tanh
+    /// Elman cell's (`SRK_RNN_TANH`) followed by that projection.
+    case jordan
 
     /// Gate blocks of `hidden` rows in `weight_ih`/`weight_hh`.
     public var gates: Int {
         switch self {
         case .lstm: return 4
         case .gru: return 3
-        case .rnnTanh, .rnnRelu: return 1
+        case .rnnTanh, .rnnRelu, .jordan: return 1
         }
     }
+
+    /// The state_dict base name of the weight the state multiplies (`weight_hh_l0`, or the
+    /// Jordan cell's `weight_ho_l0`: it multiplies the previous output).
+    public var stateWeightName: String { self == .jordan ? "weight_ho" : "weight_hh" }
+    /// The state_dict base name of the state side's bias (`bias_hh`, Jordan `bias_ho`).
+    public var stateBiasName: String { self == .jordan ? "bias_ho" : "bias_hh" }
 
     /// The cell's number in CKernels (`SRK_LSTM` ...).
     var kernelCode: Int32 {
         switch self {
         case .lstm: Int32(SRK_LSTM)
         case .gru: Int32(SRK_GRU)
-        case .rnnTanh: Int32(SRK_RNN_TANH)
+        case .rnnTanh, .jordan: Int32(SRK_RNN_TANH)
         case .rnnRelu: Int32(SRK_RNN_RELU)
         }
     }
@@ -38,6 +51,8 @@ public enum CellKind: String, Sendable, CaseIterable {
 /// - LSTM: i, f, g, o after their activations, then the new cell state c' (5H).
 /// - GRU: r, z, n after their activations, then `W_hn h + b_hn` (4H).
 /// - Elman (tanh, relu): the new h (H).
+/// - Jordan: the new hidden h (H), before the output projection (the output `y` is the layer's
+///   output, kept as the next layer's input or the stack's output).
 public struct TapeLayout: Sendable {
     public let cell: CellKind
     public let hidden: Int

@@ -8,6 +8,9 @@ public struct RecurrentWeights: Sendable {
     /// LSTM with `proj_size` P > 0 only: `weight_hr` `[P, H]`; then `wHH` is `[G*H, P]` and the
     /// state is `h = W_hr (o * tanh(c))` (inference only).
     public var wHR: FloatBuffer? = nil
+    /// Jordan cells only: `bias_hy` `[O]`, added to the projection (`y = W_hy h + b_hy`; then
+    /// `wHR` is `weight_hy` `[O, H]`, `wHH`/`bHH` are `weight_ho` `[H, O]`/`bias_ho`).
+    public var bHR: FloatBuffer? = nil
 
     public init(wIH: FloatBuffer, wHH: FloatBuffer, bIH: FloatBuffer, bHH: FloatBuffer) {
         self.wIH = wIH; self.wHH = wHH; self.bIH = bIH; self.bHH = bHH
@@ -35,6 +38,8 @@ public struct Recurrent: Sendable {
     public var weights: [RecurrentWeights]
     /// `nn.LSTM(proj_size=P)`: the state `h` has P values, projected from the cell's output by
     /// each direction's `wHR` (0: no projection). Inference only: training refuses it.
+    /// A Jordan cell's `output_size` (its state `y = W_hy h + b_hy`, `wHR` and `bHR`), which
+    /// trains (`backward` has its own walk for it).
     public var projSize = 0
 
     public var directions: Int { bidirectional ? 2 : 1 }
@@ -117,7 +122,7 @@ public struct Recurrent: Sendable {
         var scratch = DirectionScratch(chunkRows: chunkRows, gateWidth: gateWidth,
                                        lookupWidth: looksUp ? inputSize : 0, batch: B, hidden: H,
                                        quantizedWidth: transposed?.hasInt8 == true ? max(inputSize, D * S, S) : 0,
-                                       state: S)
+                                       state: S, projects: projSize > 0)
         for layer in 0..<numLayers {
             let writeOutput = keepOutput || tape != nil || layer < numLayers - 1
             var out = FloatBuffer(count: writeOutput ? batch.rows * D * S : 0)
@@ -125,7 +130,8 @@ public struct Recurrent: Sendable {
             for dir in 0..<D {
                 let slot = layer * D + dir
                 batch.sortState(h0, slot: slot, width: S, into: scratch.h.mutableSpan())
-                batch.sortState(c0, slot: slot, width: H, into: scratch.c.mutableSpan())
+                // (A Jordan cell has no c: a caller's c0, e.g. carried zeros, is not read.)
+                batch.sortState(cell == .jordan ? nil : c0, slot: slot, width: H, into: scratch.c.mutableSpan())
                 if let tape, tape.slots[slot].count != batch.rows * tapeLayout.width {
                     tape.slots[slot] = FloatBuffer(count: batch.rows * tapeLayout.width)
                 }
@@ -152,14 +158,14 @@ public struct Recurrent: Sendable {
         let quantized: QuantizedRows
 
         init(chunkRows: Int, gateWidth G: Int, lookupWidth: Int, batch B: Int, hidden H: Int, quantizedWidth: Int,
-             state S: Int? = nil) {
+             state S: Int? = nil, projects: Bool = false) {
             quantized = QuantizedRows(rows: quantizedWidth > 0 ? Swift.max(chunkRows, B) : 0, width: quantizedWidth)
             proj = FloatBuffer(count: chunkRows * G)
             lookup = FloatBuffer(count: chunkRows * lookupWidth)
             hh = FloatBuffer(count: B * G)
             h = FloatBuffer(count: B * (S ?? H))
             c = FloatBuffer(count: B * H)
-            raw = FloatBuffer(count: (S ?? H) != H ? B * H : 0)
+            raw = FloatBuffer(count: (S ?? H) != H || projects ? B * H : 0)
         }
     }
 
@@ -212,7 +218,7 @@ public struct Recurrent: Sendable {
                 if let wHR {
                     for j in 0..<n {
                         let hj = hs.slice(j * S, S)
-                        hj.fill(0)
+                        if let b = w.bHR { hj.copy(from: b.span()) } else { hj.fill(0) }
                         Kernels.rowsTimesTransposed(m: 1, n: S, k: H, raw.readOnly.slice(j * H, H), lda: H, wHR.span(), hj, ldc: S)
                     }
                 }
@@ -272,6 +278,9 @@ public struct Recurrent: Sendable {
     public func backward(batch: PackedBatch, tape: RecurrentTape, output: FloatBuffer, dOutput: FloatBuffer?,
                          dhN: FloatBuffer?, h0: FloatBuffer? = nil, c0: FloatBuffer? = nil,
                          grads: inout [RecurrentWeights]) -> FloatBuffer {
+        if cell == .jordan {
+            return jordanBackward(batch: batch, tape: tape, output: output, dOutput: dOutput, dyN: dhN, y0: h0, grads: &grads)
+        }
         let B = batch.batch, H = hiddenSize, D = directions, G = gateWidth, rows = batch.rows
         let layout = tapeLayout, tw = layout.width
         var dOut = dOutput ?? FloatBuffer(count: rows * D * H)
@@ -370,7 +379,7 @@ public struct TransposedWeights: Sendable {
             return .transposing(w, rows: rnn.gateWidth, cols: cols, half: w.count >= Self.halfFromWeights ? half : nil)
         }
         ih = rnn.weights.indices.map { k in keep(rnn.weights[k].wIH, "weight_ih", slot: k, cols: rnn.layerInputSize(k / D)) }
-        hh = rnn.weights.indices.map { k in keep(rnn.weights[k].wHH, "weight_hh", slot: k, cols: rnn.stateSize) }
+        hh = rnn.weights.indices.map { k in keep(rnn.weights[k].wHH, rnn.cell.stateWeightName, slot: k, cols: rnn.stateSize) }
     }
 
     /// Whether some matrix is int8 (the forward pass then needs a quantization scratch).
@@ -386,5 +395,88 @@ public final class RecurrentTape {
     public init(layers: Int, directions: Int) {
         layerInputs = Array(repeating: FloatBuffer(count: 0), count: layers)
         slots = Array(repeating: FloatBuffer(count: 0), count: layers * directions)
+    }
+}
+
+extension Recurrent {
+    /// `backward` for Jordan cells, whose state is the output `y` (`stateSize` values) and
+    /// whose tape keeps the hidden `h` of every step (`TapeLayout`). Per step, walked in the
+    /// reverse of the forward order (the packed-sequence rule as in `backward`):
+    ///
+    ///     dy_t  = dOutput_t + W_ho^T dpre_{t+1}        (the state gradient, `dy`)
+    ///     dpre_t = (W_hy^T dy_t) * (1 - h_t^2)
+    ///
+    /// then, over all steps at once: `dW_hy += dy^T h`, `db_hy += sum dy`, `dW_ho += dpre^T
+    /// y_prev`, `db_ho += sum dpre`, `dW_ih += dpre^T x`, `db_ih += sum dpre`, `dx = dpre W_ih`.
+    /// `dyN`/`y0`: the gradient of the final state and the initial state, `[L*D, B, O]`.
+    func jordanBackward(batch: PackedBatch, tape: RecurrentTape, output: FloatBuffer, dOutput: FloatBuffer?,
+                        dyN: FloatBuffer?, y0: FloatBuffer?, grads: inout [RecurrentWeights]) -> FloatBuffer {
+        let B = batch.batch, H = hiddenSize, O = stateSize, D = directions, rows = batch.rows
+        let layout = tapeLayout, tw = layout.width
+        var dOut = dOutput ?? FloatBuffer(count: rows * D * O)
+        var bufs = (dPre: FloatBuffer(count: rows * H), dY: FloatBuffer(count: rows * O), dy: FloatBuffer(count: B * O),
+                    yPrev: FloatBuffer(count: rows * O), dh: FloatBuffer(count: H), spare: FloatBuffer(count: H),
+                    dGh: FloatBuffer(count: H))
+        defer { withExtendedLifetime(bufs) {} }
+        let dPre = bufs.dPre.mutableSpan(), dY = bufs.dY.mutableSpan(), dy = bufs.dy.mutableSpan()
+        let yPrev = bufs.yPrev.mutableSpan(), dh = bufs.dh.mutableSpan(), spare = bufs.spare.mutableSpan()
+        let dGh = bufs.dGh.mutableSpan()  // equal to dpre for a tanh cell: written, unused
+        for layer in stride(from: numLayers - 1, through: 0, by: -1) {
+            let x = tape.layerInputs[layer]
+            let inW = layerInputSize(layer)
+            let out = layer == numLayers - 1 ? output : tape.layerInputs[layer + 1]
+            var dX = FloatBuffer(count: rows * inW)
+            let dO = dOut.span()
+            for dir in 0..<D {
+                let slot = layer * D + dir
+                let w = weights[slot], tp = tape.slots[slot].span()
+                guard let wHY = w.wHR else { preconditionFailure("Jordan layer without weight_hy") }
+                batch.sortState(dyN, slot: slot, width: O, into: dy)
+                let reverse = dir == 1
+                for s in 0..<batch.steps {
+                    let t = reverse ? s : batch.steps - 1 - s
+                    let n = batch.batchSizes[t], r0 = batch.offsets[t]
+                    let prevT = reverse ? t + 1 : t - 1
+                    for j in 0..<n {
+                        let row = r0 + j
+                        let hasPrev = prevT >= 0 && prevT < batch.steps && j < batch.batchSizes[prevT]
+                        let yj = yPrev.slice(row * O, O)
+                        if hasPrev {
+                            yj.copy(from: out.span((batch.offsets[prevT] + j) * D * O + dir * O, O))
+                        } else if let y0 {
+                            yj.copy(from: y0.span((slot * B + batch.order[j]) * O, O))
+                        } else {
+                            yj.fill(0)
+                        }
+                        // dy_t: the carried state gradient plus this step's output gradient.
+                        let dYj = dY.slice(row * O, O)
+                        dYj.copy(from: dy.readOnly.slice(j * O, O))
+                        Kernels.add(dO.slice(row * D * O + dir * O, O), into: dYj)
+                        // dh = W_hy^T dy_t, then the tanh (the Elman cell's backward).
+                        Kernels.gemm(transA: false, transB: false, m: 1, n: H, k: O, dYj.readOnly, lda: O,
+                                     wHY.span(), ldb: H, beta: 0, dh, ldc: H)
+                        Kernels.cellBackward(layout, tape: tp.slice(row * tw, tw), hPrev: dh.readOnly, cPrev: nil,
+                                             dh: dh.readOnly, dc: spare, dGx: dPre.slice(row * H, H),
+                                             dGh: dGh, direct: spare)
+                    }
+                    // The state gradient of the previous step: dpre W_ho.
+                    Kernels.gemm(transA: false, transB: false, m: n, n: O, k: H, dPre.readOnly.slice(r0 * H, n * H), lda: H,
+                                 w.wHH.span(), ldb: O, beta: 0, dy.slice(0, n * O), ldc: O)
+                }
+                Kernels.gemm(transA: true, transB: false, m: O, n: H, k: rows, dY.readOnly, lda: O,
+                             tp, ldb: H, beta: 1, grads[slot].wHR!.mutableSpan(), ldc: H)
+                Kernels.addRows(dY.readOnly, rows: rows, width: O, into: grads[slot].bHR!.mutableSpan())
+                Kernels.gemm(transA: true, transB: false, m: H, n: O, k: rows, dPre.readOnly, lda: H,
+                             yPrev.readOnly, ldb: O, beta: 1, grads[slot].wHH.mutableSpan(), ldc: O)
+                Kernels.addRows(dPre.readOnly, rows: rows, width: H, into: grads[slot].bHH.mutableSpan())
+                Kernels.gemm(transA: true, transB: false, m: H, n: inW, k: rows, dPre.readOnly, lda: H,
+                             x.span(), ldb: inW, beta: 1, grads[slot].wIH.mutableSpan(), ldc: inW)
+                Kernels.addRows(dPre.readOnly, rows: rows, width: H, into: grads[slot].bIH.mutableSpan())
+                Kernels.gemm(transA: false, transB: false, m: rows, n: inW, k: H, dPre.readOnly, lda: H,
+                             w.wIH.span(), ldb: inW, beta: 1, dX.mutableSpan(), ldc: inW)
+            }
+            dOut = dX
+        }
+        return dOut
     }
 }

@@ -40,9 +40,14 @@ public struct ModelConfig: Sendable, Equatable {
     /// `nn.LSTM(proj_size=...)`: the width of the projected state (0: none). Sentiment and
     /// classifier LSTMs only, inference only.
     public var projSize = 0
+    /// `jordan` cells: the width of each layer's output `y`, which is also its state and what
+    /// the next layer (or the head) reads (metadata `output_size`, required for that cell and
+    /// refused for the others). 0 for other cells.
+    public var outputSize = 0
 
-    /// The width of each direction's state `h` (and of the features): `projSize` or `hiddenSize`.
-    public var stateSize: Int { projSize > 0 ? projSize : hiddenSize }
+    /// The width of each direction's state `h` (and of the features): `projSize` or `hiddenSize`
+    /// (a Jordan cell's `outputSize`).
+    public var stateSize: Int { cell == .jordan ? outputSize : projSize > 0 ? projSize : hiddenSize }
 
     /// The number of outputs of the last head layer the kind implies (charlm: the table).
     public var outputCount: Int {
@@ -93,7 +98,7 @@ public struct ModelConfig: Sendable, Equatable {
         }
         let cellText = try need("cell")
         guard let cell = CellKind(rawValue: cellText) else {
-            throw .format("unknown cell \(JSONWriter.quote(cellText)) (expected lstm, gru, rnn_tanh or rnn_relu)")
+            throw .format("unknown cell \(JSONWriter.quote(cellText)) (expected lstm, gru, rnn_tanh, rnn_relu or jordan)")
         }
         let bidi = try need("bidirectional")
         guard bidi == "true" || bidi == "false" else {
@@ -158,6 +163,20 @@ public struct ModelConfig: Sendable, Equatable {
             }
             self.labels = labels
         }
+        if let o = m["output_size"] {
+            guard cell == .jordan else { throw .format("model metadata 'output_size' is for jordan cells, not \(cell.rawValue)") }
+            guard let v = Int(o), (1...65536).contains(v) else {
+                throw .format("model metadata 'output_size' = \(JSONWriter.quote(o)) is not an integer in 1...65536")
+            }
+            outputSize = v
+        }
+        if cell == .jordan {
+            guard kind == .charlm else {
+                throw .init(.unsupported, "jordan cells are supported in charlm models only, not \(kind.rawValue) (docs/jordan.md)")
+            }
+            guard outputSize > 0 else { throw .format("model metadata has no 'output_size' (a jordan cell needs it; docs/model-format.md)") }
+            guard projSize == 0 else { throw .init(.unsupported, "proj_size is for LSTMs, not a jordan cell") }
+        }
         if kind == .charlm || kind == .wordlm {
             let k = kind.rawValue
             guard !bidirectional else { throw .format("a \(k) model must be unidirectional (it predicts left to right)") }
@@ -174,6 +193,7 @@ public struct ModelConfig: Sendable, Equatable {
             ("head", head.joined(separator: ",")), ("vocab", JSONWriter.array(vocab)),
         ]
         if projSize > 0 { m.append(("proj_size", String(projSize))) }
+        if cell == .jordan { m.append(("output_size", String(outputSize))) }
         if kind == .classifier {
             m.append(("labels", JSONWriter.array(labels)))
             m.append(("multi_label", multiLabel ? "true" : "false"))

@@ -26,9 +26,13 @@ public struct ModelWeights: Sendable {
             for dir in 0..<rnn.directions {
                 let k = layer * rnn.directions + dir, r = dir == 1
                 list.append(("rnn." + Recurrent.parameterName("weight_ih", layer: layer, reverse: r), \.rnn.weights[k].wIH))
-                list.append(("rnn." + Recurrent.parameterName("weight_hh", layer: layer, reverse: r), \.rnn.weights[k].wHH))
+                list.append(("rnn." + Recurrent.parameterName(rnn.cell.stateWeightName, layer: layer, reverse: r), \.rnn.weights[k].wHH))
                 list.append(("rnn." + Recurrent.parameterName("bias_ih", layer: layer, reverse: r), \.rnn.weights[k].bIH))
-                list.append(("rnn." + Recurrent.parameterName("bias_hh", layer: layer, reverse: r), \.rnn.weights[k].bHH))
+                list.append(("rnn." + Recurrent.parameterName(rnn.cell.stateBiasName, layer: layer, reverse: r), \.rnn.weights[k].bHH))
+                if rnn.cell == .jordan {
+                    list.append(("rnn." + Recurrent.parameterName("weight_hy", layer: layer, reverse: r), \.rnn.weights[k].wHR!))
+                    list.append(("rnn." + Recurrent.parameterName("bias_hy", layer: layer, reverse: r), \.rnn.weights[k].bHR!))
+                }
             }
         }
         for k in head.indices {
@@ -48,7 +52,7 @@ public struct ModelWeights: Sendable {
     }
 
     public var parameterCount: Int {
-        embedding.weight.count + rnn.weights.reduce(0) { $0 + $1.wIH.count + $1.wHH.count + $1.bIH.count + $1.bHH.count + ($1.wHR?.count ?? 0) }
+        embedding.weight.count + rnn.weights.reduce(0) { $0 + $1.wIH.count + $1.wHH.count + $1.bIH.count + $1.bHH.count + ($1.wHR?.count ?? 0) + ($1.bHR?.count ?? 0) }
             + head.reduce(0) { $0 + $1.weight.count + $1.bias.count } - absentBiasCount
     }
 
@@ -117,17 +121,21 @@ public struct ModelWeights: Sendable {
                 let r = dir == 1
                 w.append(RecurrentWeights(
                     wIH: try tensor("rnn." + Recurrent.parameterName("weight_ih", layer: layer, reverse: r), [G * H, input]),
-                    wHH: try tensor("rnn." + Recurrent.parameterName("weight_hh", layer: layer, reverse: r), [G * H, S]),
+                    wHH: try tensor("rnn." + Recurrent.parameterName(c.cell.stateWeightName, layer: layer, reverse: r), [G * H, S]),
                     bIH: try bias("rnn." + Recurrent.parameterName("bias_ih", layer: layer, reverse: r), G * H),
-                    bHH: try bias("rnn." + Recurrent.parameterName("bias_hh", layer: layer, reverse: r), G * H)))
-                if c.projSize > 0 {
+                    bHH: try bias("rnn." + Recurrent.parameterName(c.cell.stateBiasName, layer: layer, reverse: r), G * H)))
+                if c.cell == .jordan {
+                    // The output projection: `y = W_hy h + b_hy` (`[O, H]`, `[O]`).
+                    w[w.count - 1].wHR = try tensor("rnn." + Recurrent.parameterName("weight_hy", layer: layer, reverse: r), [S, H])
+                    w[w.count - 1].bHR = try bias("rnn." + Recurrent.parameterName("bias_hy", layer: layer, reverse: r), S)
+                } else if c.projSize > 0 {
                     w[w.count - 1].wHR = try tensor("rnn." + Recurrent.parameterName("weight_hr", layer: layer, reverse: r), [S, H])
                 }
             }
         }
         rnn = Recurrent(cell: c.cell, inputSize: E, hiddenSize: H, numLayers: c.numLayers,
                         bidirectional: c.bidirectional, weights: w)
-        rnn.projSize = c.projSize
+        rnn.projSize = c.cell == .jordan ? c.outputSize : c.projSize
         var layers: [Linear] = []
         var width = D * S
         for (k, name) in c.head.enumerated() {
@@ -179,12 +187,15 @@ public struct ModelWeights: Sendable {
                 let r = dir == 1, wts = rnn.weights[layer * rnn.directions + dir]
                 matrix("rnn." + Recurrent.parameterName("weight_ih", layer: layer, reverse: r), wts.wIH,
                        rows: G, cols: rnn.layerInputSize(layer))
-                matrix("rnn." + Recurrent.parameterName("weight_hh", layer: layer, reverse: r), wts.wHH, rows: G, cols: rnn.stateSize)
+                matrix("rnn." + Recurrent.parameterName(rnn.cell.stateWeightName, layer: layer, reverse: r), wts.wHH,
+                       rows: G, cols: rnn.stateSize)
                 vector("rnn." + Recurrent.parameterName("bias_ih", layer: layer, reverse: r), wts.bIH)
-                vector("rnn." + Recurrent.parameterName("bias_hh", layer: layer, reverse: r), wts.bHH)
+                vector("rnn." + Recurrent.parameterName(rnn.cell.stateBiasName, layer: layer, reverse: r), wts.bHH)
                 if let hr = wts.wHR {
-                    matrix("rnn." + Recurrent.parameterName("weight_hr", layer: layer, reverse: r), hr, rows: rnn.stateSize, cols: H)
+                    let base = rnn.cell == .jordan ? "weight_hy" : "weight_hr"
+                    matrix("rnn." + Recurrent.parameterName(base, layer: layer, reverse: r), hr, rows: rnn.stateSize, cols: H)
                 }
+                if let by = wts.bHR { vector("rnn." + Recurrent.parameterName("bias_hy", layer: layer, reverse: r), by) }
             }
         }
         for (name, l) in zip(config.head, head) {
@@ -224,10 +235,10 @@ public struct ModelWeights: Sendable {
                 let r = dir == 1, wts = rnn.weights[layer * rnn.directions + dir]
                 check("rnn." + Recurrent.parameterName("weight_ih", layer: layer, reverse: r), wts.wIH,
                       rows: rnn.gateWidth, cols: rnn.layerInputSize(layer))
-                check("rnn." + Recurrent.parameterName("weight_hh", layer: layer, reverse: r), wts.wHH,
+                check("rnn." + Recurrent.parameterName(rnn.cell.stateWeightName, layer: layer, reverse: r), wts.wHH,
                       rows: rnn.gateWidth, cols: rnn.stateSize)
                 if let hr = wts.wHR {
-                    check("rnn." + Recurrent.parameterName("weight_hr", layer: layer, reverse: r), hr,
+                    check("rnn." + Recurrent.parameterName(rnn.cell == .jordan ? "weight_hy" : "weight_hr", layer: layer, reverse: r), hr,
                           rows: rnn.stateSize, cols: rnn.hiddenSize)
                 }
             }

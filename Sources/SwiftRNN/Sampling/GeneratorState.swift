@@ -11,7 +11,8 @@
 ///                follow the history; bit 1 the last draw completed a stop string
 ///       16    8  u64 model fingerprint (config, character table and every weight)
 ///       24    4  u32 cell (swiftrnn_cell)      28  4  u32 num_layers
-///       32    4  u32 hidden_size               36  4  u32 vocab_size
+///       32    4  u32 hidden_size (the state's:     36  4  u32 vocab_size
+///                Jordan output_size)
 ///       40    4  i32 pending character (table index)
 ///       44    4  i32 stop string index (-1: none)
 ///       48    8  u64 characters drawn since creation or the last feed
@@ -74,7 +75,7 @@ private struct ByteReader {
 }
 
 extension Generator {
-    static let cellCodes: [CellKind: UInt32] = [.lstm: 1, .gru: 2, .rnnTanh: 3, .rnnRelu: 4]
+    static let cellCodes: [CellKind: UInt32] = [.lstm: 1, .gru: 2, .rnnTanh: 3, .rnnRelu: 4, .jordan: 5]
 
     /// The generator's state in the layout above. `fingerprint`: the model's
     /// `stateFingerprint()` (the caller may cache it: the model is immutable).
@@ -89,7 +90,7 @@ extension Generator {
         w.u64(fingerprint)
         w.u32(Self.cellCodes[r.cell] ?? 0)
         w.u32(UInt32(r.numLayers))
-        w.u32(UInt32(r.hiddenSize))
+        w.u32(UInt32(r.stateSize))
         w.u32(UInt32(model.table.count))
         w.i32(last)
         w.i32(Int32(stopIndex ?? -1))
@@ -131,10 +132,10 @@ extension Generator {
         let fp = rd.u64()
         let r = model.weights.rnn
         let cell = rd.u32(), layers = Int(rd.u32()), hidden = Int(rd.u32()), vocab = Int(rd.u32())
-        guard cell == Self.cellCodes[r.cell], layers == r.numLayers, hidden == r.hiddenSize, vocab == model.table.count else {
+        guard cell == Self.cellCodes[r.cell], layers == r.numLayers, hidden == r.stateSize, vocab == model.table.count else {
             throw .invalid("the generator state is for another model (cell \(cell), \(layers) layers, hidden \(hidden), "
                            + "\(vocab) characters; this model: cell \(Self.cellCodes[r.cell] ?? 0), \(r.numLayers) layers, "
-                           + "hidden \(r.hiddenSize), \(model.table.count) characters)")
+                           + "hidden \(r.stateSize), \(model.table.count) characters)")
         }
         guard fp == fingerprint else {
             throw .invalid("the generator state is for another model of the same shape (fingerprint differs)")
