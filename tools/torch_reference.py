@@ -7,7 +7,7 @@ when torch is missing, and the benchmark imports it only in the processes that r
 
 The parameter names (``state_dict`` keys) are the contract with ``swiftrnn.export``:
 ``embedding.weight``, ``rnn.{weight,bias}_{ih,hh}_l{k}[_reverse]``, then ``fc1.*``/``fc2.*``
-(sentiment) or ``fc.*`` (charlm). The submodules are created in the book's order (embedding,
+(sentiment) or ``fc.*`` (charlm); a JordanRNN's ``rnn.{weight,bias}_{ih,ho,hy}_l{k}``. The submodules are created in the book's order (embedding,
 rnn, fc...), so ``torch.manual_seed(s)`` followed by a constructor gives the same weights as the
 book's classes. Changing anything here changes the committed fixtures
 (Tests/SwiftRNNTests/Fixtures, see tools/README.md) and the benchmark models.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-__all__ = ["SentimentRNN", "TextClassifier", "CharRNN", "CharGRU"]
+__all__ = ["SentimentRNN", "TextClassifier", "CharRNN", "CharGRU", "JordanRNN", "CharJordan"]
 
 
 class SentimentRNN(nn.Module):
@@ -159,6 +159,97 @@ class CharGRU(nn.Module):
 
     def init_hidden(self, batch_size):
         return torch.zeros(self.num_layers, batch_size, self.rnn_hidden_size)
+
+    def forward_sequence(self, x, hidden=None):
+        """x [B, T] -> (logits [B, T, V], hidden); no state given: zeros."""
+        out, hidden = self.rnn(self.embedding(x), hidden)
+        return self.fc(out), hidden
+
+
+class JordanRNN(nn.Module):
+    """The Jordan network (output recurrence; docs/jordan.md), which torch.nn lacks: the
+    previous OUTPUT, not the previous hidden state, feeds the hidden layer. Per layer l:
+
+        h_t = tanh(W_ih x_t + b_ih + W_ho y_{t-1} + b_ho)      # weight_ih_l{l} [H, in], weight_ho_l{l} [H, O]
+        y_t = W_hy h_t + b_hy                                  # weight_hy_l{l} [O, H]
+
+    ``y`` (``output_size`` O values, linear: no nonlinearity) is the layer's output, its state
+    (zero at the start unless ``y0`` is given) and the next layer's input. Parameters are
+    registered in the order weight_ih, weight_ho, bias_ih, bias_ho, weight_hy, bias_hy per layer
+    and start ~ U(-1/sqrt(H), 1/sqrt(H)) as nn.RNN's do. The interface is nn.RNN's with
+    ``batch_first=True``: ``forward(input [B, T, in], y0 [L, B, O]) -> (output [B, T, O],
+    y_n [L, B, O])``; ``lengths`` gives packed-sequence semantics (a sequence stops at its length:
+    its state is kept and its later outputs are zero).
+    """
+
+    def __init__(self, input_size, hidden_size, output_size, num_layers=1, bias=True):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.output_size, self.num_layers, self.bias = output_size, num_layers, bias
+        H, O = hidden_size, output_size
+        for k in range(num_layers):
+            inp = input_size if k == 0 else O
+            self.register_parameter(f"weight_ih_l{k}", nn.Parameter(torch.empty(H, inp)))
+            self.register_parameter(f"weight_ho_l{k}", nn.Parameter(torch.empty(H, O)))
+            if bias:
+                self.register_parameter(f"bias_ih_l{k}", nn.Parameter(torch.empty(H)))
+                self.register_parameter(f"bias_ho_l{k}", nn.Parameter(torch.empty(H)))
+            self.register_parameter(f"weight_hy_l{k}", nn.Parameter(torch.empty(O, H)))
+            if bias:
+                self.register_parameter(f"bias_hy_l{k}", nn.Parameter(torch.empty(O)))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        bound = 1.0 / self.hidden_size ** 0.5
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    def _p(self, name, k):
+        return getattr(self, f"{name}_l{k}", None)
+
+    def forward(self, input, y0=None, lengths=None):
+        B, T, _ = input.shape
+        x, finals = input, []
+        for k in range(self.num_layers):
+            w_ih, w_ho, w_hy = self._p("weight_ih", k), self._p("weight_ho", k), self._p("weight_hy", k)
+            b_ih, b_ho, b_hy = self._p("bias_ih", k), self._p("bias_ho", k), self._p("bias_hy", k)
+            y = input.new_zeros(B, self.output_size) if y0 is None else y0[k]
+            outs = []
+            for t in range(T):
+                h = torch.tanh(nn.functional.linear(x[:, t], w_ih, b_ih) + nn.functional.linear(y, w_ho, b_ho))
+                y_new = nn.functional.linear(h, w_hy, b_hy)
+                if lengths is None:
+                    y = y_new
+                    outs.append(y_new)
+                else:
+                    live = (t < lengths).unsqueeze(1)
+                    y = torch.where(live, y_new, y)
+                    outs.append(torch.where(live, y_new, torch.zeros_like(y_new)))
+            x = torch.stack(outs, dim=1)
+            finals.append(y)
+        return x, torch.stack(finals)
+
+
+class CharJordan(nn.Module):
+    """The character model with a JordanRNN (hidden H, output O fed back, ``num_layers``) in
+    place of the LSTM: Embedding -> JordanRNN -> fc [V, O]. Same interface as CharGRU (the
+    state is the last outputs, ``[num_layers, B, O]``)."""
+
+    def __init__(self, vocab_size, embed_dim, rnn_hidden_size, output_size, num_layers=1):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed_dim)
+        self.output_size = output_size
+        self.num_layers = num_layers
+        self.rnn = JordanRNN(embed_dim, rnn_hidden_size, output_size, num_layers=num_layers)
+        self.fc = nn.Linear(output_size, vocab_size)
+
+    def forward(self, x, hidden):
+        """x [B] -> (logits [B, V], hidden)."""
+        out, hidden = self.rnn(self.embedding(x).unsqueeze(1), hidden)
+        return self.fc(out).reshape(out.size(0), -1), hidden
+
+    def init_hidden(self, batch_size):
+        return torch.zeros(self.num_layers, batch_size, self.output_size)
 
     def forward_sequence(self, x, hidden=None):
         """x [B, T] -> (logits [B, T, V], hidden); no state given: zeros."""

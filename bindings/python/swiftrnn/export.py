@@ -243,7 +243,8 @@ def quantize_int8(name: str, shape: List[int], values: List[float]) -> Tuple[byt
 # architecture inference
 # ---------------------------------------------------------------------------------------------
 
-_RNN_RE = re.compile(r"^rnn\.(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d+)(_reverse)?$")
+_RNN_RE = re.compile(r"^rnn\.(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr"
+                     r"|weight_ho|bias_ho|weight_hy|bias_hy)_l(\d+)(_reverse)?$")
 
 
 def _normalize_state_dict(state_dict: Mapping[str, Any]) -> "OrderedDict[str, Any]":
@@ -287,6 +288,19 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
     if len(emb) != 2:
         raise ValueError(f"embedding.weight must be 2-D, has shape {emb}")
     vocab_size, embedding_dim = emb
+    # tools/torch_reference.JordanRNN (output recurrence, docs/jordan.md): weight_ho [H, O]
+    # multiplies the previous output, weight_hy [O, H] / bias_hy [O] make the output.
+    jordan = "rnn.weight_ho_l0" in shapes
+    if jordan:
+        who, why = shapes["rnn.weight_ho_l0"], shapes.get("rnn.weight_hy_l0")
+        if "rnn.weight_hh_l0" in shapes:
+            raise ValueError("state_dict has both rnn.weight_hh_l0 and rnn.weight_ho_l0 "
+                             "(a JordanRNN has no weight_hh)")
+        if len(who) != 2 or why is None or why != [who[1], who[0]]:
+            raise ValueError(f"rnn.weight_ho_l0 {who} needs rnn.weight_hy_l0 of shape "
+                             f"[output_size, hidden_size] = {[who[1], who[0]] if len(who) == 2 else '?'}, "
+                             f"found {why}")
+        shapes["rnn.weight_hh_l0"] = who        # the checks below read it as the state weight
     if "rnn.weight_ih_l0" not in shapes or "rnn.weight_hh_l0" not in shapes:
         raise ValueError("state_dict has no 'rnn.weight_ih_l0'/'rnn.weight_hh_l0': the "
                          "recurrent layer must be an attribute named 'rnn' (nn.LSTM, nn.GRU "
@@ -295,7 +309,7 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
     wih = shapes["rnn.weight_ih_l0"]
     if len(whh) != 2 or len(wih) != 2:
         raise ValueError(f"rnn.weight_ih_l0 {wih} and rnn.weight_hh_l0 {whh} must be 2-D")
-    hidden = whh[1]
+    hidden = whh[0] if jordan else whh[1]
     proj = 0
     whr = shapes.get("rnn.weight_hr_l0")
     if whr is not None:                   # nn.LSTM(proj_size=P): weight_hr [P, H], W_hh [4H, P]
@@ -311,7 +325,12 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
     if gates not in _GATES_TO_CELL:
         raise ValueError(f"rnn.weight_ih_l0 has {wih[0]} rows = {gates} x hidden {hidden}: "
                          "expected 4 (LSTM), 3 (GRU) or 1 (RNN)")
-    cell = _GATES_TO_CELL[gates]
+    cell = "jordan" if jordan else _GATES_TO_CELL[gates]
+    if jordan and gates != 1:
+        raise ValueError(f"rnn.weight_ih_l0 has {wih[0]} rows; a JordanRNN's has hidden_size "
+                         f"= {hidden}")
+    if jordan and nonlinearity is not None:
+        raise ValueError("nonlinearity does not apply to a JordanRNN (its hidden layer is tanh)")
     if nonlinearity not in (None, "tanh", "relu"):
         raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     if proj and cell != "lstm":
@@ -322,6 +341,8 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
         raise ValueError(f"nonlinearity={nonlinearity!r} only applies to a plain RNN; this "
                          f"state_dict is a{'n' if cell == 'lstm' else ''} {cell.upper()}")
 
+    if jordan:
+        del shapes["rnn.weight_hh_l0"]
     layers = set()
     bidirectional = "rnn.weight_ih_l0_reverse" in shapes
     for name in shapes:
@@ -340,15 +361,29 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
     rnn_biases = [n for n in shapes if n.startswith("rnn.bias_")]
     has_bias = bool(rnn_biases)
     S = proj or hidden                  # the width of h (and of the next layer's input)
+    if jordan:
+        S = shapes["rnn.weight_ho_l0"][1]     # the output, which recurs and feeds the next layer
+        if bidirectional:
+            raise ValueError("a JordanRNN is unidirectional (no _reverse tensors)")
     for k in range(num_layers):
         in_k = embedding_dim if k == 0 else D * S
         for sfx in (["", "_reverse"] if bidirectional else [""]):
-            want = {
-                f"rnn.weight_ih_l{k}{sfx}": [G * hidden, in_k],
-                f"rnn.weight_hh_l{k}{sfx}": [G * hidden, S],
-                f"rnn.bias_ih_l{k}{sfx}": [G * hidden],
-                f"rnn.bias_hh_l{k}{sfx}": [G * hidden],
-            }
+            if jordan:
+                want = {
+                    f"rnn.weight_ih_l{k}{sfx}": [hidden, in_k],
+                    f"rnn.weight_ho_l{k}{sfx}": [hidden, S],
+                    f"rnn.bias_ih_l{k}{sfx}": [hidden],
+                    f"rnn.bias_ho_l{k}{sfx}": [hidden],
+                    f"rnn.weight_hy_l{k}{sfx}": [S, hidden],
+                    f"rnn.bias_hy_l{k}{sfx}": [S],
+                }
+            else:
+                want = {
+                    f"rnn.weight_ih_l{k}{sfx}": [G * hidden, in_k],
+                    f"rnn.weight_hh_l{k}{sfx}": [G * hidden, S],
+                    f"rnn.bias_ih_l{k}{sfx}": [G * hidden],
+                    f"rnn.bias_hh_l{k}{sfx}": [G * hidden],
+                }
             if proj:
                 want[f"rnn.weight_hr_l{k}{sfx}"] = [proj, hidden]
             for n, s in want.items():
@@ -422,6 +457,7 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
         "head": head,
         "head_shapes": [prefixes[p] for p in head],
         "proj_size": proj,
+        "output_size": S if jordan else 0,
     }
 
 
@@ -546,6 +582,10 @@ def _export(kind: str, state_dict, table: List[str], out_path, dtype: str,
             raise ValueError("proj_size (rnn.weight_hr_l*) is supported for sentiment and "
                              "classifier models, not charlm")
         metadata["proj_size"] = str(arch["proj_size"])
+    if arch["cell"] == "jordan":
+        if kind != "charlm":
+            raise ValueError("a JordanRNN (rnn.weight_ho_l*) exports as a charlm model only")
+        metadata["output_size"] = str(arch["output_size"])
     if kind == "classifier":
         metadata["labels"] = json.dumps(labels, ensure_ascii=False, separators=(",", ":"))
         metadata["multi_label"] = "true" if multi_label else "false"
@@ -556,6 +596,11 @@ def _export(kind: str, state_dict, table: List[str], out_path, dtype: str,
     names = ["embedding.weight"]
     for k in range(arch["num_layers"]):
         for sfx in (["", "_reverse"] if arch["bidirectional"] else [""]):
+            if arch["cell"] == "jordan":
+                names += [f"rnn.weight_ih_l{k}{sfx}", f"rnn.weight_ho_l{k}{sfx}",
+                          f"rnn.bias_ih_l{k}{sfx}", f"rnn.bias_ho_l{k}{sfx}",
+                          f"rnn.weight_hy_l{k}{sfx}", f"rnn.bias_hy_l{k}{sfx}"]
+                continue
             names += [f"rnn.weight_ih_l{k}{sfx}", f"rnn.weight_hh_l{k}{sfx}",
                       f"rnn.bias_ih_l{k}{sfx}", f"rnn.bias_hh_l{k}{sfx}"]
             if arch["proj_size"]:
