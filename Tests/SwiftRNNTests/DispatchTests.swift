@@ -129,7 +129,7 @@ final class DispatchTests: XCTestCase {
                             let r = Kernels.sigmoid(x(0)), z = Kernels.sigmoid(x(1))
                             let n = Kernels.tanh(gx[j * G + 2 * H + k] + r * gh[j * G + 2 * H + k])
                             want = (1 - z) * n + z * h0[j * H + k]
-                        case .rnnTanh: want = Kernels.tanh(x(0))
+                        case .rnnTanh, .jordan: want = Kernels.tanh(x(0))  // Jordan: its hidden h
                         case .rnnRelu: want = x(0) < 0 ? 0 : x(0)
                         }
                         let got = h[j * H + k]

@@ -62,7 +62,7 @@ final class GradientTests: XCTestCase {
     /// Finite differences (in double-checked float) through a whole sentiment model: embedding,
     /// the recurrent stack, Linear, ReLU and the BCE loss, for every cell kind.
     func testSentimentModelGradientsByFiniteDifferences() throws {
-        for cell in CellKind.allCases {
+        for cell in CellKind.allCases where cell != .jordan {  // charlm only: JordanTests
             let model = makeModel(kind: .sentiment, cell: cell, layers: 2, bidirectional: true, E: 4, H: 3, seed: 9)
             let batch: [[Int32]] = [[2, 3, 4, 0, 5], [6], [7, 2, 3]]
             let labels: [Float] = [1, 0, 1]

@@ -64,6 +64,12 @@ public enum Model: Sendable {
 
     public static func make(config: ModelConfig, weights: ModelWeights) throws(SwiftRNNError) -> Model {
         try BLAS.ensureLoaded()
+        if config.cell == .jordan {
+            // The loader refuses these; a config made in memory is checked the same way.
+            guard config.kind == .charlm, !config.bidirectional, config.outputSize > 0,
+                  weights.rnn.weights.allSatisfy({ $0.wHR != nil && $0.bHR != nil }), weights.rnn.projSize == config.outputSize
+            else { throw .init(.unsupported, "a jordan cell needs a unidirectional charlm model with output_size and weight_hy/bias_hy (docs/jordan.md)") }
+        }
         switch config.kind {
         case .sentiment: return .sentiment(try SentimentModel(config: config, weights: weights))
         case .charlm: return .charlm(try CharLanguageModel(config: config, weights: weights))
