@@ -209,6 +209,7 @@ struct Inspect: ParsableCommand {
         print("vocab_size:    \(c.vocabSize)")
         print("embedding_dim: \(c.embeddingDim)")
         print("hidden_size:   \(c.hiddenSize)")
+        if c.cell == .jordan { print("output_size:   \(c.outputSize)") }
         print("num_layers:    \(c.numLayers)")
         print("bidirectional: \(c.bidirectional)")
         print("head:          \(c.head.joined(separator: ", "))")

@@ -96,7 +96,7 @@ public enum Model: Sendable {
         let c = config
         return "\(c.kind.rawValue): \(c.cell.rawValue), \(c.numLayers) layer\(c.numLayers == 1 ? "" : "s"), "
             + "\(c.bidirectional ? "bidirectional" : "unidirectional"), vocab \(c.vocabSize), "
-            + "embedding \(c.embeddingDim), hidden \(c.hiddenSize), head \(weights.head.map { "\($0.outFeatures)" }.joined(separator: "->")), "
+            + "embedding \(c.embeddingDim), hidden \(c.hiddenSize)\(c.cell == .jordan ? ", output \(c.outputSize)" : ""), head \(weights.head.map { "\($0.outFeatures)" }.joined(separator: "->")), "
             + "\(weights.parameterCount) parameters"
     }
 }

@@ -386,6 +386,8 @@ def _inspect(pos, v) -> None:
              f"num_layers:    {info['num_layers']}",
              f"bidirectional: {'true' if info['bidirectional'] else 'false'}",
              f"head:          {', '.join(meta['head'].split(','))}"]
+    if info["cell"] == "jordan":
+        lines.insert(6, f"output_size:   {meta.get('output_size')}")
     if kind == "classifier":
         labels = json.loads(meta["labels"])
         lines.append(f"labels:        {' '.join(_json_quote(t) for t in labels)}"

@@ -299,6 +299,52 @@ def test_charlm_metadata(tmp_path):
         export_charlm(book_sentiment_sd(), VOCAB7, tmp_path / "d.safetensors")
 
 
+def _jordan_sd(layers=2, E=3, H=5, O=4, V=6, bias=True):
+    """A state_dict shaped like tools/torch_reference.CharJordan's (no torch needed)."""
+    sd = OrderedDict()
+    sd["embedding.weight"] = _rand([V, E])
+    for k in range(layers):
+        for n, s in [("weight_ih", [H, E if k == 0 else O]), ("weight_ho", [H, O]), ("bias_ih", [H]),
+                     ("bias_ho", [H]), ("weight_hy", [O, H]), ("bias_hy", [O])]:
+            if bias or not n.startswith("bias"):
+                sd[f"rnn.{n}_l{k}"] = _rand(s)
+    sd["fc.weight"] = _rand([V, O])
+    sd["fc.bias"] = _rand([V])
+    return sd
+
+
+def test_jordan_charlm(tmp_path):
+    chars = ["\n", " ", "a", "b", "c", "d"]
+    arch = infer_architecture(_jordan_sd())
+    assert (arch["cell"], arch["hidden_size"], arch["output_size"], arch["num_layers"]) == ("jordan", 5, 4, 2)
+    md = export_charlm(_jordan_sd(), chars, tmp_path / "j.safetensors")
+    assert md["cell"] == "jordan" and md["output_size"] == "4" and md["hidden_size"] == "5"
+    meta, tensors, _ = read_safetensors(tmp_path / "j.safetensors")
+    assert list(tensors)[:7] == ["embedding.weight", "rnn.weight_ih_l0", "rnn.weight_ho_l0", "rnn.bias_ih_l0",
+                                 "rnn.bias_ho_l0", "rnn.weight_hy_l0", "rnn.bias_hy_l0"]
+    # bias=False: no bias tensors written (the loader reads zeros)
+    md = export_charlm(_jordan_sd(bias=False), chars, tmp_path / "nb.safetensors")
+    assert not any("bias" in n for n in read_safetensors(tmp_path / "nb.safetensors")[1] if n.startswith("rnn."))
+    with pytest.raises(ValueError, match="charlm model only"):
+        sd = _jordan_sd(layers=1, O=4)
+        sd["fc.weight"], sd["fc.bias"] = _rand([1, 4]), _rand([1])
+        export_sentiment(sd, VOCAB7[:6], tmp_path / "s.safetensors")
+    sd = _jordan_sd()
+    sd["rnn.weight_hy_l0"] = _rand([4, 6])
+    with pytest.raises(ValueError, match="weight_hy_l0"):
+        infer_architecture(sd)
+    sd = _jordan_sd()
+    del sd["rnn.bias_hy_l1"]
+    with pytest.raises(ValueError, match="bias_hy_l1"):
+        infer_architecture(sd)
+    sd = _jordan_sd()
+    sd["rnn.weight_ih_l1"] = _rand([5, 5])
+    with pytest.raises(ValueError, match="weight_ih_l1"):
+        infer_architecture(sd)
+    with pytest.raises(ValueError, match="nonlinearity"):
+        infer_architecture(_jordan_sd(), nonlinearity="relu")
+
+
 def test_sentiment_validation(tmp_path):
     sd = book_sentiment_sd()
     p = tmp_path / "x.safetensors"
