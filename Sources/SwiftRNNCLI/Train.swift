@@ -46,7 +46,10 @@ struct TrainSentiment: ParsableCommand {
     @Option(name: .customLong("max-vocab"), help: "Keep the N most frequent tokens (0: all).") var maxVocab = 0
     @Option(help: "Seed for initialisation, split, shuffling and dropout.") var seed: UInt64 = 1
     @Option(parsing: .unconditional, help: "Threads (0: all cores, the default).", transform: integer) var threads = 0
-    func validate() throws { try checkThreads(threads) }
+    func validate() throws {
+        try checkThreads(threads)
+        if cell == .jordan { throw ValidationError("a jordan cell trains in a charlm model only (swiftrnn train charlm --cell jordan)") }
+    }
     @Flag(help: "Continue from MODEL.ckpt.") var resume = false
 
     func run() throws {
@@ -89,7 +92,11 @@ struct TrainCharLM: ParsableCommand {
     @Option(help: "Text end marker ('' for none).") var end = "End of the Project Gutenberg"
     @Option(help: "Seed.") var seed: UInt64 = 1
     @Option(parsing: .unconditional, help: "Threads (0: all cores, the default).", transform: integer) var threads = 0
-    func validate() throws { try checkThreads(threads) }
+    func validate() throws {
+        try checkThreads(threads)
+        if cell != .jordan, outputSize != nil { throw ValidationError("--output-size is for --cell jordan") }
+        if let o = outputSize, !(1...65536).contains(o) { throw ValidationError("--output-size must be 1...65536") }
+    }
     @Flag(help: "Continue from MODEL.ckpt.") var resume = false
 
     func run() throws {
@@ -144,6 +151,7 @@ struct TrainWordLM: ParsableCommand {
         guard vocabSize >= 4, tbptt >= 1, seqLength >= 1, batchSize >= 1, iterations >= 1, heldOut >= 0, checkpointEvery >= 1 else {
             throw ValidationError("--vocab-size >= 4; --tbptt, --seq-length, --batch-size, --iterations, --checkpoint-every >= 1; --held-out >= 0")
         }
+        if cell == .jordan { throw ValidationError("a jordan cell trains in a charlm model only (swiftrnn train charlm --cell jordan)") }
     }
     @Flag(help: "Continue from MODEL.ckpt.") var resume = false
 

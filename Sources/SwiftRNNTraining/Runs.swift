@@ -289,6 +289,9 @@ struct LanguageModelTask: TrainingTask {
 
     init(_ cfg: LanguageModelRunConfig, fresh: ModelConfig, trainIds: [Int32], unit: String, resumingFrom ck: Checkpoint?,
          evaluate: ((ModelWeights) -> String)?) throws(SwiftRNNError) {
+        guard fresh.cell != .jordan || (fresh.kind == .charlm && fresh.outputSize > 0) else {
+            throw .init(.unsupported, "a jordan cell trains in a charlm model with an output size only (docs/jordan.md)")
+        }
         self.cfg = cfg
         self.idUnit = unit
         self.evaluate = evaluate

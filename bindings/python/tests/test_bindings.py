@@ -36,7 +36,7 @@ from swiftrnn import _lib  # noqa: E402
 
 SENTIMENT_MODELS = ["sentiment_lstm_bi", "sentiment_lstm_uni", "sentiment_lstm_uni.f16",
                     "sentiment_lstm_uni.bf16", "sentiment_gru_bi", "sentiment_rnn_tanh_uni"]
-CHARLM_MODELS = ["charlm_small", "charlm_gru2"]
+CHARLM_MODELS = ["charlm_small", "charlm_gru2", "charlm_jordan"]
 
 
 def model_path(name):
