@@ -31,7 +31,7 @@ public enum Initialization {
             }
         }
         var head: [Linear] = []
-        var width = D * H
+        var width = c.featureWidth
         for out in headSizes {
             let b = 1 / Float(width).squareRoot()
             head.append(Linear(inFeatures: width, outFeatures: out, weight: uniform(out * width, b), bias: uniform(out, b)))
@@ -40,6 +40,6 @@ public enum Initialization {
         return ModelWeights(
             embedding: Embedding(count: V, dimension: E, weight: emb, paddingIndex: c.kind == .sentiment ? 0 : nil),
             rnn: Recurrent(cell: c.cell, inputSize: E, hiddenSize: H, numLayers: c.numLayers, bidirectional: c.bidirectional, weights: w),
-            head: head)
+            head: head, pooling: c.pooling)
     }
 }

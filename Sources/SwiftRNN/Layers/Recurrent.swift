@@ -97,12 +97,13 @@ public struct Recurrent: Sendable {
     ///   `h`); `Output.output` is then empty.
     /// - `monitor`: polled before each chunk of steps; once it says stop, the remaining chunks
     ///   are skipped and the output is meaningless (the caller checks `monitor.cancelled`).
+    /// - `pool`: receives every step's state of the last layer (concat pooling, `Pooling`).
     ///
     /// Memory: the projections of at most `chunkSteps` steps (without a tape), the state, and
     /// per layer but the last (or with `keepOutput`) its output rows (`rows x directions x hidden`).
     public func forward(_ input: Input, batch: PackedBatch, h0: FloatBuffer? = nil, c0: FloatBuffer? = nil,
                         tape: RecurrentTape? = nil, transposed: TransposedWeights? = nil,
-                        keepOutput: Bool = true, monitor: ProgressMonitor? = nil) -> Output {
+                        keepOutput: Bool = true, monitor: ProgressMonitor? = nil, pool: PoolAccumulator? = nil) -> Output {
         let B = batch.batch, H = hiddenSize, D = directions, S = stateSize
         // The first layer reads `input`; each later one the previous layer's output rows.
         var x = FloatBuffer(count: 0)
@@ -133,7 +134,8 @@ public struct Recurrent: Sendable {
                              batch: batch, reverse: dir == 1, scratch: &scratch,
                              out: writeOutput ? out.mutableSpan() : nil, outOffset: dir * S, outStride: D * S,
                              tape: tape?.slots[slot].mutableSpan(), monitor: monitor,
-                             transposed: transposed.map { ($0.ih[slot], $0.hh[slot]) })
+                             transposed: transposed.map { ($0.ih[slot], $0.hh[slot]) },
+                             pool: layer == numLayers - 1 ? pool : nil)
                 batch.unsortState(scratch.h.span(), slot: slot, width: S, into: hOut.mutableSpan())
                 if cOut != nil { batch.unsortState(scratch.c.span(), slot: slot, width: H, into: cOut!.mutableSpan()) }
             }
@@ -168,7 +170,7 @@ public struct Recurrent: Sendable {
     func runDirection(_ w: RecurrentWeights, inputWidth: Int, _ input: Input, batch: PackedBatch, reverse: Bool,
                       scratch: inout DirectionScratch, out: MutableFloatSpan?, outOffset: Int, outStride: Int,
                       tape: MutableFloatSpan?, monitor: ProgressMonitor?,
-                      transposed wt: (ih: WeightMatrix, hh: WeightMatrix)?) {
+                      transposed wt: (ih: WeightMatrix, hh: WeightMatrix)?, pool: PoolAccumulator? = nil) {
         let H = hiddenSize, G = gateWidth, tw = tapeLayout.width, S = stateSize
         let P = scratch.proj.mutableSpan(), lookup = scratch.lookup.mutableSpan(), HH = scratch.hh.mutableSpan()
         let hs = scratch.h.mutableSpan(), cs = scratch.c.mutableSpan()
@@ -219,6 +221,7 @@ public struct Recurrent: Sendable {
                 if let out {
                     for j in 0..<n { out.slice((r0 + j) * outStride + outOffset, S).copy(from: hs.readOnly.slice(j * S, S)) }
                 }
+                pool?.add(hs.readOnly, rows: n, firstRow: r0, direction: reverse ? 1 : 0)
             }
         }
     }
