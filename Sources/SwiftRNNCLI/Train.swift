@@ -43,7 +43,7 @@ struct TrainSentiment: ParsableCommand {
     @Option(help: "Recurrent layers.") var layers = 1
     @Flag(help: "Bidirectional recurrent layers.") var bidirectional = false
     @Option(help: "Dropout on embeddings and head input (0: off).") var dropout: Float = 0
-    @Option(name: .customLong("init-from"), help: "Start the encoder from a word language model (train wordlm): its vocabulary, embedding and layers; its sizes replace --embedding, --hidden, --cell and --layers.") var initFrom: String?
+    @Option(name: .customLong("init-from"), help: "Start the encoder from a word language model (train wordlm), or from its checkpoint MODEL.ckpt (a run in progress): its vocabulary, embedding and layers; its sizes replace --embedding, --hidden, --cell and --layers.") var initFrom: String?
     @Option(help: "What the head reads: last (the final state, the book's model) or concat (the final state, the max and the mean of the outputs, ULMFiT's concat pooling).") var pooling = Pooling.last
     @Option(name: .customLong("layer-decay"), help: "Discriminative learning rates: each layer group below the head (recurrent layers top down, then the embedding) learns this many times slower than the one above (ULMFiT: 2.6; 1: off).") var layerDecay: Float = 1
     @Flag(name: .customLong("gradual-unfreezing"), help: "Epoch 1 trains the head alone, each later epoch one more layer group, until all train (ULMFiT).") var gradualUnfreezing = false

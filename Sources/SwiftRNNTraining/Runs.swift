@@ -128,7 +128,13 @@ struct SentimentTask: TrainingTask {
             trainer.adam = ck.adam
             best = (Double(ck.progress["best_acc_ppm"] ?? -1_000_000) / 1e6, ck.progress["best_epoch"] ?? 0)
         } else if let path = cfg.initFrom {
-            let lm = try Model.load(path: path)
+            // A model file, or the checkpoint of a pretraining run still in progress.
+            let lm = path.hasSuffix(".ckpt")
+                ? try { () throws(SwiftRNNError) -> Model in
+                    let ck = try Checkpoint.load(path: path)
+                    return try Model.make(config: ck.config, weights: ck.weights)
+                }()
+                : try Model.load(path: path)
             guard case let .wordlm(m) = lm else {
                 throw .init(.wrongKind, "--init-from needs a wordlm model (swiftrnn train wordlm); \(path) is a \(lm.config.kind.rawValue) model")
             }
