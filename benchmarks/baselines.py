@@ -306,12 +306,6 @@ def conditions(args):
     except Exception as e:  # noqa: BLE001
         c["swiftrnn"] = f"unavailable: {e}"
     try:
-        from threadpoolctl import threadpool_info
-        c["threadpools"] = [{k: p.get(k) for k in ("internal_api", "num_threads", "version",
-                                                   "architecture")} for p in threadpool_info()]
-    except Exception:  # noqa: BLE001
-        pass
-    try:
         c["repo_commit"] = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
                                           capture_output=True, text=True).stdout.strip()
     except OSError:
@@ -581,6 +575,12 @@ def _run(args):
             acc, conf = accuracy(s.predict(x), y)
             row["ood"][name] = {"accuracy": acc, "n": len(y), "confusion": conf}
     cond["loadavg_end"] = loadavg()
+    try:        # the BLAS/OpenMP pools numpy, scipy and scikit-learn loaded, and their threads
+        from threadpoolctl import threadpool_info
+        cond["threadpools"] = [{k: p.get(k) for k in ("internal_api", "num_threads", "version",
+                                                      "architecture")} for p in threadpool_info()]
+    except Exception:  # noqa: BLE001
+        pass
     result = {"conditions": cond, "split": split, "rows": rows,
               "ood_sets": [{"name": n, "path": p, "n": len(y), "positive": sum(y)}
                            for n, p, _, y in oods]}
