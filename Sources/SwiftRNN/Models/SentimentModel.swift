@@ -22,8 +22,10 @@ public final class SentimentModel: Sendable {
     /// The row-kernel weights of a many-to-one model (nil when GEMMs serve it better).
     static func rowKernelWeights(_ weights: ModelWeights) -> TransposedWeights? {
         let r = weights.rnn
-        return r.hiddenSize <= 256 || !weights.int8Scales.isEmpty
-            ? TransposedWeights(r, half: weights.halfKind, int8Scales: weights.int8Scales) : nil
+        guard r.hiddenSize <= 256 || !weights.int8Scales.isEmpty else { return nil }
+        var t = TransposedWeights(r, half: weights.halfKind, int8Scales: weights.int8Scales)
+        t.tabulateInputs(weights.embedding, r)
+        return t
     }
 
     /// The final hidden vector of each id sequence that the head reads (`D * hidden` floats
