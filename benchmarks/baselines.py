@@ -25,7 +25,7 @@ The rows
   training time is the sum of the `seconds` column of `MODEL.metrics.csv` next to the file
   (what `swiftrnn train` writes; the epochs' time, without loading and tokenizing), or "n/a".
 
-The text preprocessing is the book's tokenizer (ch. 15) for every row: `book_tokenizer` below
+The text preprocessing is the book's tokenizer (ch. 15) for every row: `book_tokenizer` (harness/common.py)
 is the book's code (the regexes that Sources/SwiftRNN/Text/Tokenizer.swift reimplements). Before
 measuring, the script checks it against the library's own (`swiftrnn.tokenize`) on
 `--check-tokenizer` reviews (half of them chosen among reviews with non-ASCII characters) and
@@ -125,12 +125,8 @@ def log(*a):
 # the book's tokenizer and the trainer's split
 # =============================================================================================
 
-def book_tokenizer(text):
-    """The book's tokenizer (Raschka et al., ch. 15), its code with raw strings."""
-    text = re.sub(r'<[^>]*>', '', text)
-    emoticons = re.findall(r'(?::|;|=)(?:-)?(?:\)|\(|D|P)', text.lower())
-    text = re.sub(r'[\W]+', ' ', text.lower()) + ' '.join(emoticons).replace('-', '')
-    return text.split()
+sys.path.insert(0, HERE)
+from harness.common import book_tokenizer  # noqa: E402  (the book's tokenizer, ch. 15; stdlib only)
 
 
 MASK64 = (1 << 64) - 1
