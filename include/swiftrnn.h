@@ -85,11 +85,11 @@ extern "C" {
 /* ---- Version -------------------------------------------------------------------------- */
 
 #define SWIFTRNN_VERSION_MAJOR 0
-#define SWIFTRNN_VERSION_MINOR 3
+#define SWIFTRNN_VERSION_MINOR 4
 #define SWIFTRNN_VERSION_PATCH 0
 #define SWIFTRNN_VERSION_NUMBER \
   (SWIFTRNN_VERSION_MAJOR * 10000 + SWIFTRNN_VERSION_MINOR * 100 + SWIFTRNN_VERSION_PATCH)
-#define SWIFTRNN_VERSION_STRING "0.3.0"
+#define SWIFTRNN_VERSION_STRING "0.4.0"
 
 /* The library's version, e.g. "0.2.0"; compare with SWIFTRNN_VERSION_STRING to check that the
  * header and the loaded library agree. Static storage; thread-safe. */
@@ -512,10 +512,11 @@ SWIFTRNN_API swiftrnn_status swiftrnn_model_label(const swiftrnn_model *model, i
 SWIFTRNN_API swiftrnn_status swiftrnn_model_multi_label(const swiftrnn_model *model,
                                                         int *out_multi_label);
 
-/* The feature vector of text: the final hidden state of the last recurrent layer, the vector
- * the head reads (bidirectional: the forward direction's then the backward's), D * hidden_size
- * floats (D = 2 if bidirectional; D * proj_size for an LSTM with a projection,
- * docs/model-format.md). *out_n = that size; capacity smaller: BUFFER_TOO_SMALL with
+/* The feature vector of text, the vector the head reads: the final hidden state of the last
+ * recurrent layer (bidirectional: the forward direction's then the backward's), D * hidden_size
+ * floats (D = 2 if bidirectional; D * proj_size for an LSTM with a projection); for a model
+ * with concat pooling (since 0.4.0) that, then the max and then the mean of the layer's
+ * outputs over the text, 3 * D * hidden_size floats (docs/model-format.md). *out_n = that size; capacity smaller: BUFFER_TOO_SMALL with
  * *out_n set (out may be NULL with capacity 0 to ask). For sentiment and classifier models.
  * NON_FINITE when a value is not finite. Thread-safe. Experimental, added in 0.3.0. */
 SWIFTRNN_API swiftrnn_status swiftrnn_embed(const swiftrnn_model *model, const char *text,

@@ -18,7 +18,8 @@ reviews and collate (the book's pipeline) and writes, under Tests/SwiftRNNTests/
 Variants: a 3-class softmax LSTM (bidirectional, 2 layers, dropout=0.5: inference ignores it),
 a 4-label multi-label GRU with bias=False everywhere (recurrent and Linear), a 3-class RNN-tanh
 with bias=False, a 2-label multi-label LSTM with bias=False, and two LSTMs with proj_size
-(hidden 6 projected to 4, bidirectional, 2 layers; to 3, bias=False, multi-label). It does not touch the
+(hidden 6 projected to 4, bidirectional, 2 layers; to 3, bias=False, multi-label), and a
+2-layer bidirectional GRU with concat pooling. It does not touch the
 fixtures make_fixtures.py writes.
 """
 
@@ -49,6 +50,9 @@ VARIANTS = [
      dict(num_layers=2, proj_size=4)),
     ("classifier_lstm_proj_multilabel_nobias", nn.LSTM, False, ["p", "q"], True, False,
      dict(proj_size=3)),
+    # concat pooling (issue 14): the features are the final states, max and mean
+    ("classifier_gru_bi_concat_2layer", nn.GRU, True, ["neg", "mixed", "pos"], False, True,
+     dict(num_layers=2, pooling="concat")),
 ]
 
 

@@ -353,10 +353,14 @@ def make_sentiment():
         ("lstm_bi", nn.LSTM, True),
         ("gru_bi", nn.GRU, True),
         ("rnn_tanh_uni", nn.RNN, False),
+        # ULMFiT's concat pooling (final states, max and mean of the outputs; issue 14)
+        ("lstm_bi_concat", nn.LSTM, True),
+        ("gru_uni_concat", nn.GRU, False),
     ]
     for vi, (name, cls, bi) in enumerate(variants):
         torch.manual_seed(2000 + vi)
-        model = SentimentRNN(len(vocab), 8, 6, 5, rnn_cls=cls, bidirectional=bi)
+        model = SentimentRNN(len(vocab), 8, 6, 5, rnn_cls=cls, bidirectional=bi,
+                             pooling="concat" if name.endswith("_concat") else "last")
         with torch.no_grad():                         # spread the outputs a little
             model.fc2.weight.mul_(4.0)
         model.eval()
@@ -401,7 +405,7 @@ def make_sentiment():
             jpath = path[: -len(".safetensors")] + ".expected.json"
             dump_json(jpath, exp)
             note(jpath)
-            if dtype == "F32" and name in ("lstm_bi", "gru_bi"):
+            if dtype == "F32" and name in ("lstm_bi", "gru_bi", "lstm_bi_concat", "gru_uni_concat"):
                 make_sentiment_grads(model, ids, os.path.join(d, f"sentiment_{name}.grads.safetensors"))
     return vocab
 

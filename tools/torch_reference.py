@@ -18,7 +18,20 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-__all__ = ["SentimentRNN", "TextClassifier", "CharRNN", "CharGRU", "JordanRNN", "CharJordan"]
+__all__ = ["SentimentRNN", "TextClassifier", "CharRNN", "CharGRU", "JordanRNN", "CharJordan",
+           "concat_pool"]
+
+
+def concat_pool(packed_out, last):
+    """ULMFiT's concat pooling (libswiftrnn's ``pooling: concat``): ``last`` (the final states,
+    [B, D*S]) beside the max and the mean of the packed output over each sequence's real steps:
+    [B, 3*D*S]. Padding never enters the max (masked to -inf) nor the mean (divided by the
+    length)."""
+    out, lengths = nn.utils.rnn.pad_packed_sequence(packed_out, batch_first=True)
+    steps = torch.arange(out.shape[1])[None, :] < lengths[:, None]          # [B, T]
+    mx = out.masked_fill(~steps[:, :, None], float("-inf")).max(dim=1).values
+    mean = out.sum(dim=1) / lengths[:, None].to(out.dtype)
+    return torch.cat([last, mx, mean], dim=1)
 
 
 class SentimentRNN(nn.Module):
@@ -32,16 +45,17 @@ class SentimentRNN(nn.Module):
     """
 
     def __init__(self, vocab_size, embed_dim=20, rnn_hidden_size=64, fc_hidden_size=64,
-                 rnn_cls=nn.LSTM, bidirectional=False, **rnn_kw):
+                 rnn_cls=nn.LSTM, bidirectional=False, pooling="last", **rnn_kw):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
         self.is_lstm = rnn_cls is nn.LSTM
         self.bidirectional = bidirectional
+        self.pooling = pooling
         self.rnn = rnn_cls(embed_dim, rnn_hidden_size, batch_first=True,
                            bidirectional=bidirectional, **rnn_kw)
         D = 2 if bidirectional else 1
         state = rnn_kw.get("proj_size") or rnn_hidden_size      # nn.LSTM(proj_size=P): h has P
-        self.fc1 = nn.Linear(D * state, fc_hidden_size)
+        self.fc1 = nn.Linear((3 if pooling == "concat" else 1) * D * state, fc_hidden_size)
         self.relu = nn.ReLU()
         self.fc2 = nn.Linear(fc_hidden_size, 1)
         self.sigmoid = nn.Sigmoid()
@@ -52,13 +66,15 @@ class SentimentRNN(nn.Module):
         out = nn.utils.rnn.pack_padded_sequence(out, lengths.cpu().numpy(),
                                                 enforce_sorted=False, batch_first=True)
         if self.is_lstm:
-            out, (hidden, cell) = self.rnn(out)
+            packed, (hidden, cell) = self.rnn(out)
         else:
-            out, hidden = self.rnn(out)
+            packed, hidden = self.rnn(out)
         if self.bidirectional:
             out = torch.cat((hidden[-2, :, :], hidden[-1, :, :]), dim=1)
         else:
             out = hidden[-1, :, :]
+        if self.pooling == "concat":
+            out = concat_pool(packed, out)
         out = self.fc1(out)
         out = self.relu(out)
         out = self.fc2(out)
@@ -74,32 +90,38 @@ class TextClassifier(nn.Module):
     (e.g. num_layers, dropout, nonlinearity)."""
 
     def __init__(self, vocab_size, embed_dim, rnn_hidden_size, fc_hidden_size, n_labels,
-                 rnn_cls=nn.LSTM, bidirectional=False, multi_label=False, bias=True, **rnn_kw):
+                 rnn_cls=nn.LSTM, bidirectional=False, multi_label=False, bias=True,
+                 pooling="last", **rnn_kw):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
         self.is_lstm = rnn_cls is nn.LSTM
         self.bidirectional = bidirectional
         self.multi_label = multi_label
+        self.pooling = pooling
         self.rnn = rnn_cls(embed_dim, rnn_hidden_size, batch_first=True,
                            bidirectional=bidirectional, bias=bias, **rnn_kw)
         D = 2 if bidirectional else 1
         state = rnn_kw.get("proj_size") or rnn_hidden_size      # nn.LSTM(proj_size=P): h has P
-        self.fc1 = nn.Linear(D * state, fc_hidden_size, bias=bias)
+        self.fc1 = nn.Linear((3 if pooling == "concat" else 1) * D * state, fc_hidden_size,
+                             bias=bias)
         self.relu = nn.ReLU()
         self.fc2 = nn.Linear(fc_hidden_size, n_labels, bias=bias)
 
     def features(self, text, lengths):
-        """text [B, T], lengths [B] -> the final hidden state the head reads [B, D * hidden]."""
+        """text [B, T], lengths [B] -> what the head reads: the final hidden state [B, D * hidden]
+        (with ``pooling="concat"`` also its max and mean, [B, 3 * D * hidden])."""
         out = self.embedding(text)
         out = nn.utils.rnn.pack_padded_sequence(out, lengths.cpu().numpy(),
                                                 enforce_sorted=False, batch_first=True)
         if self.is_lstm:
-            _, (hidden, _) = self.rnn(out)
+            packed, (hidden, _) = self.rnn(out)
         else:
-            _, hidden = self.rnn(out)
+            packed, hidden = self.rnn(out)
         if self.bidirectional:
-            return torch.cat((hidden[-2, :, :], hidden[-1, :, :]), dim=1)
-        return hidden[-1, :, :]
+            last = torch.cat((hidden[-2, :, :], hidden[-1, :, :]), dim=1)
+        else:
+            last = hidden[-1, :, :]
+        return concat_pool(packed, last) if self.pooling == "concat" else last
 
     def forward(self, text, lengths):
         """-> probabilities [B, n_labels]."""

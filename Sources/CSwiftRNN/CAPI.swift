@@ -825,7 +825,7 @@ public func swiftrnn_embed(_ model: OpaquePointer?, _ textPtr: UnsafePointer<CCh
     return guarded { () throws(SwiftRNNError) in
         let m = try modelHandle(model).model
         switch m { case .charlm, .wordlm: _ = try classifier(model); default: break }   // WRONG_KIND, before any size
-        try checkRoom(rows: 1, width: m.config.directions * m.config.stateSize, capacity: capacity, outN, "features")
+        try checkRoom(rows: 1, width: m.config.featureWidth, capacity: capacity, outN, "features")
         guard out != nil else { throw nullArgument("out") }
         try ensureRoom(textBytes: try size(len, "text_len"))
         try deliverFloats(try m.embed(try text(textPtr, len)), out, "out", rows: 1, "features")
@@ -842,7 +842,7 @@ public func swiftrnn_embed_batch(_ model: OpaquePointer?, _ texts: UnsafePointer
         let m = try modelHandle(model).model
         switch m { case .charlm, .wordlm: _ = try classifier(model); default: break }
         let count = try size(count, "count")
-        try checkRoom(rows: count, width: m.config.directions * m.config.stateSize, capacity: capacity, outN, "features")
+        try checkRoom(rows: count, width: m.config.featureWidth, capacity: capacity, outN, "features")
         guard count > 0 else { return }
         guard out != nil else { throw nullArgument("out") }
         let strings = try batchTexts(texts, lens, count, threads)

@@ -16,7 +16,7 @@ struct SwiftRNNCommand: ParsableCommand {
         commandName: "swiftrnn",
         abstract: "Run and train the LSTM/GRU/RNN models of libswiftrnn.",
         version: SwiftRNNVersion.string,
-        subcommands: [Inspect.self, Score.self, Sample.self, Tokenize.self, Convert.self, Train.self, Eval.self, Bench.self]
+        subcommands: [Inspect.self, Score.self, Classify.self, Sample.self, Tokenize.self, Convert.self, Train.self, Eval.self, Bench.self]
     )
 
     static func main() {
@@ -256,6 +256,53 @@ struct Score: ParsableCommand {
         for (t, p) in zip(input, m.scoreBatch(input, threads: threads)) {
             let label = p >= 0.5 ? "positive" : "negative"
             print("\(formatFixed(Double(p), 6))\t\(label)\t\(echo(t))")
+        }
+    }
+}
+
+struct Classify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Classify texts with a classifier or sentiment model.",
+        discussion: """
+        Prints per text its most likely labels, most likely first (ties: label order), as \
+        PROBABILITY<TAB>LABEL pairs, then the text as score echoes it: \
+        PROBABILITY<TAB>LABEL[<TAB>PROBABILITY<TAB>LABEL ...]<TAB>TEXT. Only labels whose \
+        probability is >= --threshold are printed, at most --k of them; a text with none prints \
+        "-" in their place. A sentiment model has the one label positive. No TEXT, or the single \
+        TEXT "-": one text per line of stdin (blank lines skipped).
+        """)
+    @Argument(help: "A classifier or sentiment model.") var model: String
+    @Argument(help: "Texts (none or '-': one per line of stdin).") var texts: [String] = []
+    @Option(parsing: .unconditional, help: "Labels to print per text (0: all; default 1).", transform: integer) var k: Int = 1
+    @Option(parsing: .unconditional, help: "Print only labels with at least this probability (default 0).", transform: real) var threshold: Float = 0
+    @Option(parsing: .unconditional, help: "Threads (0: all cores; default 0).", transform: integer) var threads: Int = 0
+
+    func validate() throws {
+        guard k >= 0 else { throw ValidationError("k must be >= 0") }
+        guard threshold >= 0, threshold <= 1 else { throw ValidationError("threshold must be in [0, 1]") }
+        try checkThreads(threads)
+    }
+
+    func run() throws {
+        let m = try loadModel(model)
+        let input = texts.isEmpty || texts == ["-"] ? stdinLines() : texts
+        let labels: [String], rows: [Float]
+        switch m {
+        case let .classifier(c):
+            labels = c.labels
+            rows = c.classifyBatch(input, threads: threads)
+        case let .sentiment(s):
+            labels = ["positive"]
+            rows = s.scoreBatch(input, threads: threads)
+        default:
+            throw RuntimeError("\(model) is a \(m.config.kind.rawValue) model; classify needs a classifier or sentiment model")
+        }
+        let n = labels.count
+        for (i, t) in input.enumerated() {
+            let order = (0..<n).sorted { rows[i * n + $0] > rows[i * n + $1] || (rows[i * n + $0] == rows[i * n + $1] && $0 < $1) }
+            let kept = order.prefix(k == 0 ? n : k).filter { rows[i * n + $0] >= threshold }
+            let pairs = kept.map { "\(formatFixed(Double(rows[i * n + $0]), 6))\t\(echo(labels[$0]))" }
+            print((pairs.isEmpty ? "-" : pairs.joined(separator: "\t")) + "\t" + echo(t))
         }
     }
 }

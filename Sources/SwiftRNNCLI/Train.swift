@@ -5,6 +5,8 @@ import SwiftRNNTraining
 import Glibc
 #endif
 
+extension Pooling: ExpressibleByArgument {}
+
 extension CellKind: ExpressibleByArgument {
     public init?(argument: String) {
         switch argument {
@@ -41,13 +43,18 @@ struct TrainSentiment: ParsableCommand {
     @Option(help: "Recurrent layers.") var layers = 1
     @Flag(help: "Bidirectional recurrent layers.") var bidirectional = false
     @Option(help: "Dropout on embeddings and head input (0: off).") var dropout: Float = 0
-    @Option(name: .customLong("init-from"), help: "Start the encoder from a word language model (train wordlm): its vocabulary, embedding and layers; its sizes replace --embedding, --hidden, --cell and --layers.") var initFrom: String?
+    @Option(name: .customLong("init-from"), help: "Start the encoder from a word language model (train wordlm), or from its checkpoint MODEL.ckpt (a run in progress): its vocabulary, embedding and layers; its sizes replace --embedding, --hidden, --cell and --layers.") var initFrom: String?
+    @Option(help: "What the head reads: last (the final state, the book's model) or concat (the final state, the max and the mean of the outputs, ULMFiT's concat pooling).") var pooling = Pooling.last
+    @Option(name: .customLong("layer-decay"), help: "Discriminative learning rates: each layer group below the head (recurrent layers top down, then the embedding) learns this many times slower than the one above (ULMFiT: 2.6; 1: off).") var layerDecay: Float = 1
+    @Flag(name: .customLong("gradual-unfreezing"), help: "Epoch 1 trains the head alone, each later epoch one more layer group, until all train (ULMFiT).") var gradualUnfreezing = false
+    @Flag(name: .customLong("slanted-lr"), help: "Slanted triangular learning rate: a rise to --lr over the first 10% of the steps, then a linear fall to --lr/32 (ULMFiT; default: constant).") var slantedLR = false
     @Option(help: "Clip gradients to this global norm (0: off).") var clip: Float = 0
     @Option(name: .customLong("max-vocab"), help: "Keep the N most frequent tokens (0: all).") var maxVocab = 0
     @Option(help: "Seed for initialisation, split, shuffling and dropout.") var seed: UInt64 = 1
     @Option(parsing: .unconditional, help: "Threads (0: all cores, the default).", transform: integer) var threads = 0
     func validate() throws {
         try checkThreads(threads)
+        guard layerDecay.isFinite, layerDecay >= 1 else { throw ValidationError("--layer-decay must be a number >= 1, not \(layerDecay)") }
         if cell == .jordan { throw ValidationError("a jordan cell trains in a charlm model only (swiftrnn train charlm --cell jordan)") }
     }
     @Flag(help: "Continue from MODEL.ckpt.") var resume = false
@@ -62,6 +69,7 @@ struct TrainSentiment: ParsableCommand {
         c.bidirectional = bidirectional; c.dropout = dropout; c.clipNorm = clip > 0 ? clip : nil
         c.seed = seed; c.threads = threads; c.maxVocab = maxVocab > 0 ? maxVocab : nil; c.resume = resume
         c.initFrom = initFrom
+        c.pooling = pooling; c.layerDecay = layerDecay; c.gradualUnfreezing = gradualUnfreezing; c.slantedTriangular = slantedLR
         c.commandLine = commandLineText()
         c.observer = .terminal()
         let r = try rethrowing { () throws(SwiftRNNError) in try SentimentRun.run(c, train: train, valid: valid) }

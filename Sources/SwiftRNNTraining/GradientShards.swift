@@ -31,10 +31,11 @@ public struct GradientShards {
 }
 
 extension Adam {
-    /// Clips `grads` by global norm (when `clipNorm` is set) and takes one step.
-    public mutating func apply(_ grads: ModelWeights, to weights: inout ModelWeights, clipNorm: Float?) {
+    /// Clips `grads` by global norm (when `clipNorm` is set) and takes one step (`rates` as in
+    /// `update`; frozen parameters have zero gradients, so they do not count in the norm).
+    public mutating func apply(_ grads: ModelWeights, to weights: inout ModelWeights, clipNorm: Float?, rates: [Float]? = nil) {
         var g = grads
         if let c = clipNorm { GradientClipping.clipGlobalNorm(&g, maxNorm: c) }
-        update(&weights, grads: g)
+        update(&weights, grads: g, rates: rates)
     }
 }

@@ -38,7 +38,7 @@ public enum Initialization {
             }
         }
         var head: [Linear] = []
-        var width = D * S
+        var width = c.featureWidth
         for out in headSizes {
             let b = 1 / Float(width).squareRoot()
             head.append(Linear(inFeatures: width, outFeatures: out, weight: uniform(out * width, b), bias: uniform(out, b)))
@@ -49,6 +49,6 @@ public enum Initialization {
         if c.cell == .jordan { rnn.projSize = S }
         return ModelWeights(
             embedding: Embedding(count: V, dimension: E, weight: emb, paddingIndex: c.kind == .sentiment ? 0 : nil),
-            rnn: rnn, head: head)
+            rnn: rnn, head: head, pooling: c.pooling)
     }
 }

@@ -27,13 +27,20 @@ public struct Adam {
 
     public var moments: (m: ModelWeights, v: ModelWeights) { (m, v) }
 
-    public mutating func update(_ weights: inout ModelWeights, grads: ModelWeights) {
+    /// One step. `rates`, when given, scales the learning rate of each parameter (in
+    /// `parameterPaths` order: discriminative learning rates); a parameter at 0 is frozen, its
+    /// value and moments untouched (PyTorch's `requires_grad=False`). The bias corrections
+    /// follow the optimizer's step count, so a parameter unfrozen late starts with
+    /// under-corrected moments, a short warm-up (PyTorch counts steps per parameter).
+    public mutating func update(_ weights: inout ModelWeights, grads: ModelWeights, rates: [Float]? = nil) {
         step += 1
         let bc1 = 1 - pow(Double(beta1), Double(step))
         let bc2 = 1 - pow(Double(beta2), Double(step))
-        let stepSize = Float(Double(learningRate) / bc1)
         let bc2Sqrt = Float(bc2.squareRoot())
-        for (_, path) in weights.parameterPaths {
+        for (k, (_, path)) in weights.parameterPaths.enumerated() {
+            let rate = rates?[k] ?? 1
+            guard rate > 0 else { continue }
+            let stepSize = Float(Double(learningRate) * Double(rate) / bc1)
             Kernels.adamStep(weights[keyPath: path].mutableSpan(), m[keyPath: path].mutableSpan(),
                              v[keyPath: path].mutableSpan(), grads[keyPath: path].span(),
                              beta1: beta1, beta2: beta2, epsilon: epsilon, stepSize: stepSize, bc2Sqrt: bc2Sqrt)

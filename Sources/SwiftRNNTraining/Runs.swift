@@ -28,6 +28,18 @@ public struct SentimentRunConfig {
     /// classifier starts from (issue 14). Its sizes replace embeddingDim, hiddenSize, cell and
     /// layers.
     public var initFrom: String? = nil
+    /// What the head reads (`Pooling`): the final state, or ULMFiT's concat pooling.
+    public var pooling = Pooling.last
+    /// Discriminative learning rates: each layer group learns this many times slower than the
+    /// one above it (ULMFiT: 2.6). See `SentimentTrainer.Options.layerDecay`.
+    public var layerDecay: Float = 1
+    /// Gradual unfreezing: epoch 1 trains the head alone, each later epoch one more layer group
+    /// (the last recurrent layer, ..., the embedding) until all train.
+    public var gradualUnfreezing = false
+    /// ULMFiT's slanted triangular learning rate over the whole run: a linear rise over the
+    /// first 10% of the steps to `learningRate`, then a linear fall to `learningRate / 32`
+    /// (false: constant).
+    public var slantedTriangular = false
     public var resume = false
     /// Progress reports and stopping (default: silent, never stops).
     public var observer = RunObserver.silent
@@ -61,6 +73,14 @@ public enum SentimentRun {
         }
         shuffle(&out, &rng)
         return out
+    }
+
+    /// ULMFiT's slanted triangular learning rate (Howard & Ruder 2018, eq. 3; cut_frac 0.1,
+    /// ratio 32) at `step` of `total`.
+    public static func slantedTriangular(step t: Int, total T: Int, peak: Float) -> Float {
+        let cut = max(1, T / 10)
+        let p = t < cut ? Double(t) / Double(cut) : 1 - Double(t - cut) / Double(max(1, T - cut))
+        return peak * Float((1 + max(0, p) * 31) / 32)
     }
 
     public static func run(_ cfg: SentimentRunConfig, train: [Review], valid: [Review]) throws(SwiftRNNError) -> SentimentRunResult {
@@ -99,15 +119,22 @@ struct SentimentTask: TrainingTask {
 
     init(_ cfg: SentimentRunConfig, train: [Review], valid: [Review], resumingFrom ck: Checkpoint?) throws(SwiftRNNError) {
         self.cfg = cfg; self.train = train; self.valid = valid
-        let options = SentimentTrainer.Options(learningRate: cfg.learningRate, threads: cfg.threads, dropout: cfg.dropout,
+        var options = SentimentTrainer.Options(learningRate: cfg.learningRate, threads: cfg.threads, dropout: cfg.dropout,
                                                clipNorm: cfg.clipNorm, seed: cfg.seed)
+        options.layerDecay = cfg.layerDecay
         if let ck {
             config = ck.config
             trainer = SentimentTrainer(weights: ck.weights, config: config, options: options)
             trainer.adam = ck.adam
             best = (Double(ck.progress["best_acc_ppm"] ?? -1_000_000) / 1e6, ck.progress["best_epoch"] ?? 0)
         } else if let path = cfg.initFrom {
-            let lm = try Model.load(path: path)
+            // A model file, or the checkpoint of a pretraining run still in progress.
+            let lm = path.hasSuffix(".ckpt")
+                ? try { () throws(SwiftRNNError) -> Model in
+                    let ck = try Checkpoint.load(path: path)
+                    return try Model.make(config: ck.config, weights: ck.weights)
+                }()
+                : try Model.load(path: path)
             guard case let .wordlm(m) = lm else {
                 throw .init(.wrongKind, "--init-from needs a wordlm model (swiftrnn train wordlm); \(path) is a \(lm.config.kind.rawValue) model")
             }
@@ -115,6 +142,7 @@ struct SentimentTask: TrainingTask {
             config = ModelConfig(kind: .sentiment, cell: c.cell, vocabSize: c.vocabSize, embeddingDim: c.embeddingDim,
                                  hiddenSize: c.hiddenSize, numLayers: c.numLayers, bidirectional: cfg.bidirectional,
                                  head: ["fc1", "fc2"], vocab: c.vocab)
+            config.pooling = cfg.pooling
             var w = Initialization.pytorchDefault(config: config, headSizes: [cfg.fcHidden, 1], seed: cfg.seed)
             w.embedding.weight = m.weights.embedding.weight
             for layer in 0..<c.numLayers {
@@ -135,6 +163,7 @@ struct SentimentTask: TrainingTask {
             config = ModelConfig(kind: .sentiment, cell: cfg.cell, vocabSize: vocab.count, embeddingDim: cfg.embeddingDim,
                                  hiddenSize: cfg.hiddenSize, numLayers: cfg.layers, bidirectional: cfg.bidirectional,
                                  head: ["fc1", "fc2"], vocab: vocab.tokens)
+            config.pooling = cfg.pooling
             let w = Initialization.pytorchDefault(config: config, headSizes: [cfg.fcHidden, 1], seed: cfg.seed)
             trainer = SentimentTrainer(weights: w, config: config, options: options)
         }
@@ -158,6 +187,12 @@ struct SentimentTask: TrainingTask {
         }
         let b = batches[at.step]
         let labels = b.map { train[$0].label }
+        if cfg.gradualUnfreezing { trainer.options.unfrozenGroups = at.phase + 1 }
+        if cfg.slantedTriangular {
+            let perEpoch = steps(inPhase: at.phase)
+            trainer.adam.learningRate = SentimentRun.slantedTriangular(step: at.phase * perEpoch + at.step,
+                                                                       total: cfg.epochs * perEpoch, peak: cfg.learningRate)
+        }
         let (loss, logits) = trainer.step(batch: b.map { trainIds[$0] }, labels: labels)
         lossSum += loss * Double(b.count)
         seen += b.count

@@ -7,7 +7,8 @@ import XCTest
 final class ClassifierTests: XCTestCase {
     static let fixtures = ["classifier_lstm_bi_3class", "classifier_gru_multilabel_nobias",
                            "classifier_rnn_tanh_nobias", "classifier_lstm_multilabel_nobias",
-                           "classifier_lstm_proj_bi", "classifier_lstm_proj_multilabel_nobias"]
+                           "classifier_lstm_proj_bi", "classifier_lstm_proj_multilabel_nobias",
+                           "classifier_gru_bi_concat_2layer"]
 
     func testClassifierFixturesMatchPyTorch() throws {
         for name in Self.fixtures {
@@ -110,6 +111,40 @@ final class ClassifierTests: XCTestCase {
         let rows = c.classifyBatch(["a great film", "a great film"], threads: 1)
         XCTAssertTrue(rows.allSatisfy { $0.isNaN })
         XCTAssertTrue(try Model.classifier(c).embed("a great film").allSatisfy { $0.isFinite })
+    }
+
+    /// Concat pooling (issue 14): features are [last, max, mean]; the file says format 3 and
+    /// `pooling`, and every wrong combination is a FORMAT error naming the problem.
+    func testConcatPoolingFilesSayWhatTheyAre() throws {
+        let model = try Model.load(path: fixturePath("models/classifier_gru_bi_concat_2layer.safetensors"))
+        XCTAssertEqual(model.config.pooling, .concat)
+        XCTAssertEqual(model.config.formatVersion, 3)
+        XCTAssertEqual(model.config.featureWidth, 3 * 2 * 6)
+        // A very long text pools in bounded memory and still equals the batch form.
+        let long = String(repeating: "a great film but the plot was dull. ", count: 3000)
+        guard case let .classifier(c) = model else { return XCTFail() }
+        XCTAssertEqual(c.classifyBatch(["ok", long, "bad"], threads: 2)[3..<6].map { $0 }, c.classify(long))
+        let again = try model.serialize().withUnsafeBytes { try Model.load(bytes: $0) }
+        XCTAssertEqual(again.config.pooling, .concat)
+        XCTAssertEqual(try again.embed("a great film"), try model.embed("a great film"))
+        let i8 = try model.serialize(dtype: .i8).withUnsafeBytes { try Model.load(bytes: $0) }
+        XCTAssertEqual(i8.config.formatVersion, 3)
+        func edited(_ changes: [(String, String?)]) throws -> Model {
+            var w = SafeTensorsWriter()
+            w.metadata = model.config.metadata
+            for (key, value) in changes {
+                w.metadata.removeAll { $0.0 == key }
+                if let value { w.metadata.append((key, value)) }
+            }
+            model.weights.write(to: &w, config: model.config)
+            return try w.serialize().withUnsafeBytes { try Model.load(bytes: $0) }
+        }
+        assertThrows(.format, "pooling") { try edited([("pooling", "max")]) }
+        assertThrows(.format, "format_version 3") { try edited([("format_version", "2")]) }
+        assertThrows(.format, "fc1") { try edited([("pooling", nil)]) }
+        assertThrows(.format, "fc1") { try edited([("pooling", "last")]) }
+        assertThrows(.format, "pooling") { try edited([("kind", "charlm"), ("bidirectional", "false")]) }
+        assertThrows(.unsupported, "newer") { try edited([("format_version", "4")]) }
     }
 
     func testProjSizeIsForManyToOneLSTMs() throws {

@@ -121,7 +121,7 @@ final class GradientTests: XCTestCase {
     /// The whole book sentiment model against PyTorch's autograd: embedding (padding row
     /// excluded), the recurrent stack, Linear, ReLU and BCE, on one batch of mixed lengths.
     func testSentimentModelGradientsMatchPyTorch() throws {
-        for name in ["sentiment_lstm_bi", "sentiment_gru_bi"] {
+        for name in ["sentiment_lstm_bi", "sentiment_gru_bi", "sentiment_lstm_bi_concat", "sentiment_gru_uni_concat"] {
             let model = try Model.load(path: fixturePath("models/\(name).safetensors"))
             try withSafeTensors(fixturePath("models/\(name).grads.safetensors")) { st in
                 let flat = st.ints(st["ids"]!).map(Int32.init), lengths = st.ints(st["lengths"]!)

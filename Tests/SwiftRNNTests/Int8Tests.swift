@@ -68,6 +68,25 @@ final class Int8Tests: XCTestCase {
         }
     }
 
+    /// `TransposedWeights.inputTables` replace the first layer's input products by row copies:
+    /// the scores must be the very bits of the products they replace, in F32, F16 and I8.
+    func testInputTablesGiveTheBitsTheyReplace() throws {
+        for (cell, bi) in [(CellKind.lstm, true), (.gru, false)] {
+            let base = makeModel(kind: .sentiment, cell: cell, layers: 2, bidirectional: bi, E: 20, H: 40, seed: 9)
+            for dtype in [SafeTensors.DType.f32, .f16, .i8] {
+                let m = try base.serialize(dtype: dtype).withUnsafeBytes { try Model.load(bytes: $0) }
+                guard case let .sentiment(s) = m else { return XCTFail() }
+                let tabled = try XCTUnwrap(s.transposed)
+                XCTAssertEqual(tabled.inputTables.count, bi ? 2 : 1)
+                let plain = TransposedWeights(s.weights.rnn, half: s.weights.halfKind, int8Scales: s.weights.int8Scales)
+                let batch = ["a good movie", "the the bad awful", "", "great great great movie the end"].map(s.encode)
+                let a = SentimentModel.forward(s.weights, batch: batch, transposed: tabled)
+                let b = SentimentModel.forward(s.weights, batch: batch, transposed: plain)
+                XCTAssertEqual(a.array.map(\.bitPattern), b.array.map(\.bitPattern), "\(cell) \(dtype)")
+            }
+        }
+    }
+
     func testANonFiniteInputGivesNaNNotACrash() {
         let qm = QuantizedMatrix(quantizing: FloatBuffer([1, 2, 3, 4]), rows: 2, cols: 2)
         let v = QuantizedVector(length: 2)

@@ -111,7 +111,8 @@ final class TwoThreadGenerationTests: XCTestCase {
 
 final class ModelParityTests: XCTestCase {
     func testSentimentFixturesMatchTheBookPipeline() throws {
-        let names = ["sentiment_lstm_uni", "sentiment_lstm_bi", "sentiment_gru_bi", "sentiment_rnn_tanh_uni"]
+        let names = ["sentiment_lstm_uni", "sentiment_lstm_bi", "sentiment_gru_bi", "sentiment_rnn_tanh_uni",
+                     "sentiment_lstm_bi_concat", "sentiment_gru_uni_concat"]
         for name in names {
             let model = try Model.load(path: fixturePath("models/\(name).safetensors"))
             guard case let .sentiment(s) = model else { XCTFail("\(name) is not a sentiment model"); continue }

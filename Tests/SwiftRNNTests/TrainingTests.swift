@@ -169,6 +169,59 @@ final class TrainingTests: XCTestCase {
         }
     }
 
+    /// Issue 14's fine-tuning controls: concat pooling learns; gradual unfreezing trains the head
+    /// alone in epoch 1 (the encoder bit for bit as it started), then one group more per epoch;
+    /// discriminative rates scale each group; a resumed run equals an uninterrupted one.
+    func testConcatPoolingGradualUnfreezingAndDiscriminativeRates() throws {
+        let train = Self.keywordReviews(600, seed: 1), valid = Self.keywordReviews(200, seed: 2)
+        func config(_ name: String, epochs: Int, resume: Bool = false) -> SentimentRunConfig {
+            var c = SentimentRunConfig(out: tmp(name))
+            c.epochs = epochs; c.batchSize = 16; c.learningRate = 0.01; c.embeddingDim = 8; c.hiddenSize = 8; c.fcHidden = 8
+            c.threads = 2; c.seed = 3; c.pooling = .concat; c.gradualUnfreezing = true; c.layerDecay = 2.6
+            c.dropout = 0.1; c.resume = resume
+            return c
+        }
+        // Concat pooling learns the keyword rule (the slanted schedule on, unfreezing off).
+        var plain = config("concat.safetensors", epochs: 4)
+        plain.gradualUnfreezing = false; plain.layerDecay = 1; plain.slantedTriangular = true
+        XCTAssertGreaterThanOrEqual(try SentimentRun.run(plain, train: train, valid: valid).bestValidAccuracy, 0.9)
+        // Epoch 1 alone: only the head moved.
+        let start = Initialization.pytorchDefault(config: try SentimentTask(config("u0.safetensors", epochs: 1), train: train, valid: valid,
+                                                                            resumingFrom: nil).config,
+                                                  headSizes: [8, 1], seed: 3)
+        _ = try SentimentRun.run(config("u1.safetensors", epochs: 1), train: train, valid: valid)
+        let one = try Checkpoint.load(path: tmp("u1.safetensors.ckpt")).weights
+        XCTAssertEqual(one.pooling, .concat)
+        XCTAssertEqual(one.embedding.weight, start.embedding.weight)
+        XCTAssertEqual(one.rnn.weights[0].wHH, start.rnn.weights[0].wHH)
+        XCTAssertNotEqual(one.head[0].weight, start.head[0].weight)
+        // Two more epochs, resumed: the recurrent layer and then the embedding train too, and the
+        // result is the run that never stopped.
+        _ = try SentimentRun.run(config("u1.safetensors", epochs: 3, resume: true), train: train, valid: valid)
+        _ = try SentimentRun.run(config("u3.safetensors", epochs: 3), train: train, valid: valid)
+        let a = try Checkpoint.load(path: tmp("u1.safetensors.ckpt")).weights, b = try Checkpoint.load(path: tmp("u3.safetensors.ckpt")).weights
+        for (name, p) in a.parameterPaths { XCTAssertEqual(a[keyPath: p], b[keyPath: p], name) }
+        XCTAssertNotEqual(b.rnn.weights[0].wHH, start.rnn.weights[0].wHH)
+        XCTAssertNotEqual(b.embedding.weight, start.embedding.weight)
+        let m = try Model.load(path: tmp("concat.safetensors"))
+        XCTAssertEqual(m.config.pooling, .concat)
+        XCTAssertEqual(m.config.featureWidth, 3 * 8)
+        XCTAssertEqual(try m.embed("a wonderful film").count, 24)
+
+        // The rates: head 1, the recurrent layer 1/2.6, the embedding 1/2.6^2; frozen groups 0.
+        var t = SentimentTrainer(weights: start, config: m.config, options: .init())
+        t.options.layerDecay = 2.6
+        t.options.unfrozenGroups = 2
+        let rates = try XCTUnwrap(t.rates)
+        for ((name, _), rate) in zip(start.parameterPaths, rates) {
+            let want: Float = name.hasPrefix("head") ? 1 : name.hasPrefix("rnn.") ? 1 / 2.6 : 0
+            XCTAssertEqual(rate, want, accuracy: 1e-6, name)
+        }
+        XCTAssertEqual(SentimentRun.slantedTriangular(step: 0, total: 100, peak: 1), 1 / 32)
+        XCTAssertEqual(SentimentRun.slantedTriangular(step: 10, total: 100, peak: 1), 1)
+        XCTAssertEqual(SentimentRun.slantedTriangular(step: 100, total: 100, peak: 1), 1 / 32)
+    }
+
     func testCosineScheduleRunsFromTheRateToTheFinalRate() {
         var c = CharLMRunConfig(out: "unused")
         c.iterations = 101; c.learningRate = 0.005

@@ -71,8 +71,8 @@ typedef struct srk_table {
     void (*matvec_q8)(const int8_t *w, ptrdiff_t ld, const float *scale, const int32_t *rowsum, ptrdiff_t rows,
                       const uint8_t *q, float xs, int32_t zp, float *y, int accumulate);
     /* matvec_q8 (accumulating) for m sequences over weights interleaved by 4 columns:
-     * wt[(k/4) * rows_pad * 4 + r * 4 + k%4], rows_pad a multiple of 16, cols_pad of 4, zero
-     * padded; sequence j's quantized input at q + j*ldq with xs[j], zp[j], output y + j*ldy.
+     * wt[((r/16) * (cols_pad/4) + k/4) * 64 + (r%16) * 4 + k%4] (each block of 16 outputs
+     * contiguous), rows_pad a multiple of 16, cols_pad of 4, zero padded; sequence j's quantized input at q + j*ldq with xs[j], zp[j], output y + j*ldy.
      * Each y_j[r] gets the bits matvec_q8 gives it. */
     void (*matvec_t_rows_q8)(const int8_t *wt, ptrdiff_t rows, ptrdiff_t rows_pad, ptrdiff_t cols_pad,
                              const float *scale, const int32_t *rowsum, const uint8_t *q, ptrdiff_t ldq,

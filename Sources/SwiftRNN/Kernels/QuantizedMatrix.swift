@@ -96,15 +96,18 @@ public struct QuantizedMatrix: @unchecked Sendable {
     public var paddedRows: Int { (rows + 15) / 16 * 16 }
     public var paddedCols: Int { (cols + 3) / 4 * 4 }
 
-    /// The same matrix with the row kernels' layout built too: four columns of each row
-    /// side by side, `[cols/4][rows][4]`, so one VNNI product serves 16 outputs (no
-    /// horizontal sums; `Kernels.matvecRows`). Call once, at model load.
+    /// The same matrix with the row kernels' layout built too: four columns of 16 rows side
+    /// by side, `[rows/16][cols/4][16][4]`, so one VNNI product serves 16 outputs (no
+    /// horizontal sums; `Kernels.matvecRows`), and the products of a block of 16 outputs are
+    /// read in one contiguous run. Call once, at model load.
     public func interleaved() -> QuantizedMatrix {
         if storage.t4 == nil {
-            let rp = paddedRows, cp = paddedCols
+            let rp = paddedRows, cp = paddedCols, groups = cp / 4
             let t = UnsafeMutablePointer<Int8>.allocate(capacity: rp * cp)
             t.initialize(repeating: 0, count: rp * cp)
-            for r in 0..<rows { for k in 0..<cols { t[(k / 4 * rp + r) * 4 + k % 4] = storage.q[r * stride + k] } }
+            for r in 0..<rows {
+                for k in 0..<cols { t[((r / 16 * groups + k / 4) * 16 + r % 16) * 4 + k % 4] = storage.q[r * stride + k] }
+            }
             storage.t4 = t
         }
         return self

@@ -102,12 +102,13 @@ public struct Recurrent: Sendable {
     ///   `h`); `Output.output` is then empty.
     /// - `monitor`: polled before each chunk of steps; once it says stop, the remaining chunks
     ///   are skipped and the output is meaningless (the caller checks `monitor.cancelled`).
+    /// - `pool`: receives every step's state of the last layer (concat pooling, `Pooling`).
     ///
     /// Memory: the projections of at most `chunkSteps` steps (without a tape), the state, and
     /// per layer but the last (or with `keepOutput`) its output rows (`rows x directions x hidden`).
     public func forward(_ input: Input, batch: PackedBatch, h0: FloatBuffer? = nil, c0: FloatBuffer? = nil,
                         tape: RecurrentTape? = nil, transposed: TransposedWeights? = nil,
-                        keepOutput: Bool = true, monitor: ProgressMonitor? = nil) -> Output {
+                        keepOutput: Bool = true, monitor: ProgressMonitor? = nil, pool: PoolAccumulator? = nil) -> Output {
         let B = batch.batch, H = hiddenSize, D = directions, S = stateSize
         // The first layer reads `input`; each later one the previous layer's output rows.
         var x = FloatBuffer(count: 0)
@@ -139,7 +140,9 @@ public struct Recurrent: Sendable {
                              batch: batch, reverse: dir == 1, scratch: &scratch,
                              out: writeOutput ? out.mutableSpan() : nil, outOffset: dir * S, outStride: D * S,
                              tape: tape?.slots[slot].mutableSpan(), monitor: monitor,
-                             transposed: transposed.map { ($0.ih[slot], $0.hh[slot]) })
+                             transposed: transposed.map { ($0.ih[slot], $0.hh[slot]) },
+                             pool: layer == numLayers - 1 ? pool : nil,
+                             inputTable: layer == 0 && tape == nil ? transposed?.inputTable(dir) : nil)
                 batch.unsortState(scratch.h.span(), slot: slot, width: S, into: hOut.mutableSpan())
                 if cOut != nil { batch.unsortState(scratch.c.span(), slot: slot, width: H, into: cOut!.mutableSpan()) }
             }
@@ -174,7 +177,8 @@ public struct Recurrent: Sendable {
     func runDirection(_ w: RecurrentWeights, inputWidth: Int, _ input: Input, batch: PackedBatch, reverse: Bool,
                       scratch: inout DirectionScratch, out: MutableFloatSpan?, outOffset: Int, outStride: Int,
                       tape: MutableFloatSpan?, monitor: ProgressMonitor?,
-                      transposed wt: (ih: WeightMatrix, hh: WeightMatrix)?) {
+                      transposed wt: (ih: WeightMatrix, hh: WeightMatrix)?, pool: PoolAccumulator? = nil,
+                      inputTable: FloatBuffer? = nil) {
         let H = hiddenSize, G = gateWidth, tw = tapeLayout.width, S = stateSize
         let P = scratch.proj.mutableSpan(), lookup = scratch.lookup.mutableSpan(), HH = scratch.hh.mutableSpan()
         let hs = scratch.h.mutableSpan(), cs = scratch.c.mutableSpan()
@@ -186,21 +190,14 @@ public struct Recurrent: Sendable {
             if let monitor, monitor.poll() { break }
             // The input rows of the chunk: the layer's input, or embedding rows looked up now.
             let m = chunk.rows.count, first = chunk.rows.lowerBound
-            let xc: FloatSpan
-            switch input {
-            case let .rows(r):
-                xc = r.span(first * inputWidth, m * inputWidth)
-            case let .embedding(table, ids):
-                table.lookup(ids, chunk.rows, into: lookup)
-                xc = lookup.readOnly.slice(0, m * inputWidth)
-            }
-            // Input projection of every step of the chunk at once.
             let pc = P.slice(0, m * G)
-            Kernels.broadcastRows(w.bIH.span(), into: pc, m: m, ldc: G)
-            if let wt {
-                Self.rowKernels(wt.ih, rows: G, cols: inputWidth, xc, ldx: inputWidth, pc, ldy: G, count: m, scratch.quantized)
+            if let table = inputTable, case let .embedding(_, ids) = input {
+                // The tabulated projections of the chunk's tokens (`TransposedWeights.inputTables`).
+                let ts = table.span()
+                for j in 0..<m { pc.slice(j * G, G).copy(from: ts.slice(Int(ids[first + j]) * G, G)) }
             } else {
-                Kernels.gemmNT(m: m, n: G, k: inputWidth, xc, lda: inputWidth, w.wIH.span(), pc, ldc: G, beta: 1)
+                projectInputs(w, inputWidth: inputWidth, input, first: first, m: m, lookup: lookup, into: pc, transposed: wt,
+                              scratch: scratch.quantized)
             }
             for s in 0..<chunk.steps.count {
                 let t = reverse ? chunk.steps.upperBound - 1 - s : chunk.steps.lowerBound + s
@@ -225,14 +222,37 @@ public struct Recurrent: Sendable {
                 if let out {
                     for j in 0..<n { out.slice((r0 + j) * outStride + outOffset, S).copy(from: hs.readOnly.slice(j * S, S)) }
                 }
+                pool?.add(hs.readOnly, rows: n, firstRow: r0, direction: reverse ? 1 : 0)
             }
+        }
+    }
+
+    /// The input projection of `m` rows from packed row `first`: `b_ih + W_ih x` for every
+    /// step of a chunk at once (row kernels when `wt`, else one GEMM).
+    private func projectInputs(_ w: RecurrentWeights, inputWidth: Int, _ input: Input, first: Int, m: Int,
+                               lookup: MutableFloatSpan, into pc: MutableFloatSpan,
+                               transposed wt: (ih: WeightMatrix, hh: WeightMatrix)?, scratch: QuantizedRows) {
+        let G = gateWidth
+        let xc: FloatSpan
+        switch input {
+        case let .rows(r):
+            xc = r.span(first * inputWidth, m * inputWidth)
+        case let .embedding(table, ids):
+            table.lookup(ids, first..<(first + m), into: lookup)
+            xc = lookup.readOnly.slice(0, m * inputWidth)
+        }
+        Kernels.broadcastRows(w.bIH.span(), into: pc, m: m, ldc: G)
+        if let wt {
+            Self.rowKernels(wt.ih, rows: G, cols: inputWidth, xc, ldx: inputWidth, pc, ldy: G, count: m, scratch)
+        } else {
+            Kernels.gemmNT(m: m, n: G, k: inputWidth, xc, lda: inputWidth, w.wIH.span(), pc, ldc: G, beta: 1)
         }
     }
 
     /// `y_j += W x_j` for `m` rows with the inference weights: the row kernels of a transposed
     /// float or half matrix (four rows per weight load), or of an interleaved int8 matrix (each
     /// input row quantized); the same bits for a row whatever the batch, either way.
-    private static func rowKernels(_ w: WeightMatrix, rows: Int, cols: Int, _ x: FloatSpan, ldx: Int,
+    static func rowKernels(_ w: WeightMatrix, rows: Int, cols: Int, _ x: FloatSpan, ldx: Int,
                                    _ y: MutableFloatSpan, ldy: Int, count m: Int, _ q: QuantizedRows) {
         guard case let .int8(w8) = w else {
             return Kernels.matvecTransposedRows(w.span(), rows: rows, cols: cols, x, ldx: ldx, y, ldy: ldy, count: m)
@@ -384,6 +404,35 @@ public struct TransposedWeights: Sendable {
 
     /// Whether some matrix is int8 (the forward pass then needs a quantization scratch).
     var hasInt8: Bool { (ih + hh).contains { $0.isInt8 } }
+
+    /// The first layer's input projection of every vocabulary entry, per direction:
+    /// `b_ih + W_ih e[v]` in row `v` (`[vocabulary, gates * hidden]`), or empty. A word model's
+    /// input side is then one row copy per token instead of a product (a third of an LSTM
+    /// step at embedding 128, hidden 256). Each row is computed by the kernels the forward
+    /// pass would run on that token (row-exact), so it holds the very bits it replaces.
+    public private(set) var inputTables: [FloatBuffer] = []
+
+    /// The memory the input tables of a model may take (they are skipped beyond it: a large
+    /// vocabulary costs more to tabulate at load than most texts cost to score).
+    public static let inputTableBudget = 64 << 20
+
+    func inputTable(_ direction: Int) -> FloatBuffer? {
+        inputTables.indices.contains(direction) ? inputTables[direction] : nil
+    }
+
+    /// Builds `inputTables` when they fit `inputTableBudget`.
+    public mutating func tabulateInputs(_ embedding: Embedding, _ rnn: Recurrent) {
+        let V = embedding.count, E = embedding.dimension, G = rnn.gateWidth, D = rnn.directions
+        guard V * G * D * MemoryLayout<Float>.size <= Self.inputTableBudget, E == rnn.inputSize else { return }
+        let scratch = QuantizedRows(rows: ih[0].isInt8 ? V : 0, width: ih[0].isInt8 ? E : 0)
+        inputTables = (0..<D).map { d in
+            var t = FloatBuffer(count: V * G)
+            let ts = t.mutableSpan()
+            Kernels.broadcastRows(rnn.weights[d].bIH.span(), into: ts, m: V, ldc: G)
+            Recurrent.rowKernels(ih[d], rows: G, cols: E, embedding.weight.span(), ldx: E, ts, ldy: G, count: V, scratch)
+            return t
+        }
+    }
 }
 
 /// What a training forward pass keeps for the backward pass: each layer's input and, per

@@ -36,7 +36,7 @@ public enum Model: Sendable {
 
     /// `embed` of every text (rows one after another), each row the bits of `embed` alone.
     public func embedBatch(_ texts: [String], threads: Int = 0, monitor: ProgressMonitor? = nil) throws(SwiftRNNError) -> [Float] {
-        let width = config.directions * config.stateSize
+        let width = config.featureWidth
         switch self {
         case let .sentiment(m):
             return SentimentModel.rowsOfBatch(texts, width: width, threads: threads, monitor: monitor, grouped: m.transposed != nil,
@@ -82,7 +82,9 @@ public enum Model: Sendable {
     public func serialize(dtype: SafeTensors.DType = .f32) -> [UInt8] {
         var w = SafeTensorsWriter()
         w.metadata = config.metadata
-        if dtype == .i8, let k = w.metadata.firstIndex(where: { $0.0 == "format_version" }) { w.metadata[k].1 = "2" }
+        if dtype == .i8, let k = w.metadata.firstIndex(where: { $0.0 == "format_version" }) {
+            w.metadata[k].1 = String(max(2, config.minimumFormatVersion))
+        }
         weights.write(to: &w, config: config, dtype: dtype)
         return w.serialize()
     }

@@ -14,9 +14,11 @@ public enum ModelKind: String, Sendable {
 }
 
 public struct ModelConfig: Sendable, Equatable {
-    /// The newest format this library reads: 2 adds int8 weights (I8 tensors with a `.scale`).
-    /// Files without int8 are still written as version 1, so older libraries read them.
-    public static let formatVersion = 2
+    /// The newest format this library reads: 2 adds int8 weights (I8 tensors with a `.scale`),
+    /// 3 adds `pooling` (concat pooling). A file is written with the lowest version that holds
+    /// it (1 without either), so older libraries read what they can and refuse the rest as
+    /// UNSUPPORTED rather than misreading it.
+    public static let formatVersion = 3
 
     public var kind: ModelKind
     public var cell: CellKind
@@ -45,9 +47,19 @@ public struct ModelConfig: Sendable, Equatable {
     /// refused for the others). 0 for other cells.
     public var outputSize = 0
 
-    /// The width of each direction's state `h` (and of the features): `projSize` or `hiddenSize`
-    /// (a Jordan cell's `outputSize`).
+    /// Sentiment and classifier: what the head reads from the last layer (`Pooling`).
+    public var pooling = Pooling.last
+
+    /// The width of each direction's state `h`: `projSize` or `hiddenSize` (a Jordan cell's
+    /// `outputSize`).
     public var stateSize: Int { cell == .jordan ? outputSize : projSize > 0 ? projSize : hiddenSize }
+
+    /// The width of the vector the head reads (`swiftrnn_embed`): `directions * stateSize`,
+    /// three times that with concat pooling.
+    public var featureWidth: Int { pooling.multiple * directions * stateSize }
+
+    /// The `format_version` this config needs (see `formatVersion`).
+    public var minimumFormatVersion: Int { pooling != .last ? 3 : 1 }
 
     /// The number of outputs of the last head layer the kind implies (charlm: the table).
     public var outputCount: Int {
@@ -142,6 +154,18 @@ public struct ModelConfig: Sendable, Equatable {
             }
             projSize = v
         }
+        if let p = m["pooling"] {
+            guard let v = Pooling(rawValue: p) else {
+                throw .format("model metadata 'pooling' = \(JSONWriter.quote(p)) is not \"last\" or \"concat\"")
+            }
+            guard v == .last || kind == .sentiment || kind == .classifier else {
+                throw .format("model metadata 'pooling' = \"\(p)\" applies to sentiment and classifier models, not \(kind.rawValue)")
+            }
+            guard v == .last || version >= 3 else {
+                throw .format("model metadata 'pooling' = \"\(p)\" needs format_version 3, the file says \(version)")
+            }
+            pooling = v
+        }
         if kind == .classifier {
             let labelsText = try need("labels")
             guard case let .array(items) = try JSONParser.parse(labelsText) else {
@@ -186,7 +210,7 @@ public struct ModelConfig: Sendable, Equatable {
 
     public var metadata: [(String, String)] {
         var m: [(String, String)] = [
-            ("format", "swiftrnn"), ("format_version", "1"),
+            ("format", "swiftrnn"), ("format_version", String(minimumFormatVersion)),
             ("kind", kind.rawValue), ("cell", cell.rawValue), ("vocab_size", String(vocabSize)),
             ("embedding_dim", String(embeddingDim)), ("hidden_size", String(hiddenSize)),
             ("num_layers", String(numLayers)), ("bidirectional", bidirectional ? "true" : "false"),
@@ -194,6 +218,7 @@ public struct ModelConfig: Sendable, Equatable {
         ]
         if projSize > 0 { m.append(("proj_size", String(projSize))) }
         if cell == .jordan { m.append(("output_size", String(outputSize))) }
+        if pooling != .last { m.append(("pooling", pooling.rawValue)) }
         if kind == .classifier {
             m.append(("labels", JSONWriter.array(labels)))
             m.append(("multi_label", multiLabel ? "true" : "false"))

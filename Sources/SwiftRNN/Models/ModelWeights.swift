@@ -13,9 +13,11 @@ public struct ModelWeights: Sendable {
     /// How many bias values the file left out (`bias=False`; held as zeros): not parameters
     /// of the model the file describes, so `parameterCount` leaves them out.
     public var absentBiasCount = 0
+    /// What the head reads from the last layer (the config's `pooling`).
+    public var pooling = Pooling.last
 
-    public init(embedding: Embedding, rnn: Recurrent, head: [Linear], halfKind: HalfKind? = nil) {
-        self.embedding = embedding; self.rnn = rnn; self.head = head; self.halfKind = halfKind
+    public init(embedding: Embedding, rnn: Recurrent, head: [Linear], halfKind: HalfKind? = nil, pooling: Pooling = .last) {
+        self.embedding = embedding; self.rnn = rnn; self.head = head; self.halfKind = halfKind; self.pooling = pooling
     }
 
     /// Every parameter array with its state_dict name, in state_dict order: the handle the
@@ -137,7 +139,8 @@ public struct ModelWeights: Sendable {
                         bidirectional: c.bidirectional, weights: w)
         rnn.projSize = c.cell == .jordan ? c.outputSize : c.projSize
         var layers: [Linear] = []
-        var width = D * S
+        var width = c.featureWidth
+        pooling = c.pooling
         for (k, name) in c.head.enumerated() {
             guard let e = file[name + ".weight"] else {
                 throw .format("model file has no tensor '\(name).weight' (head layer \(k + 1) of \(c.head.count))")

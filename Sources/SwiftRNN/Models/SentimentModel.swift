@@ -1,6 +1,7 @@
 /// The book's many-to-one review classifier: tokens -> embedding -> recurrent stack -> the final
 /// hidden state of the last layer (bidirectional: forward and backward concatenated, as
-/// `torch.cat((hidden[-2], hidden[-1]), dim=1)`) -> Linear (ReLU Linear)* -> sigmoid.
+/// `torch.cat((hidden[-2], hidden[-1]), dim=1)`; with concat pooling also the max and mean of
+/// its outputs, `Pooling`) -> Linear (ReLU Linear)* -> sigmoid.
 ///
 /// Immutable: one instance serves any number of threads.
 public final class SentimentModel: Sendable {
@@ -21,8 +22,10 @@ public final class SentimentModel: Sendable {
     /// The row-kernel weights of a many-to-one model (nil when GEMMs serve it better).
     static func rowKernelWeights(_ weights: ModelWeights) -> TransposedWeights? {
         let r = weights.rnn
-        return r.hiddenSize <= 256 || !weights.int8Scales.isEmpty
-            ? TransposedWeights(r, half: weights.halfKind, int8Scales: weights.int8Scales) : nil
+        guard r.hiddenSize <= 256 || !weights.int8Scales.isEmpty else { return nil }
+        var t = TransposedWeights(r, half: weights.halfKind, int8Scales: weights.int8Scales)
+        t.tabulateInputs(weights.embedding, r)
+        return t
     }
 
     /// The final hidden vector of each id sequence that the head reads (`D * hidden` floats
@@ -61,15 +64,17 @@ public final class SentimentModel: Sendable {
         return head(w, features: feat, rows: batch.count, tape: tape)
     }
 
-    /// The encoder half of `forward`: ids -> embedding -> recurrent stack -> the final hidden
-    /// state of the last layer, `[batch, D * hidden]` (bidirectional: `torch.cat((hidden[-2],
-    /// hidden[-1]), dim=1)`). This is the vector the head reads (`swiftrnn_embed`). With a tape,
+    /// The encoder half of `forward`: ids -> embedding -> recurrent stack -> what the head reads,
+    /// `[batch, featureWidth]`: the last layer's final states (bidirectional: `torch.cat((
+    /// hidden[-2], hidden[-1]), dim=1)`), followed with concat pooling by the max and the mean of
+    /// its outputs (`Pooling`). This is the vector `swiftrnn_embed` returns. With a tape,
     /// dropout is applied to it as the tape says.
     public static func features(_ w: ModelWeights, batch: [[Int32]], transposed: TransposedWeights? = nil,
                                 tape: Tape? = nil, monitor: ProgressMonitor? = nil) -> FloatBuffer {
         let seqs = batch.map { $0.isEmpty ? [Vocabulary.padIndex] : $0 }
         let (packed, ids) = PackedBatch.of(seqs)
-        let rnn = w.rnn, H = rnn.stateSize, D = rnn.directions, B = seqs.count
+        let rnn = w.rnn, S = rnn.stateSize, D = rnn.directions, B = seqs.count
+        let width = w.pooling.multiple * D * S
         let input: Recurrent.Input
         if let tape {
             var x = w.embedding.lookup(ids)
@@ -78,20 +83,32 @@ public final class SentimentModel: Sendable {
         } else {
             input = .embedding(w.embedding, ids: ids)
         }
+        let pool = w.pooling == .concat ? PoolAccumulator(batch: B, directions: D, width: S) : nil
         let out = rnn.forward(input, batch: packed, tape: tape?.rnn, transposed: transposed,
-                              keepOutput: tape != nil, monitor: monitor)
+                              keepOutput: tape != nil, monitor: monitor, pool: pool)
         defer { withExtendedLifetime(out) {} }   // `hN` below is a span of out.h
         // `torch.cat((hidden[-2], hidden[-1]), dim=1)`: the last layer's final states.
-        var feat = FloatBuffer(count: B * D * H)
+        var feat = FloatBuffer(count: B * width)
         let f = feat.mutableSpan(), hN = out.h.span()
         for b in 0..<B {
-            for d in 0..<D { f.slice((b * D + d) * H, H).copy(from: hN.slice((((rnn.numLayers - 1) * D + d) * B + b) * H, H)) }
+            for d in 0..<D { f.slice(b * width + d * S, S).copy(from: hN.slice((((rnn.numLayers - 1) * D + d) * B + b) * S, S)) }
         }
+        pool?.write(into: f, batch: packed, rowWidth: width, offset: D * S)
         if let tape {
             tape.maskF = tape.dropout(&feat)
-            tape.batch = packed; tape.ids = ids; tape.output = out.output
+            tape.batch = packed; tape.ids = ids; tape.output = out.output; tape.pool = pool; tape.rows = B
         }
         return feat
+    }
+
+    /// The training forward with the encoder frozen (ULMFiT's first stage of fine-tuning): the
+    /// features come from the inference forward, so nothing of the encoder is kept; dropout on
+    /// the features and the head as in `forward`. Only `backwardHead` may follow.
+    public static func forwardFrozenEncoder(_ w: ModelWeights, batch: [[Int32]], tape: Tape) -> FloatBuffer {
+        var feat = features(w, batch: batch)
+        tape.maskF = tape.dropout(&feat)
+        tape.rows = batch.count
+        return head(w, features: feat, rows: batch.count, tape: tape)
     }
 
     /// The head half of `forward`: `rows` feature vectors -> Linear (ReLU Linear)* -> the last
@@ -114,23 +131,41 @@ public final class SentimentModel: Sendable {
     }
 
     /// Backward of `forward` from the gradient of the loss w.r.t. the logits: accumulates into
-    /// `grads` (same shapes as the weights).
-    public static func backward(_ w: ModelWeights, tape: Tape, dLogits: FloatBuffer, grads: inout ModelWeights) {
+    /// `grads` (same shapes as the weights). `embedding: false` leaves the embedding's gradient
+    /// alone (a frozen embedding: its scatter-add is skipped).
+    public static func backward(_ w: ModelWeights, tape: Tape, dLogits: FloatBuffer, grads: inout ModelWeights,
+                                embedding: Bool = true) {
+        let dFeatures = backwardHead(w, tape: tape, dLogits: dLogits, grads: &grads)
         let rnn = w.rnn, H = rnn.hiddenSize, D = rnn.directions, L = rnn.numLayers, B = tape.batch.batch
+        let width = w.pooling.multiple * D * H
+        var dhN = FloatBuffer(count: L * D * B * H)
+        let dh = dhN.mutableSpan(), g = dFeatures.span()
+        defer { withExtendedLifetime(dFeatures) {} }
+        for b in 0..<B { for d in 0..<D { dh.slice((((L - 1) * D + d) * B + b) * H, H).copy(from: g.slice(b * width + d * H, H)) } }
+        var dOutput: FloatBuffer? = nil
+        if let pool = tape.pool {
+            var dOut = FloatBuffer(count: tape.batch.rows * D * H)
+            pool.backward(g, batch: tape.batch, rowWidth: width, offset: D * H, into: dOut.mutableSpan())
+            dOutput = dOut
+        }
+        var dx = rnn.backward(batch: tape.batch, tape: tape.rnn, output: tape.output, dOutput: dOutput, dhN: dhN,
+                              grads: &grads.rnn.weights)
+        guard embedding else { return }
+        if let m = tape.maskX { Kernels.multiply(dx.mutableSpan(), by: m.span()) }
+        w.embedding.backward(ids: tape.ids, dOut: dx, dWeight: &grads.embedding.weight)
+    }
+
+    /// Backward of the head (and of the features' dropout): accumulates the head's gradients
+    /// and returns the gradient w.r.t. the features, `[rows, featureWidth]`.
+    @discardableResult
+    public static func backwardHead(_ w: ModelWeights, tape: Tape, dLogits: FloatBuffer, grads: inout ModelWeights) -> FloatBuffer {
         var da = dLogits
         for k in stride(from: w.head.count - 1, through: 0, by: -1) {
             if k < w.head.count - 1 { Activation.reluBackward(&da, preActivation: tape.pre[k]) }
-            da = w.head[k].backward(x: tape.acts[k], dy: da, rows: B, grad: &grads.head[k])
+            da = w.head[k].backward(x: tape.acts[k], dy: da, rows: tape.rows, grad: &grads.head[k])
         }
         if let m = tape.maskF { Kernels.multiply(da.mutableSpan(), by: m.span()) }
-        var dhN = FloatBuffer(count: L * D * B * H)
-        let dh = dhN.mutableSpan(), g = da.span()
-        defer { withExtendedLifetime(da) {} }
-        for b in 0..<B { for d in 0..<D { dh.slice((((L - 1) * D + d) * B + b) * H, H).copy(from: g.slice((b * D + d) * H, H)) } }
-        var dx = rnn.backward(batch: tape.batch, tape: tape.rnn, output: tape.output, dOutput: nil, dhN: dhN,
-                              grads: &grads.rnn.weights)
-        if let m = tape.maskX { Kernels.multiply(dx.mutableSpan(), by: m.span()) }
-        w.embedding.backward(ids: tape.ids, dOut: dx, dWeight: &grads.embedding.weight)
+        return da
     }
 
     /// What a training forward keeps for `backward`, and its dropout: `rate` on the embeddings
@@ -143,6 +178,8 @@ public final class SentimentModel: Sendable {
         var batch = PackedBatch(lengths: [])
         var ids: [Int32] = []
         var output = FloatBuffer(count: 0)
+        var pool: PoolAccumulator?
+        var rows = 0
         var acts: [FloatBuffer] = [], pre: [FloatBuffer] = []
 
         public init(for rnn: Recurrent, dropout rate: Float = 0, seed: UInt64 = 0) {

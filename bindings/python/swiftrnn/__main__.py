@@ -1,10 +1,11 @@
-"""Command line: ``python -m swiftrnn {inspect,score,sample,tokenize} ...``.
+"""Command line: ``python -m swiftrnn {inspect,score,classify,sample,tokenize} ...``.
 
 The same commands, flags, defaults and output (byte for byte) as the Swift ``swiftrnn`` tool
 (Sources/SwiftRNNCLI), for users who have the wheel and no Swift; bindings/python/tests/test_cli_voice.py checks it::
 
     python -m swiftrnn inspect MODEL                    # alias: info
     python -m swiftrnn score MODEL [TEXT ...] [--threads N]
+    python -m swiftrnn classify MODEL [TEXT ...] [--k 1] [--threshold 0] [--threads N]
     python -m swiftrnn sample MODEL [--prime 'The island'] [--length 500] [--scale 1]
         [--top-k 0] [--top-p 1] [--greedy] [--seed 0] [--threads 1] [--stream]
         [--stop TEXT ...] [--repetition-penalty 1] [--repetition-window 64] [--min-p 0]
@@ -109,6 +110,24 @@ COMMANDS: Dict[str, dict] = {
                       "decimals, positive when it is >= 0.5, the text with control characters as "
                       "spaces and cut to 67 characters + \"...\" when longer than 70. No TEXT, or "
                       "the single TEXT \"-\": one review per line of stdin (blank lines skipped).",
+    },
+    "classify": {
+        "abstract": "Classify texts with a classifier or sentiment model.",
+        "positionals": [("model", False, "A classifier or sentiment model."),
+                        ("texts", True, "Texts (none or '-': one per line of stdin).")],
+        "options": {
+            "k": ("k", _integer, 1, "Labels to print per text (0: all; default 1)."),
+            "threshold": ("threshold", _real, 0.0,
+                          "Print only labels with at least this probability (default 0)."),
+            "threads": ("threads", _integer, 0, "Threads (0: all cores; default 0)."),
+        },
+        "discussion": "Prints per text its most likely labels, most likely first (ties: label "
+                      "order), as PROBABILITY<TAB>LABEL pairs, then the text as score echoes it: "
+                      "PROBABILITY<TAB>LABEL[<TAB>PROBABILITY<TAB>LABEL ...]<TAB>TEXT. Only labels "
+                      "whose probability is >= --threshold are printed, at most --k of them; a "
+                      "text with none prints \"-\" in their place. A sentiment model has the one "
+                      "label positive. No TEXT, or the single TEXT \"-\": one text per line of "
+                      "stdin (blank lines skipped).",
     },
     "sample": {
         "abstract": "Generate text with a character model.",
@@ -265,6 +284,9 @@ def _validate(cmd: str, v: dict) -> None:
     if "threads" in v:
         need(v["threads"] >= 0, "threads must be >= 0")
         need(v["threads"] <= INT32_MAX, f"threads must be <= {INT32_MAX}")
+    if cmd == "classify":
+        need(v["k"] >= 0, "k must be >= 0")
+        need(0 <= v["threshold"] <= 1, "threshold must be in [0, 1]")
     if cmd == "sample":
         need(v["length"] >= 0, "length must be >= 0")
         if not v["greedy"]:
@@ -417,6 +439,26 @@ def _score(pos, v) -> None:
                  for t, p in zip(texts, probs)))
 
 
+def _classify(pos, v) -> None:
+    path, texts = pos[0], pos[1:]
+    with _load(path, None) as m:
+        if m.kind not in ("classifier", "sentiment"):
+            raise RuntimeFailure(f"{path} is a {m.kind} model; classify needs a "
+                                 "classifier or sentiment model")
+        if not texts or texts == ["-"]:
+            texts = _stdin_lines()
+        labels = m.labels
+        rows = m.classify_batch(texts, threads=v["threads"])
+    n, lines = len(labels), []
+    for t, row in zip(texts, rows):
+        row = [float(p) for p in row]
+        order = sorted(range(n), key=lambda j: (-row[j], j))
+        kept = [j for j in order[: v["k"] or n] if row[j] >= v["threshold"]]
+        pairs = "\t".join(f"{row[j]:.6f}\t{_echo(labels[j])}" for j in kept)
+        lines.append(f"{pairs or '-'}\t{_echo(t)}\n")
+    _out("".join(lines))
+
+
 def _sample(pos, v) -> None:
     kw = dict(length=v["length"], scale_factor=v["scale"], top_k=v["top-k"], top_p=v["top-p"],
               greedy=v["greedy"], seed=v["seed"], stop=v["stop"],
@@ -445,7 +487,8 @@ def _tokenize(pos, v) -> None:
     _out("".join(t + "\n" for t in toks))
 
 
-RUN = {"inspect": _inspect, "score": _score, "sample": _sample, "tokenize": _tokenize}
+RUN = {"inspect": _inspect, "score": _score, "classify": _classify, "sample": _sample,
+       "tokenize": _tokenize}
 
 
 def _version() -> str:
@@ -467,7 +510,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = [_arg(a) for a in (sys.argv[1:] if argv is None else argv)]
     try:
         if not args:
-            raise UsageError("a command is required (inspect, score, sample, tokenize)")
+            raise UsageError("a command is required (inspect, score, classify, sample, tokenize)")
         first = args[0]
         if first in ("-h", "--help"):
             _out(_help(None))

@@ -48,7 +48,7 @@ __all__ = [
     "main",
 ]
 
-FORMAT_VERSION = 1          # files with int8 matrices say 2 (docs/model-format.md)
+FORMAT_VERSION = 1          # int8 matrices need 2, concat pooling 3 (docs/model-format.md)
 
 # dtype -> (bytes per element)
 _DTYPE_SIZE = {
@@ -258,8 +258,8 @@ def _normalize_state_dict(state_dict: Mapping[str, Any]) -> "OrderedDict[str, An
     return OrderedDict((k, state_dict[k]) for k in keys)
 
 
-def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str] = None
-                       ) -> Dict[str, Any]:
+def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str] = None,
+                       pooling: Optional[str] = None) -> Dict[str, Any]:
     """Infer the model's configuration from a state_dict's names and shapes.
 
     Returns a dict with ``cell`` (lstm, gru, rnn_tanh, rnn_relu), ``vocab_size``,
@@ -269,7 +269,14 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
 
     ``nonlinearity`` ("tanh" or "relu") picks between rnn_tanh and rnn_relu for a plain RNN,
     which the weights cannot tell apart; None means tanh.
+
+    ``pooling`` ("last" or "concat") is what the head reads: the final states (``D x S``
+    features), or concat pooling (final states, max and mean of the outputs: ``3 x D x S``,
+    docs/model-format.md). None infers it from the first Linear layer's in_features. The
+    result's ``pooling`` says which.
     """
+    if pooling not in (None, "last", "concat"):
+        raise ValueError(f"pooling must be 'last' or 'concat', got {pooling!r}")
     sd = _normalize_state_dict(state_dict)
     shapes: Dict[str, List[int]] = {}
     for name, value in sd.items():
@@ -426,7 +433,11 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
                          "or fc)")
     head: List[str] = []
     remaining = OrderedDict(prefixes)
-    want_in = D * S
+    # The first layer reads D x S features (the final states) or 3 x D x S (concat pooling).
+    if pooling is None:
+        pooling = "concat" if not any(i == D * S for _, i in prefixes.values()) and any(
+            i == 3 * D * S for _, i in prefixes.values()) else "last"
+    want_in = (3 if pooling == "concat" else 1) * D * S
     while remaining:
         cands = [p for p, (o, i) in remaining.items() if i == want_in]
         if not cands:
@@ -434,7 +445,9 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
                 "cannot chain the Linear layers: " + ", ".join(
                     f"{p} [{o}x{i}]" for p, (o, i) in prefixes.items())
                 + f"; the next layer must have in_features {want_in}"
-                + (f" after {head[-1]}" if head else f" (= {D} x state size {S})"))
+                + (f" after {head[-1]}" if head else
+                   f" (= {3 if pooling == 'concat' else 1} x {D} x state size {S}, pooling "
+                   f"{pooling})"))
         # Several layers fit (e.g. fc1 [16x16] and fc2 [1x16]): take the first in state_dict
         # order, which is the order the module registered its layers in (the book's forward
         # order); the chain is still checked to the end.
@@ -458,6 +471,7 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
         "head_shapes": [prefixes[p] for p in head],
         "proj_size": proj,
         "output_size": S if jordan else 0,
+        "pooling": pooling,
     }
 
 
@@ -535,11 +549,14 @@ def _validate_labels(labels: Sequence[str], n_out: int, multi_label: bool) -> Li
 
 def _export(kind: str, state_dict, table: List[str], out_path, dtype: str,
             description: Optional[str], nonlinearity: Optional[str],
-            labels: Optional[Sequence[str]] = None, multi_label: bool = False) -> Dict[str, str]:
+            labels: Optional[Sequence[str]] = None, multi_label: bool = False,
+            pooling: Optional[str] = None) -> Dict[str, str]:
     if dtype not in _WEIGHT_DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(_WEIGHT_DTYPES)}, got {dtype!r}")
     sd = _normalize_state_dict(state_dict)
-    arch = infer_architecture(sd, nonlinearity=nonlinearity)
+    arch = infer_architecture(sd, nonlinearity=nonlinearity, pooling=pooling)
+    if kind == "charlm" and arch["pooling"] != "last":
+        raise ValueError("pooling is for sentiment and classifier models, not charlm")
     if kind == "sentiment":
         if arch["head_shapes"][-1][0] != 1:
             raise ValueError(f"a sentiment model's last Linear layer ({arch['head'][-1]}) must "
@@ -566,7 +583,8 @@ def _export(kind: str, state_dict, table: List[str], out_path, dtype: str,
 
     metadata: "OrderedDict[str, str]" = OrderedDict([
         ("format", "swiftrnn"),
-        ("format_version", "2" if dtype == "I8" else str(FORMAT_VERSION)),
+        ("format_version", str(max(3 if arch["pooling"] == "concat" else FORMAT_VERSION,
+                                   2 if dtype == "I8" else FORMAT_VERSION))),
         ("kind", kind),
         ("cell", arch["cell"]),
         ("vocab_size", str(arch["vocab_size"])),
@@ -586,6 +604,8 @@ def _export(kind: str, state_dict, table: List[str], out_path, dtype: str,
         if kind != "charlm":
             raise ValueError("a JordanRNN (rnn.weight_ho_l*) exports as a charlm model only")
         metadata["output_size"] = str(arch["output_size"])
+    if arch["pooling"] == "concat":
+        metadata["pooling"] = "concat"
     if kind == "classifier":
         metadata["labels"] = json.dumps(labels, ensure_ascii=False, separators=(",", ":"))
         metadata["multi_label"] = "true" if multi_label else "false"
@@ -637,29 +657,32 @@ def _export(kind: str, state_dict, table: List[str], out_path, dtype: str,
 
 
 def export_sentiment(state_dict, vocab: Sequence[str], out_path, dtype: str = "F32",
-                     description: Optional[str] = None, nonlinearity: Optional[str] = None
-                     ) -> Dict[str, str]:
+                     description: Optional[str] = None, nonlinearity: Optional[str] = None,
+                     pooling: Optional[str] = None) -> Dict[str, str]:
     """Export the book's sentiment model (Embedding -> RNN -> fc1 -> ReLU -> fc2 -> sigmoid).
 
     ``state_dict`` maps names to torch tensors, numpy arrays or (shape, values) pairs;
     ``vocab`` lists the tokens in index order (``['<pad>', '<unk>', ...]``, as the book builds
-    it). ``dtype`` is F32, F16 or BF16. ``nonlinearity`` ("tanh"/"relu") is for nn.RNN, whose
-    state_dict cannot tell; default tanh. Returns the metadata written.
+    it). ``dtype`` is F32, F16, BF16 or I8. ``nonlinearity`` ("tanh"/"relu") is for nn.RNN,
+    whose state_dict cannot tell; default tanh. ``pooling`` ("last" or "concat", None: inferred
+    from fc1's in_features) is what the head reads (see infer_architecture). Returns the
+    metadata written.
     """
-    return _export("sentiment", state_dict, vocab, out_path, dtype, description, nonlinearity)
+    return _export("sentiment", state_dict, vocab, out_path, dtype, description, nonlinearity,
+                   pooling=pooling)
 
 
 def export_classifier(state_dict, vocab: Sequence[str], labels: Sequence[str], out_path,
                       multi_label: bool = False, dtype: str = "F32",
-                      description: Optional[str] = None, nonlinearity: Optional[str] = None
-                      ) -> Dict[str, str]:
+                      description: Optional[str] = None, nonlinearity: Optional[str] = None,
+                      pooling: Optional[str] = None) -> Dict[str, str]:
     """Export a many-to-one text classifier: the sentiment model's layers (Embedding -> RNN ->
     Linear (ReLU Linear)*) whose last Linear layer has one output per label. ``labels`` names
     them in output order; ``multi_label`` picks a sigmoid per label instead of a softmax over
     them. The rest as export_sentiment. Returns the metadata written.
     """
     return _export("classifier", state_dict, vocab, out_path, dtype, description, nonlinearity,
-                   labels=labels, multi_label=multi_label)
+                   labels=labels, multi_label=multi_label, pooling=pooling)
 
 
 def export_charlm(state_dict, chars: Sequence[str], out_path, dtype: str = "F32",
@@ -751,12 +774,18 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     ap.add_argument("--dtype", default="F32", choices=list(_WEIGHT_DTYPES))
     ap.add_argument("--nonlinearity", choices=["tanh", "relu"],
                     help="for nn.RNN models (cannot be inferred from the weights); default tanh")
+    ap.add_argument("--pooling", choices=["last", "concat"],
+                    help="what the head reads (sentiment, classifier): the final states, or "
+                         "concat pooling (final states, max and mean of the outputs); default: "
+                         "inferred from the first Linear layer's in_features")
     ap.add_argument("--description", help="free text stored in the file")
     ap.add_argument("--trust-pickle", action="store_true",
                     help="allow a .pt that is not plain tensors (a whole pickled model): "
                          "unpickling runs code from the file, so only for files you made")
     args = ap.parse_args(None if argv is None else list(argv))
 
+    if args.kind == "charlm" and args.pooling:
+        ap.error("--pooling is for --kind sentiment or classifier")
     if args.kind != "classifier" and (args.labels or args.multi_label):
         ap.error("--labels and --multi-label are for --kind classifier")
     if args.kind == "classifier":
@@ -775,11 +804,12 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
             labels = _load_json_list(args.labels, "labels")
             md = export_classifier(sd, table, labels, args.out, multi_label=args.multi_label,
                                    dtype=args.dtype, description=args.description,
-                                   nonlinearity=args.nonlinearity)
+                                   nonlinearity=args.nonlinearity, pooling=args.pooling)
         elif args.kind == "sentiment":
             table = _load_json_list(args.vocab, "vocab")
             md = export_sentiment(sd, table, args.out, dtype=args.dtype,
-                                  description=args.description, nonlinearity=args.nonlinearity)
+                                  description=args.description, nonlinearity=args.nonlinearity,
+                                  pooling=args.pooling)
         else:
             table = _load_json_list(args.chars, "chars")
             md = export_charlm(sd, table, args.out, dtype=args.dtype,
@@ -791,6 +821,7 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     print(f"wrote {args.out}: {md['kind']} {md['cell']} {md['num_layers']} layer(s){bi}, "
           f"vocab {md['vocab_size']}, embedding {md['embedding_dim']}, hidden "
           f"{md['hidden_size']}, head {md['head']}, {args.dtype}"
+          + (", concat pooling" if md.get("pooling") == "concat" else "")
           + (f", labels {md['labels']}{' (multi-label)' if args.multi_label else ''}"
              if args.kind == "classifier" else "")
           + (f" (max weight error {md['int8_max_weight_error']})" if args.dtype == "I8" else ""))

@@ -26,7 +26,8 @@ from swiftrnn.export import export_classifier, export_sentiment, infer_architect
 
 FIXTURES = ["classifier_lstm_bi_3class", "classifier_gru_multilabel_nobias",
             "classifier_rnn_tanh_nobias", "classifier_lstm_multilabel_nobias",
-            "classifier_lstm_proj_bi", "classifier_lstm_proj_multilabel_nobias"]
+            "classifier_lstm_proj_bi", "classifier_lstm_proj_multilabel_nobias",
+            "classifier_gru_bi_concat_2layer"]
 
 
 def _expected(name):
@@ -299,3 +300,52 @@ def test_torch_round_trip_sentiment_proj_size(tmp_path, bidirectional):
         assert [m.score(t) for t in TEXTS] == m.score_batch(TEXTS)
         assert len(m.embed("a film")) == (2 if bidirectional else 1) * 3
         assert m.info["n_parameters"] == sum(p.numel() for p in model.parameters())
+
+
+def test_export_concat_pooling_inferred_and_checked(tmp_path):
+    """Concat pooling (issue 14): fc1 reading 3 x D x hidden means [last, max, mean]; the file
+    says pooling=concat and format_version 3, and a contradiction is an error."""
+    sd = classifier_sd()
+    sd["fc1.weight"] = _rand([6, 3 * 5])
+    p = tmp_path / "c.safetensors"
+    md = export_classifier(sd, VOCAB, ["x", "y", "z"], p)
+    assert md["pooling"] == "concat" and md["format_version"] == "3"
+    with swiftrnn.load(p) as m:
+        assert len(m.embed("good film")) == 15
+        assert [float(v) for v in m.classify_batch(["good film", "bad plot"])[1]] == \
+            list(m.classify("bad plot").values())
+    assert export_classifier(sd, VOCAB, ["x", "y", "z"], p, dtype="I8")["format_version"] == "3"
+    with pytest.raises(ValueError, match="pooling last"):
+        export_classifier(sd, VOCAB, ["x", "y", "z"], p, pooling="last")
+    with pytest.raises(ValueError, match="pooling concat"):
+        export_classifier(classifier_sd(), VOCAB, ["x", "y", "z"], p, pooling="concat")
+    with pytest.raises(ValueError, match="pooling must be"):
+        export_classifier(sd, VOCAB, ["x", "y", "z"], p, pooling="max")
+    assert "pooling" not in export_classifier(classifier_sd(), VOCAB, ["x", "y", "z"], p)
+
+
+@pytest.mark.parametrize("cell,bidirectional", [("lstm", True), ("gru", False)])
+def test_torch_round_trip_concat_pooling(tmp_path, cell, bidirectional):
+    torch = pytest.importorskip("torch")
+    ref = _reference()
+    torch.manual_seed(21)
+    vocab = _vocab()
+    cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+    model = ref.SentimentRNN(len(vocab), 6, 5, 4, rnn_cls=cls, bidirectional=bidirectional,
+                             num_layers=2, pooling="concat")
+    with torch.no_grad():
+        model.fc2.weight.mul_(3.0)
+    model.eval()
+    pt, vj, out = tmp_path / "m.pt", tmp_path / "v.json", tmp_path / "m.safetensors"
+    torch.save(model.state_dict(), pt)
+    vj.write_text(json.dumps(vocab))
+    r = _run_export("--kind", "sentiment", "--state-dict", str(pt), "--vocab", str(vj),
+                    "--out", str(out), "--pooling", "concat")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "concat pooling" in r.stdout
+    padded, lengths = _batch(torch, vocab, TEXTS)
+    with torch.no_grad():
+        want = model(padded, lengths)[:, 0].tolist()
+    with swiftrnn.load(out) as m:
+        assert m.score_batch(TEXTS) == pytest.approx(want, abs=1e-5)
+        assert [m.score(t) for t in TEXTS] == m.score_batch(TEXTS)
