@@ -144,7 +144,7 @@ typedef enum swiftrnn_cell {
   SWIFTRNN_CELL_RNN_TANH = 3,
   SWIFTRNN_CELL_RNN_RELU = 4,
   SWIFTRNN_CELL_JORDAN = 5   /* output recurrence, charlm only (docs/jordan.md); hidden_size is
-                                its h, not its output_size. Added in 0.3.0. */
+                                its h, not its output_size. Added in 0.4.0. */
 } swiftrnn_cell;
 
 /* The precision a model's weights are stored and multiplied in (docs/model-format.md, "Weight
