@@ -497,6 +497,17 @@ SWIFTRNN_API swiftrnn_status swiftrnn_classify_batch(const swiftrnn_model *model
                                                      int n_threads, float *out_probabilities,
                                                      size_t capacity, size_t *out_n_labels);
 
+/* swiftrnn_classify_batch with params (NULL: defaults; see swiftrnn_batch_params): its
+ * progress callback is called with the texts done and can stop the batch
+ * (SWIFTRNN_ERR_CANCELLED; the rows are then unspecified). Results are the same bits as
+ * without. Thread-safe. Experimental, added in 0.4.0. */
+SWIFTRNN_API swiftrnn_status swiftrnn_classify_batch_ex(const swiftrnn_model *model,
+                                                        const char *const *texts,
+                                                        const size_t *text_lens, size_t count,
+                                                        const swiftrnn_batch_params *params,
+                                                        float *out_probabilities, size_t capacity,
+                                                        size_t *out_n_labels);
+
 /* The name of label index, as UTF-8 plus a NUL. *out_len = bytes without the NUL; out_capacity
  * not larger than that: BUFFER_TOO_SMALL with *out_len set (out may be NULL with capacity 0 to
  * ask). index outside 0 .. n_labels - 1: INVALID_ARGUMENT. *out_n_labels, when not NULL, is set
@@ -531,6 +542,14 @@ SWIFTRNN_API swiftrnn_status swiftrnn_embed_batch(const swiftrnn_model *model,
                                                   const size_t *text_lens, size_t count,
                                                   int n_threads, float *out, size_t capacity,
                                                   size_t *out_n);
+
+/* swiftrnn_embed_batch with params, as swiftrnn_classify_batch_ex. Thread-safe. Experimental,
+ * added in 0.4.0. */
+SWIFTRNN_API swiftrnn_status swiftrnn_embed_batch_ex(const swiftrnn_model *model,
+                                                     const char *const *texts,
+                                                     const size_t *text_lens, size_t count,
+                                                     const swiftrnn_batch_params *params, float *out,
+                                                     size_t capacity, size_t *out_n);
 
 #ifdef __cplusplus
 }

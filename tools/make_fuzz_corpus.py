@@ -9,7 +9,7 @@ import json, os, struct, hashlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIX = os.path.join(ROOT, "Tests", "SwiftRNNTests", "Fixtures")
-OUT = os.path.join(ROOT, "fuzz", "corpus")
+OUT = os.path.join(ROOT, "Fuzz", "corpus")
 
 
 def put(kind, data):
@@ -29,7 +29,8 @@ def join(header, data):
     return struct.pack("<Q", len(h)) + h + data
 
 
-models = ["charlm_small", "sentiment_lstm_uni", "sentiment_gru_bi", "sentiment_lstm_uni.f16"]
+models = ["charlm_small", "sentiment_lstm_uni", "sentiment_gru_bi", "sentiment_lstm_uni.f16",
+          "sentiment_lstm_bi_concat", "classifier_gru_bi_concat_2layer"]
 for name in models:
     raw = open(os.path.join(FIX, "models", name + ".safetensors"), "rb").read()
     put("load", raw)

@@ -329,7 +329,7 @@ public func swiftrnn_score_sentiment(_ model: OpaquePointer?, _ textPtr: UnsafeP
 typealias ProgressFn = @convention(c) (UnsafeMutableRawPointer?, Int, Int) -> Int32
 
 /// A monitor that calls the C callback (nil: none).
-private func monitor(_ fn: ProgressFn?, _ user: UnsafeMutableRawPointer?, total: Int) -> ProgressMonitor? {
+private func swiftrnnMonitor(_ fn: ProgressFn?, _ user: UnsafeMutableRawPointer?, total: Int) -> ProgressMonitor? {
     guard let fn else { return nil }
     return ProgressMonitor(total: total) { done, total in fn(user, done, total) != 0 }
 }
@@ -361,19 +361,39 @@ public func swiftrnn_batch_params_init(_ p: UnsafeMutableRawPointer?) {
 public func swiftrnn_score_sentiment_batch_ex(_ model: OpaquePointer?, _ texts: UnsafePointer<UnsafePointer<CChar>?>?,
                                               _ lens: UnsafePointer<Int>?, _ count: Int, _ params: UnsafeRawPointer?,
                                               _ out: UnsafeMutablePointer<Float>?) -> Int32 {
+    let p: BatchParams
+    do { p = try batchParams(params) } catch { return fail(error) }
+    return scoreBatch(model, texts, lens, count, p.threads, p.progress, p.user, out)
+}
+
+/// What a `swiftrnn_batch_params` holds (NULL: the defaults).
+private struct BatchParams {
     var threads: Int32 = 0
-    var fn: ProgressFn? = nil
+    var progress: ProgressFn? = nil
     var user: UnsafeMutableRawPointer? = nil
-    if let params {
-        let b = Sized<swiftrnn_batch_params>(params, size: Sized<swiftrnn_batch_params>.declaredSize(params))
-        guard b[\.struct_size] != nil else {
-            return fail(.invalidArgument, "params->struct_size is \(b.size); call swiftrnn_batch_params_init first")
-        }
-        threads = b[\.n_threads] ?? 0
-        fn = b[\.progress] ?? nil
-        user = b[\.progress_user_data] ?? nil
+
+    /// The monitor of the call's `total` texts (nil without a callback).
+    func monitor(total: Int) -> ProgressMonitor? { swiftrnnMonitor(progress, user, total: total) }
+}
+
+private func batchParams(_ params: UnsafeRawPointer?) throws(SwiftRNNError) -> BatchParams {
+    var p = BatchParams()
+    guard let params else { return p }
+    let b = Sized<swiftrnn_batch_params>(params, size: Sized<swiftrnn_batch_params>.declaredSize(params))
+    guard b[\.struct_size] != nil else {
+        throw .invalid("params->struct_size is \(b.size); call swiftrnn_batch_params_init first")
     }
-    return scoreBatch(model, texts, lens, count, threads, fn, user, out)
+    p.threads = b[\.n_threads] ?? 0
+    p.progress = b[\.progress] ?? nil
+    p.user = b[\.progress_user_data] ?? nil
+    return p
+}
+
+/// Runs a monitored batch and turns a stop asked by the callback into CANCELLED.
+private func monitored<R>(_ mon: ProgressMonitor?, _ body: (ProgressMonitor?) throws(SwiftRNNError) -> R) throws(SwiftRNNError) -> R {
+    let r = try body(mon)
+    if let mon { mon.poll(force: true); try mon.check() }
+    return r
 }
 
 private func scoreBatch(_ model: OpaquePointer?, _ texts: UnsafePointer<UnsafePointer<CChar>?>?,
@@ -389,7 +409,7 @@ private func scoreBatch(_ model: OpaquePointer?, _ texts: UnsafePointer<UnsafePo
         guard let out else { throw nullArgument("out_probabilities") }
         let strings = try batchTexts(texts, lens, count, threads)
         let probs: [Float]
-        if let mon = monitor(progress, user, total: count) {
+        if let mon = swiftrnnMonitor(progress, user, total: count) {
             probs = try m.scoreBatch(strings, threads: Int(threads), monitor: mon)
         } else {
             probs = m.scoreBatch(strings, threads: Int(threads))
@@ -529,7 +549,7 @@ private func sampleText(_ model: OpaquePointer?, _ primePtr: UnsafePointer<CChar
         var text = [UInt8](UnsafeRawBufferPointer(start: primePtr, count: primeLen))
         text.reserveCapacity(min(capacity, bound + 1))
         var needed = primeLen
-        let mon = monitor(progress, user, total: nChars)
+        let mon = swiftrnnMonitor(progress, user, total: nChars)
         for k in 0..<nChars {
             if k & 31 == 31, let mon {
                 mon.advance(by: 32)
@@ -696,7 +716,7 @@ private struct AnyClassifier {
     let labels: [String]
     let multiLabel: Bool
     let one: (String) -> [Float]
-    let batch: ([String], Int) -> [Float]
+    let batch: ([String], Int, ProgressMonitor?) -> [Float]
 }
 
 private func classifier(_ p: OpaquePointer?) throws(SwiftRNNError) -> AnyClassifier {
@@ -704,10 +724,13 @@ private func classifier(_ p: OpaquePointer?) throws(SwiftRNNError) -> AnyClassif
     switch h.model {
     case let .classifier(m):
         return AnyClassifier(labels: m.labels, multiLabel: m.multiLabel, one: { m.classify($0) },
-                             batch: { m.classifyBatch($0, threads: $1) })
+                             batch: { m.classifyBatch($0, threads: $1, monitor: $2) })
     case let .sentiment(m):
         return AnyClassifier(labels: ["positive"], multiLabel: true, one: { [m.score($0)] },
-                             batch: { m.scoreBatch($0, threads: $1) })
+                             batch: { texts, threads, mon in
+                                 guard let mon else { return m.scoreBatch(texts, threads: threads) }
+                                 return (try? m.scoreBatch(texts, threads: threads, monitor: mon)) ?? []
+                             })
     case .charlm, .wordlm:
         throw .init(.wrongKind, "this is a \(h.model.config.kind.rawValue) model; the call needs a classifier or sentiment model")
     }
@@ -784,6 +807,23 @@ public func swiftrnn_classify_batch(_ model: OpaquePointer?, _ texts: UnsafePoin
                                     _ lens: UnsafePointer<Int>?, _ count: Int, _ threads: Int32,
                                     _ out: UnsafeMutablePointer<Float>?, _ capacity: Int,
                                     _ outN: UnsafeMutablePointer<Int>?) -> Int32 {
+    classifyBatch(model, texts, lens, count, BatchParams(threads: threads), out, capacity, outN)
+}
+
+@_cdecl("swiftrnn_classify_batch_ex")
+public func swiftrnn_classify_batch_ex(_ model: OpaquePointer?, _ texts: UnsafePointer<UnsafePointer<CChar>?>?,
+                                       _ lens: UnsafePointer<Int>?, _ count: Int, _ params: UnsafeRawPointer?,
+                                       _ out: UnsafeMutablePointer<Float>?, _ capacity: Int,
+                                       _ outN: UnsafeMutablePointer<Int>?) -> Int32 {
+    let p: BatchParams
+    do { p = try batchParams(params) } catch { return fail(error) }
+    return classifyBatch(model, texts, lens, count, p, out, capacity, outN)
+}
+
+private func classifyBatch(_ model: OpaquePointer?, _ texts: UnsafePointer<UnsafePointer<CChar>?>?,
+                           _ lens: UnsafePointer<Int>?, _ count: Int, _ p: BatchParams,
+                           _ out: UnsafeMutablePointer<Float>?, _ capacity: Int,
+                           _ outN: UnsafeMutablePointer<Int>?) -> Int32 {
     guard let outN else { return fail(nullArgument("out_n_labels")) }
     return guarded { () throws(SwiftRNNError) in
         let c = try classifier(model)
@@ -791,8 +831,9 @@ public func swiftrnn_classify_batch(_ model: OpaquePointer?, _ texts: UnsafePoin
         try checkRoom(rows: count, width: c.labels.count, capacity: capacity, outN, "probabilities")
         guard count > 0 else { return }
         guard out != nil else { throw nullArgument("out_probabilities") }
-        let strings = try batchTexts(texts, lens, count, threads)
-        try deliverFloats(c.batch(strings, Int(threads)), out, "out_probabilities", rows: count, "probabilities")
+        let strings = try batchTexts(texts, lens, count, p.threads)
+        let rows = try monitored(p.monitor(total: count)) { mon throws(SwiftRNNError) in c.batch(strings, Int(p.threads), mon) }
+        try deliverFloats(rows, out, "out_probabilities", rows: count, "probabilities")
     }
 }
 
@@ -837,6 +878,23 @@ public func swiftrnn_embed_batch(_ model: OpaquePointer?, _ texts: UnsafePointer
                                  _ lens: UnsafePointer<Int>?, _ count: Int, _ threads: Int32,
                                  _ out: UnsafeMutablePointer<Float>?, _ capacity: Int,
                                  _ outN: UnsafeMutablePointer<Int>?) -> Int32 {
+    embedBatch(model, texts, lens, count, BatchParams(threads: threads), out, capacity, outN)
+}
+
+@_cdecl("swiftrnn_embed_batch_ex")
+public func swiftrnn_embed_batch_ex(_ model: OpaquePointer?, _ texts: UnsafePointer<UnsafePointer<CChar>?>?,
+                                    _ lens: UnsafePointer<Int>?, _ count: Int, _ params: UnsafeRawPointer?,
+                                    _ out: UnsafeMutablePointer<Float>?, _ capacity: Int,
+                                    _ outN: UnsafeMutablePointer<Int>?) -> Int32 {
+    let p: BatchParams
+    do { p = try batchParams(params) } catch { return fail(error) }
+    return embedBatch(model, texts, lens, count, p, out, capacity, outN)
+}
+
+private func embedBatch(_ model: OpaquePointer?, _ texts: UnsafePointer<UnsafePointer<CChar>?>?,
+                        _ lens: UnsafePointer<Int>?, _ count: Int, _ p: BatchParams,
+                        _ out: UnsafeMutablePointer<Float>?, _ capacity: Int,
+                        _ outN: UnsafeMutablePointer<Int>?) -> Int32 {
     guard let outN else { return fail(nullArgument("out_n")) }
     return guarded { () throws(SwiftRNNError) in
         let m = try modelHandle(model).model
@@ -845,7 +903,10 @@ public func swiftrnn_embed_batch(_ model: OpaquePointer?, _ texts: UnsafePointer
         try checkRoom(rows: count, width: m.config.featureWidth, capacity: capacity, outN, "features")
         guard count > 0 else { return }
         guard out != nil else { throw nullArgument("out") }
-        let strings = try batchTexts(texts, lens, count, threads)
-        try deliverFloats(try m.embedBatch(strings, threads: Int(threads)), out, "out", rows: count, "features")
+        let strings = try batchTexts(texts, lens, count, p.threads)
+        let rows = try monitored(p.monitor(total: count)) { mon throws(SwiftRNNError) in
+            try m.embedBatch(strings, threads: Int(p.threads), monitor: mon)
+        }
+        try deliverFloats(rows, out, "out", rows: count, "features")
     }
 }

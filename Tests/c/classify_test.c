@@ -66,6 +66,17 @@ static size_t json_texts(const char *json, char **texts, size_t *lens, size_t ca
   return n;
 }
 
+/* Progress callbacks of the _ex batches: count the calls; stop once 2 texts are done. */
+static int count_calls(void *user, size_t done, size_t total) {
+  (void)done; (void)total;
+  ++*(int *)user;
+  return 0;
+}
+static int stop_early(void *user, size_t done, size_t total) {
+  (void)user; (void)total;
+  return done >= 2;
+}
+
 static void classifier_fixture(const char *dir, const char *name, size_t want_labels, int want_multi) {
   char path[256];
   snprintf(path, sizeof path, "models/%s.expected.json", name);
@@ -142,6 +153,32 @@ static void classifier_fixture(const char *dir, const char *name, size_t want_la
       same &= memcmp(f, bf + i * width, sizeof(float) * width) == 0;
     }
     CHECK(same);
+    /* The _ex forms (0.4.0): the same bits with params and a progress callback, NULL params
+     * as the defaults, CANCELLED when the callback asks, INVALID_ARGUMENT without an init. */
+    swiftrnn_batch_params params;
+    swiftrnn_batch_params_init(&params);
+    int calls = 0;
+    params.n_threads = threads;
+    params.progress = count_calls;
+    params.progress_user_data = &calls;
+    float *bp2 = malloc(sizeof(float) * n_texts * want_labels), *bf2 = malloc(sizeof(float) * n_texts * width);
+    CHECK(swiftrnn_classify_batch_ex(m, (const char *const *)texts, lens, n_texts, &params, bp2,
+                                     n_texts * want_labels, &n) == SWIFTRNN_OK && n == want_labels);
+    CHECK(calls > 0);
+    CHECK(swiftrnn_embed_batch_ex(m, (const char *const *)texts, lens, n_texts, NULL, bf2, n_texts * width, &n) ==
+          SWIFTRNN_OK && n == width);
+    CHECK(memcmp(bp, bp2, sizeof(float) * n_texts * want_labels) == 0);
+    CHECK(memcmp(bf, bf2, sizeof(float) * n_texts * width) == 0);
+    params.progress = stop_early;
+    CHECK(swiftrnn_classify_batch_ex(m, (const char *const *)texts, lens, n_texts, &params, bp2,
+                                     n_texts * want_labels, &n) == SWIFTRNN_ERR_CANCELLED);
+    CHECK(swiftrnn_embed_batch_ex(m, (const char *const *)texts, lens, n_texts, &params, bf2,
+                                  n_texts * width, &n) == SWIFTRNN_ERR_CANCELLED);
+    params.struct_size = 0;
+    CHECK(swiftrnn_embed_batch_ex(m, (const char *const *)texts, lens, n_texts, &params, bf2,
+                                  n_texts * width, &n) == SWIFTRNN_ERR_INVALID_ARGUMENT);
+    free(bp2);
+    free(bf2);
   }
 
   /* Capacities, NULLs, sizes. */
@@ -191,6 +228,7 @@ int main(int argc, char **argv) {
   classifier_fixture(dir, "classifier_lstm_multilabel_nobias", 2, 1);
   classifier_fixture(dir, "classifier_lstm_proj_bi", 3, 0);
   classifier_fixture(dir, "classifier_lstm_proj_multilabel_nobias", 2, 1);
+  classifier_fixture(dir, "classifier_gru_bi_concat_2layer", 3, 0);
 
   /* A sentiment model is the one-label multi-label classifier "positive". */
   swiftrnn_model *s = NULL, *lm = NULL;

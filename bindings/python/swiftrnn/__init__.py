@@ -586,16 +586,17 @@ class Model:
         _check(_lib.swiftrnn_classify(h.ptr, data, len(data), out, len(labels), byref(n)))
         return {lab: float(out[k]) for k, lab in enumerate(labels)}
 
-    def classify_batch(self, texts: Iterable[Text], threads: int = 0):
+    def classify_batch(self, texts: Iterable[Text], threads: int = 0, progress=None):
         """:meth:`classify` of many texts in one call: one row of probabilities per text, in
         label order (each row exactly ``classify(texts[i])``'s values). A numpy array
         ``[len(texts), len(labels)]`` when numpy is installed, else a list of lists.
-        Experimental."""
-        return self._rows("swiftrnn_classify_batch", texts, threads, len(self.labels))
+        Ctrl-C and ``progress`` as in :meth:`score_batch`. Experimental."""
+        return self._rows("swiftrnn_classify_batch_ex", texts, threads, len(self.labels), progress)
 
     def embed(self, text: Text):
-        """The feature vector of ``text``: the final hidden state the head reads (``D *
-        hidden_size`` floats; bidirectional: forward then backward). A list of floats.
+        """The feature vector of ``text``, what the head reads: the final hidden state (``D *
+        hidden_size`` floats; bidirectional: forward then backward), with concat pooling
+        followed by the max and the mean of the outputs (``3 * D * hidden_size``). A list of floats.
         For sentiment and classifier models; :class:`WrongKindError` for a character model.
         Thread-safe. Experimental."""
         h = self._handle()
@@ -606,15 +607,15 @@ class Model:
         _check(_lib.swiftrnn_embed(h.ptr, data, len(data), out, width, byref(n)))
         return [float(x) for x in out[:n.value]]
 
-    def embed_batch(self, texts: Iterable[Text], threads: int = 0):
-        """:meth:`embed` of many texts: a numpy array ``[len(texts), D * hidden_size]`` when
-        numpy is installed, else a list of lists; row ``i`` is exactly ``embed(texts[i])``.
-        Experimental."""
+    def embed_batch(self, texts: Iterable[Text], threads: int = 0, progress=None):
+        """:meth:`embed` of many texts: a numpy array ``[len(texts), features]`` when numpy is
+        installed, else a list of lists; row ``i`` is exactly ``embed(texts[i])``. Ctrl-C and
+        ``progress`` as in :meth:`score_batch`. Experimental."""
         if self.kind == "charlm":
             h = self._handle()
             n = c_size_t(0)
             _check(_lib.swiftrnn_embed(h.ptr, b"", 0, None, 0, byref(n)))
-        return self._rows("swiftrnn_embed_batch", texts, threads, self._feature_width())
+        return self._rows("swiftrnn_embed_batch_ex", texts, threads, self._feature_width(), progress)
 
     def _feature_width(self) -> int:
         width = self.__dict__.get("_features")
@@ -642,11 +643,17 @@ class Model:
         lens = (c_size_t * max(n, 1))(*[len(b) for b in blobs])
         return h, n, ptrs, lens, blobs
 
-    def _rows(self, fn: str, texts, threads: int, width: int):
-        h, n, ptrs, lens, blobs = self._batch_args(texts, threads, f"{fn[9:]} takes a list of texts, not one text")
+    def _rows(self, fn: str, texts, threads: int, width: int, progress=None):
+        h, n, ptrs, lens, blobs = self._batch_args(texts, threads, f"{fn[9:-3]} takes a list of texts, not one text")
         out = (c_float * max(n * width, 1))()
         got = c_size_t(0)
-        _check(getattr(_lib, fn)(h.ptr, ptrs, lens, n, threads, out, n * width, byref(got)))
+        watch = _Interruptible(progress)
+        bp = _lib.swiftrnn_batch_params()
+        _lib.swiftrnn_batch_params_init(byref(bp))
+        bp.n_threads = threads
+        bp.progress = watch.c_fn
+        _check(watch.run(lambda: getattr(_lib, fn)(h.ptr, ptrs, lens, n, byref(bp), out, n * width,
+                                                    byref(got))))
         flat = [float(x) for x in out[:n * width]]
         rows = [flat[i * width:(i + 1) * width] for i in range(n)]
         try:

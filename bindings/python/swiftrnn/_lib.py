@@ -267,6 +267,14 @@ _FUNCTIONS = {
     "swiftrnn_embed_batch": (swiftrnn_status,
                              [swiftrnn_model_p, POINTER(c_char_p), _P_SIZE, c_size_t, c_int,
                               POINTER(c_float), c_size_t, _P_SIZE]),
+    "swiftrnn_classify_batch_ex": (swiftrnn_status,
+                                   [swiftrnn_model_p, POINTER(c_char_p), _P_SIZE, c_size_t,
+                                    POINTER(swiftrnn_batch_params), POINTER(c_float), c_size_t,
+                                    _P_SIZE]),
+    "swiftrnn_embed_batch_ex": (swiftrnn_status,
+                                [swiftrnn_model_p, POINTER(c_char_p), _P_SIZE, c_size_t,
+                                 POINTER(swiftrnn_batch_params), POINTER(c_float), c_size_t,
+                                 _P_SIZE]),
 }
 
 

@@ -78,3 +78,31 @@ def test_progress_reports_and_cancels():
         lm.sample("The", length=100000, progress=lambda d, t: d >= 1000)
     with pytest.raises(ZeroDivisionError):   # an exception in the callback stops the call and surfaces
         lm.sample("The", length=100000, progress=lambda d, t: 1 / 0)
+
+
+@pytest.mark.parametrize("call", ["classify_batch", "embed_batch"])
+def test_classify_and_embed_batches_report_cancel_and_stop_on_ctrl_c(call):
+    """The classifier batches (0.4.0) take progress like score_batch: rows unchanged by it, a
+    True stops with CancelledError, Ctrl-C within 0.2 s; for a classifier and a sentiment model."""
+    clf = os.path.join(REPO, "Tests", "SwiftRNNTests", "Fixtures", "models",
+                       "classifier_lstm_bi_3class.safetensors")
+    for path in (clf, SENT):
+        m = swiftrnn.load(path)
+        fn = getattr(m, call)
+        texts = _reviews(2000)
+        seen = []
+        a = fn(texts, progress=lambda d, t: seen.append((d, t)) and False)
+        b = fn(texts)
+        assert [list(map(float, r)) for r in a] == [list(map(float, r)) for r in b]
+        assert seen and seen[-1] == (2000, 2000)
+        with pytest.raises(swiftrnn.CancelledError):
+            fn(texts, progress=lambda d, t: d >= 100)
+    m = swiftrnn.load(SENT)
+    texts = _reviews(25000)
+    stamps = []
+    t = _interrupt_after(0.3, stamps)
+    with pytest.raises(KeyboardInterrupt):
+        getattr(m, call)(texts, threads=2)
+    late = time.perf_counter() - stamps[0]
+    t.join()
+    assert late < 0.2, f"KeyboardInterrupt {late:.3f} s after Ctrl-C"
