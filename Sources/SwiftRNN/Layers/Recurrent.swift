@@ -279,6 +279,18 @@ public struct Recurrent: Sendable {
         return reverse ? chunks.reversed() : chunks
     }
 
+    /// The input side of one direction's gradients, every step at once (one GEMM each, with
+    /// k = rows): `dW_ih += dG^T x`, `db_ih += sum dG`, and the gradient to the layer's input
+    /// `dX += dG W_ih`, from the pre-activation gradients `dG` (`[rows, width]`).
+    private static func inputSide(_ dG: FloatSpan, width G: Int, rows: Int, x: FloatBuffer, inputWidth inW: Int,
+                                  _ wIH: FloatBuffer, grads: inout RecurrentWeights, dX: inout FloatBuffer) {
+        Kernels.gemm(transA: true, transB: false, m: G, n: inW, k: rows, dG, lda: G,
+                     x.span(), ldb: inW, beta: 1, grads.wIH.mutableSpan(), ldc: inW)
+        Kernels.addRows(dG, rows: rows, width: G, into: grads.bIH.mutableSpan())
+        Kernels.gemm(transA: false, transB: false, m: rows, n: inW, k: G, dG, lda: G,
+                     wIH.span(), ldb: inW, beta: 1, dX.mutableSpan(), ldc: inW)
+    }
+
     /// Backpropagation through time over what `forward` kept in `tape`.
     ///
     /// For each layer, top to bottom, and each direction, the steps are walked in the reverse
@@ -359,12 +371,7 @@ public struct Recurrent: Sendable {
                 Kernels.gemm(transA: true, transB: false, m: G, n: H, k: rows, dGh.readOnly, lda: G,
                              hPrev.readOnly, ldb: H, beta: 1, grads[slot].wHH.mutableSpan(), ldc: H)
                 Kernels.addRows(dGh.readOnly, rows: rows, width: G, into: grads[slot].bHH.mutableSpan())
-                // Input side, all steps at once.
-                Kernels.gemm(transA: true, transB: false, m: G, n: inW, k: rows, dGx.readOnly, lda: G,
-                             x.span(), ldb: inW, beta: 1, grads[slot].wIH.mutableSpan(), ldc: inW)
-                Kernels.addRows(dGx.readOnly, rows: rows, width: G, into: grads[slot].bIH.mutableSpan())
-                Kernels.gemm(transA: false, transB: false, m: rows, n: inW, k: G, dGx.readOnly, lda: G,
-                             w.wIH.span(), ldb: inW, beta: 1, dX.mutableSpan(), ldc: inW)
+                Self.inputSide(dGx.readOnly, width: G, rows: rows, x: x, inputWidth: inW, w.wIH, grads: &grads[slot], dX: &dX)
             }
             dOut = dX
         }
@@ -518,11 +525,7 @@ extension Recurrent {
                 Kernels.gemm(transA: true, transB: false, m: H, n: O, k: rows, dPre.readOnly, lda: H,
                              yPrev.readOnly, ldb: O, beta: 1, grads[slot].wHH.mutableSpan(), ldc: O)
                 Kernels.addRows(dPre.readOnly, rows: rows, width: H, into: grads[slot].bHH.mutableSpan())
-                Kernels.gemm(transA: true, transB: false, m: H, n: inW, k: rows, dPre.readOnly, lda: H,
-                             x.span(), ldb: inW, beta: 1, grads[slot].wIH.mutableSpan(), ldc: inW)
-                Kernels.addRows(dPre.readOnly, rows: rows, width: H, into: grads[slot].bIH.mutableSpan())
-                Kernels.gemm(transA: false, transB: false, m: rows, n: inW, k: H, dPre.readOnly, lda: H,
-                             w.wIH.span(), ldb: inW, beta: 1, dX.mutableSpan(), ldc: inW)
+                Self.inputSide(dPre.readOnly, width: H, rows: rows, x: x, inputWidth: inW, w.wIH, grads: &grads[slot], dX: &dX)
             }
             dOut = dX
         }
