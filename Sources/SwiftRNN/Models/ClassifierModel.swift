@@ -32,7 +32,7 @@ public final class ClassifierModel: Sendable {
         SentimentModel.forward(weights, batch: batch, transposed: transposed, monitor: monitor)
     }
 
-    /// The final hidden vector of each id sequence that the head reads (see
+    /// The vector the head reads for each id sequence (see
     /// `SentimentModel.features`).
     public func embeddings(batch: [[Int32]], monitor: ProgressMonitor? = nil) -> FloatBuffer {
         SentimentModel.features(weights, batch: batch, transposed: transposed, monitor: monitor)

@@ -28,8 +28,9 @@ public final class SentimentModel: Sendable {
         return t
     }
 
-    /// The final hidden vector of each id sequence that the head reads (`D * hidden` floats
-    /// per sequence, bidirectional: forward then backward), rows one after another.
+    /// The vector the head reads for each id sequence (`featureWidth` floats: the final state,
+    /// bidirectional: forward then backward, then with concat pooling the max and the mean),
+    /// rows one after another.
     public func embeddings(batch: [[Int32]], monitor: ProgressMonitor? = nil) -> FloatBuffer {
         Self.features(weights, batch: batch, transposed: transposed, monitor: monitor)
     }
