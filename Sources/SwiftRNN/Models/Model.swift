@@ -24,7 +24,7 @@ public enum Model: Sendable {
     }
 
     /// The vector the head reads (`featureWidth` floats), for the many-to-one kinds (sentiment,
-    /// classifier): `D * hidden_size` floats; NaN values mean the weights overflow on this text.
+    /// classifier); NaN values mean the weights overflow on this text.
     /// A character model is WRONG_KIND.
     public func embed(_ text: String) throws(SwiftRNNError) -> [Float] {
         switch self {
