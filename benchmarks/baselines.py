@@ -413,7 +413,7 @@ class SwiftRNN:
                      f"{info['cell'].upper()} {info['hidden_size']}, {info['precision'].upper()})")
         trained_by = self.meta.get("trained_by", "")
         m = re.search(r"--seed[ =](\d+)", trained_by)
-        if trained_by.startswith("swiftrnn train sentiment"):
+        if re.match(r"\S*swiftrnn\S* train sentiment\b", trained_by):   # any path to the tool
             self.seed = int(m.group(1)) if m else 1     # the trainer's default seed
         else:
             self.seed = None
