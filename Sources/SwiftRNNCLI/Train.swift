@@ -49,7 +49,7 @@ struct TrainSentiment: ParsableCommand {
     @Flag(name: .customLong("gradual-unfreezing"), help: "Epoch 1 trains the head alone, each later epoch one more layer group, until all train (ULMFiT).") var gradualUnfreezing = false
     @Flag(name: .customLong("slanted-lr"), help: "Slanted triangular learning rate: a rise to --lr over the first 10% of the steps, then a linear fall to --lr/32 (ULMFiT; default: constant).") var slantedLR = false
     @Option(help: "Clip gradients to this global norm (0: off).") var clip: Float = 0
-    @Option(name: .customLong("max-vocab"), help: "Keep the N most frequent tokens (0: all).") var maxVocab = 0
+    @Option(name: .customLong("max-vocab"), help: "Keep the N most frequent tokens (0: all). With --init-from: add the training tokens among the N most frequent that the language model's vocabulary lacks (0: none).") var maxVocab = 0
     @Option(help: "Seed for initialisation, split, shuffling and dropout.") var seed: UInt64 = 1
     @Option(parsing: .unconditional, help: "Threads (0: all cores, the default).", transform: integer) var threads = 0
     func validate() throws {

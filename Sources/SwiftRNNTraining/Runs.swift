@@ -26,7 +26,8 @@ public struct SentimentRunConfig {
     /// A word language model (`train wordlm`) whose vocabulary, embedding and recurrent layers
     /// (the forward direction: a bidirectional encoder's reverse direction starts fresh) the
     /// classifier starts from (issue 14). Its sizes replace embeddingDim, hiddenSize, cell and
-    /// layers.
+    /// layers; `maxVocab` then adds the training tokens among the N most frequent that its
+    /// vocabulary lacks (embeddings starting at the mean of its rows).
     public var initFrom: String? = nil
     /// What the head reads (`Pooling`): the final state, or ULMFiT's concat pooling.
     public var pooling = Pooling.last
@@ -139,12 +140,21 @@ struct SentimentTask: TrainingTask {
                 throw .init(.wrongKind, "--init-from needs a wordlm model (swiftrnn train wordlm); \(path) is a \(lm.config.kind.rawValue) model")
             }
             let c = m.config
-            config = ModelConfig(kind: .sentiment, cell: c.cell, vocabSize: c.vocabSize, embeddingDim: c.embeddingDim,
+            // --max-vocab N: the language model's vocabulary, then the training reviews' tokens
+            // among their N most frequent that it lacks (the language model's softmax bounds
+            // its vocabulary; a classifier gains from rare words).
+            var vocab = c.vocab
+            if let n = cfg.maxVocab {
+                let known = Set(vocab)
+                vocab += Vocabulary.build(from: train.map(\.text), maxTokens: n).tokens.filter { !known.contains($0) }
+            }
+            config = ModelConfig(kind: .sentiment, cell: c.cell, vocabSize: vocab.count, embeddingDim: c.embeddingDim,
                                  hiddenSize: c.hiddenSize, numLayers: c.numLayers, bidirectional: cfg.bidirectional,
-                                 head: ["fc1", "fc2"], vocab: c.vocab)
+                                 head: ["fc1", "fc2"], vocab: vocab)
             config.pooling = cfg.pooling
             var w = Initialization.pytorchDefault(config: config, headSizes: [cfg.fcHidden, 1], seed: cfg.seed)
-            w.embedding.weight = m.weights.embedding.weight
+            w.embedding.weight = Self.extendedEmbedding(m.weights.embedding.weight, rows: c.vocabSize,
+                                                        to: vocab.count, width: c.embeddingDim)
             for layer in 0..<c.numLayers {
                 w.rnn.weights[layer * config.directions] = m.weights.rnn.weights[layer]
                 if config.bidirectional && layer > 0 {
@@ -176,6 +186,19 @@ struct SentimentTask: TrainingTask {
         validIds = encodeAll(valid)
         csv = CSVLog(path: cfg.out + ".metrics.csv", header: "epoch,train_loss,train_acc,valid_loss,valid_acc,seconds,reviews_per_s",
                      append: ck != nil)
+    }
+
+    /// A language model's embedding grown to `total` rows: the new tokens start at the mean of
+    /// its rows but `<pad>` (ULMFiT's choice for tokens the language model never saw).
+    static func extendedEmbedding(_ e: FloatBuffer, rows: Int, to total: Int, width E: Int) -> FloatBuffer {
+        guard total > rows else { return e }
+        var out = FloatBuffer(count: total * E)
+        let o = out.mutableSpan(), src = e.span()
+        o.slice(0, rows * E).copy(from: src)
+        var mean = [Double](repeating: 0, count: E)
+        for r in 1..<rows { for k in 0..<E { mean[k] += Double(src[r * E + k]) } }
+        for r in rows..<total { for k in 0..<E { o[r * E + k] = Float(mean[k] / Double(rows - 1)) } }
+        return out
     }
 
     mutating func step(_ at: RunPosition) throws(SwiftRNNError) -> (units: Int, metrics: String) {

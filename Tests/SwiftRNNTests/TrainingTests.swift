@@ -162,6 +162,24 @@ final class TrainingTests: XCTestCase {
             XCTAssertEqual(ft.weights.rnn.weights[0].wIH, a.weights.rnn.weights[0].wIH)
             if bi { XCTAssertNotEqual(ft.weights.rnn.weights[1].wHH, a.weights.rnn.weights[0].wHH) }
         }
+        // --max-vocab with --init-from: the language model's vocabulary first, unchanged, then
+        // the training tokens it lacks, their embeddings at the mean of its rows but <pad>.
+        let extra = labelled.prefix(200).map { Review(text: $0.text + " zulu yankee", label: $0.label) }
+        var grown = SentimentRunConfig(out: tmp("ftgrown.safetensors"))
+        grown.initFrom = tmp("w.safetensors"); grown.epochs = 1; grown.learningRate = 0; grown.threads = 2
+        grown.maxVocab = 100
+        _ = try SentimentRun.run(grown, train: Array(extra), valid: Array(labelled.suffix(50)))
+        let g = try Model.load(path: tmp("ftgrown.safetensors"))
+        let V = a.config.vocabSize, E = a.config.embeddingDim
+        XCTAssertEqual(Array(g.config.vocab.prefix(V)), a.config.vocab)
+        XCTAssertEqual(Set(g.config.vocab.suffix(from: V)), ["zulu", "yankee"])
+        XCTAssertEqual(Array(g.weights.embedding.weight.array.prefix(V * E)), a.weights.embedding.weight.array)
+        let lmRows = a.weights.embedding.weight.span()
+        for k in 0..<E {
+            var mean = 0.0
+            for r in 1..<V { mean += Double(lmRows[r * E + k]) }
+            XCTAssertEqual(g.weights.embedding.weight[V * E + k], Float(mean / Double(V - 1)))
+        }
         var bad = SentimentRunConfig(out: tmp("ftbad.safetensors"))
         bad.initFrom = tmp("ft\(false).safetensors")
         XCTAssertThrowsError(try SentimentRun.run(bad, train: labelled, valid: labelled)) {
