@@ -827,14 +827,25 @@ private func classifyBatch(_ model: OpaquePointer?, _ texts: UnsafePointer<Unsaf
     guard let outN else { return fail(nullArgument("out_n_labels")) }
     return guarded { () throws(SwiftRNNError) in
         let c = try classifier(model)
-        let count = try size(count, "count")
-        try checkRoom(rows: count, width: c.labels.count, capacity: capacity, outN, "probabilities")
-        guard count > 0 else { return }
-        guard out != nil else { throw nullArgument("out_probabilities") }
-        let strings = try batchTexts(texts, lens, count, p.threads)
-        let rows = try monitored(p.monitor(total: count)) { mon throws(SwiftRNNError) in c.batch(strings, Int(p.threads), mon) }
-        try deliverFloats(rows, out, "out_probabilities", rows: count, "probabilities")
+        try batchRows(texts, lens, count, p, out, capacity, outN, width: c.labels.count, "out_probabilities",
+                      "probabilities") { strings, threads, mon throws(SwiftRNNError) in c.batch(strings, threads, mon) }
     }
+}
+
+/// The shared part of the classify and embed batches, once the model is known: checks the
+/// count, the room (`width` floats per text) and the pointers, then runs `rows` over the texts
+/// under the params' monitor and delivers the floats.
+private func batchRows(_ texts: UnsafePointer<UnsafePointer<CChar>?>?, _ lens: UnsafePointer<Int>?, _ count: Int,
+                       _ p: BatchParams, _ out: UnsafeMutablePointer<Float>?, _ capacity: Int,
+                       _ outN: UnsafeMutablePointer<Int>, width: Int, _ outName: String, _ what: String,
+                       _ rows: ([String], Int, ProgressMonitor?) throws(SwiftRNNError) -> [Float]) throws(SwiftRNNError) {
+    let count = try size(count, "count")
+    try checkRoom(rows: count, width: width, capacity: capacity, outN, what)
+    guard count > 0 else { return }
+    guard out != nil else { throw nullArgument(outName) }
+    let strings = try batchTexts(texts, lens, count, p.threads)
+    let result = try monitored(p.monitor(total: count)) { mon throws(SwiftRNNError) in try rows(strings, Int(p.threads), mon) }
+    try deliverFloats(result, out, outName, rows: count, what)
 }
 
 @_cdecl("swiftrnn_model_label")
@@ -899,14 +910,8 @@ private func embedBatch(_ model: OpaquePointer?, _ texts: UnsafePointer<UnsafePo
     return guarded { () throws(SwiftRNNError) in
         let m = try modelHandle(model).model
         switch m { case .charlm, .wordlm: _ = try classifier(model); default: break }
-        let count = try size(count, "count")
-        try checkRoom(rows: count, width: m.config.featureWidth, capacity: capacity, outN, "features")
-        guard count > 0 else { return }
-        guard out != nil else { throw nullArgument("out") }
-        let strings = try batchTexts(texts, lens, count, p.threads)
-        let rows = try monitored(p.monitor(total: count)) { mon throws(SwiftRNNError) in
-            try m.embedBatch(strings, threads: Int(p.threads), monitor: mon)
+        try batchRows(texts, lens, count, p, out, capacity, outN, width: m.config.featureWidth, "out", "features") {
+            strings, threads, mon throws(SwiftRNNError) in try m.embedBatch(strings, threads: threads, monitor: mon)
         }
-        try deliverFloats(rows, out, "out", rows: count, "features")
     }
 }
