@@ -24,7 +24,7 @@ func rethrowing<R>(_ body: () throws(SwiftRNNError) -> R) throws -> R {
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a model from data.", subcommands: [TrainSentiment.self, TrainCharLM.self, TrainWordLM.self])
+        abstract: "Train a model from data.", subcommands: [TrainSentiment.self, TrainNGrams.self, TrainCharLM.self, TrainWordLM.self])
 }
 
 struct TrainSentiment: ParsableCommand {
@@ -75,6 +75,62 @@ struct TrainSentiment: ParsableCommand {
         let r = try rethrowing { () throws(SwiftRNNError) in try SentimentRun.run(c, train: train, valid: valid) }
         print("best validation accuracy \(fmt(r.bestValidAccuracy, 4)) (epoch \(r.bestEpoch)); \(clock(r.seconds)); model: \(out)")
         if r.interrupted { throw ExitCode(130) }
+    }
+}
+
+struct TrainNGrams: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ngrams",
+        abstract: "Add a hashed n-gram term (tf-idf + logistic regression) to a trained sentiment model: a wide-and-deep review scorer.",
+        discussion: "Fits the term on the same 20,000 training reviews as `train sentiment` (the same --seed gives the same split), then chooses its weight against the network's logit on the 5,000 validation reviews (lowest log loss) and writes the joined model (docs/model-format.md, n-gram term).")
+    @Option(help: "The aclImdb folder.") var data: String
+    @Option(help: "A sentiment model (train sentiment); any n-gram term it has is replaced.") var model: String
+    @Option(help: "The model file to write.") var out: String
+    @Option(help: "The longest n-gram, 1 to 3.") var order = 2
+    @Option(help: "Hash buckets (rows of the table).") var buckets = 1 << 20
+    @Option(help: "Inverse L2 regularization strength (scikit-learn's C).") var c = 30.0
+    @Option(name: .customLong("min-df"), help: "Buckets seen in fewer training reviews are left out.") var minDF = 2
+    @Option(help: "The train/validation split's seed (as train sentiment's --seed).") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Threads (0: all cores, the default).", transform: integer) var threads = 0
+    func validate() throws {
+        try checkThreads(threads)
+        guard (1...NGramBag.maxOrder).contains(order) else { throw ValidationError("--order must be 1...\(NGramBag.maxOrder)") }
+        guard (1...NGramBag.maxBuckets).contains(buckets) else { throw ValidationError("--buckets must be 1...\(NGramBag.maxBuckets)") }
+        guard c.isFinite, c > 0 else { throw ValidationError("--c must be a positive number") }
+        guard minDF >= 1 else { throw ValidationError("--min-df must be at least 1") }
+    }
+
+    func run() throws {
+        guard case let .sentiment(net) = try loadModel(model) else { throw RuntimeError("\(model) is not a sentiment model") }
+        let all = try rethrowing { () throws(SwiftRNNError) in try IMDb.load(dir: data, split: "train") }
+        let (train, valid) = IMDb.split(all, seed: seed)
+        print("train \(train.count) reviews, validation \(valid.count); threads \(threads == 0 ? Parallel.cores : threads)")
+        var o = NGramTrainer.Options()
+        o.order = order; o.buckets = buckets; o.c = c; o.minDF = minDF; o.threads = threads
+        let t0 = monotonicSeconds()
+        let fit = NGramTrainer.fit(texts: train.map(\.text), labels: train.map(\.label), options: o) { print($0) }
+        print("logistic regression: \(fit.iterations) L-BFGS iterations\(fit.converged ? "" : " (not converged)"), training log loss \(fmt(fit.trainLoss, 4)), \(fmt(monotonicSeconds() - t0, 1)) s")
+        // The network alone (any term the input model had is left out), and the term alone.
+        let texts = valid.map(\.text), labels = valid.map(\.label)
+        let netLogits = Parallel.map(count: texts.count, threads: threads) { net.logit(ids: net.encode(texts[$0])) }
+        let term = Parallel.map(count: texts.count, threads: threads) { fit.bag.term(texts[$0])[0] + fit.bias }
+        let mix = NGramTrainer.mixing(network: netLogits, term: term, labels: labels)
+        func report(_ name: String, _ m: NGramTrainer.Mixing) {
+            let e = NGramTrainer.evaluate(m, network: netLogits, term: term, labels: labels)
+            print("validation: \(name): accuracy \(fmt(e.accuracy, 4)), log loss \(fmt(e.loss, 4))")
+        }
+        report("the network alone", .init(scale: 1, alpha: 0, shift: 0))
+        report("the term alone", .init(scale: 0, alpha: 1, shift: 0))
+        report("their sum", .init(scale: 1, alpha: 1, shift: 0))
+        report("\(fmt(mix.scale, 3)) x network + \(fmt(mix.alpha, 3)) x term + \(fmt(mix.shift, 3)) (fitted here)", mix)
+        var weights = net.weights
+        weights.ngrams = nil
+        let (w, joinedConfig) = NGramTrainer.join(weights, config: net.config, fit: fit, mixing: mix)
+        var config = joinedConfig
+        config.trainedBy = [net.config.trainedBy, commandLineText()].compactMap { $0 }.joined(separator: " && ")
+        let joined = try rethrowing { () throws(SwiftRNNError) in try Model.make(config: config, weights: w) }
+        try rethrowing { () throws(SwiftRNNError) in try joined.save(to: out) }
+        print("model: \(out)")
     }
 }
 

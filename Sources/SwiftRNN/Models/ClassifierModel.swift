@@ -27,7 +27,7 @@ public final class ClassifierModel: Sendable {
     public func encode(_ text: String) -> [Int32] { vocabulary.encode(text) }
 
     /// The logits of each id sequence, `labels.count` per sequence; each row holds the bits the
-    /// sequence gives alone.
+    /// sequence gives alone. The network alone: `classify` adds the n-gram term, if any.
     public func logits(batch: [[Int32]], monitor: ProgressMonitor? = nil) -> FloatBuffer {
         SentimentModel.forward(weights, batch: batch, transposed: transposed, monitor: monitor)
     }
@@ -41,7 +41,9 @@ public final class ClassifierModel: Sendable {
     /// The probability of each label for `text` (softmax, or sigmoid per label when
     /// multi-label); NaN everywhere when a logit is not finite (the C layer reports it).
     public func classify(_ text: String) -> [Float] {
-        Self.probabilities(logits(batch: [encode(text)]), labels: labels.count, multiLabel: multiLabel)
+        var z = logits(batch: [encode(text)]).array
+        weights.ngrams?.addTerm(text, to: &z)
+        return Self.probabilities(FloatBuffer(z), labels: labels.count, multiLabel: multiLabel)
     }
 
     /// `classify` of every text, rows one after another (`texts.count * labels.count`), each
@@ -50,7 +52,8 @@ public final class ClassifierModel: Sendable {
         let n = labels.count
         let logits = SentimentModel.rowsOfBatch(texts, width: n, threads: threads, monitor: monitor,
                                                 grouped: transposed != nil, encode: encode,
-                                                rows: { self.logits(batch: $0, monitor: monitor) })
+                                                rows: { self.logits(batch: $0, monitor: monitor) },
+                                                ngrams: weights.ngrams)
         var out = [Float](repeating: 0, count: logits.count)
         for i in 0..<texts.count {
             let p = Self.probabilities(FloatBuffer(Array(logits[(i * n)..<((i + 1) * n)])), labels: n, multiLabel: multiLabel)

@@ -15,10 +15,10 @@ public enum ModelKind: String, Sendable {
 
 public struct ModelConfig: Sendable, Equatable {
     /// The newest format this library reads: 2 adds int8 weights (I8 tensors with a `.scale`),
-    /// 3 adds `pooling` (concat pooling). A file is written with the lowest version that holds
-    /// it (1 without either), so older libraries read what they can and refuse the rest as
-    /// UNSUPPORTED rather than misreading it.
-    public static let formatVersion = 3
+    /// 3 adds `pooling` (concat pooling), 4 the n-gram term (`ngram_order`, `NGramBag`). A file
+    /// is written with the lowest version that holds it (1 without any), so older libraries read
+    /// what they can and refuse the rest as UNSUPPORTED rather than misreading it.
+    public static let formatVersion = 4
 
     public var kind: ModelKind
     public var cell: CellKind
@@ -50,6 +50,11 @@ public struct ModelConfig: Sendable, Equatable {
     /// Sentiment and classifier: what the head reads from the last layer (`Pooling`).
     public var pooling = Pooling.last
 
+    /// Sentiment and classifier: the longest n-gram of the hashed n-gram term added to the head's
+    /// outputs (`NGramBag`; 0: no such term), and its number of buckets.
+    public var ngramOrder = 0
+    public var ngramBuckets = 0
+
     /// The width of each direction's state `h`: `projSize` or `hiddenSize` (a Jordan cell's
     /// `outputSize`).
     public var stateSize: Int { cell == .jordan ? outputSize : projSize > 0 ? projSize : hiddenSize }
@@ -59,7 +64,7 @@ public struct ModelConfig: Sendable, Equatable {
     public var featureWidth: Int { pooling.multiple * directions * stateSize }
 
     /// The `format_version` this config needs (see `formatVersion`).
-    public var minimumFormatVersion: Int { pooling != .last ? 3 : 1 }
+    public var minimumFormatVersion: Int { ngramOrder > 0 ? 4 : pooling != .last ? 3 : 1 }
 
     /// The number of outputs of the last head layer the kind implies (charlm: the table).
     public var outputCount: Int {
@@ -166,6 +171,18 @@ public struct ModelConfig: Sendable, Equatable {
             }
             pooling = v
         }
+        if m["ngram_order"] != nil {
+            guard kind == .sentiment || kind == .classifier else {
+                throw .format("model metadata 'ngram_order' applies to sentiment and classifier models, not \(kind.rawValue)")
+            }
+            guard version >= 4 else {
+                throw .format("model metadata 'ngram_order' needs format_version 4, the file says \(version)")
+            }
+            ngramOrder = try int("ngram_order", 1...NGramBag.maxOrder)
+            ngramBuckets = try int("ngram_buckets", 1...NGramBag.maxBuckets)
+        } else if m["ngram_buckets"] != nil {
+            throw .format("model metadata has 'ngram_buckets' but no 'ngram_order'")
+        }
         if kind == .classifier {
             let labelsText = try need("labels")
             guard case let .array(items) = try JSONParser.parse(labelsText) else {
@@ -219,6 +236,10 @@ public struct ModelConfig: Sendable, Equatable {
         if projSize > 0 { m.append(("proj_size", String(projSize))) }
         if cell == .jordan { m.append(("output_size", String(outputSize))) }
         if pooling != .last { m.append(("pooling", pooling.rawValue)) }
+        if ngramOrder > 0 {
+            m.append(("ngram_order", String(ngramOrder)))
+            m.append(("ngram_buckets", String(ngramBuckets)))
+        }
         if kind == .classifier {
             m.append(("labels", JSONWriter.array(labels)))
             m.append(("multi_label", multiLabel ? "true" : "false"))

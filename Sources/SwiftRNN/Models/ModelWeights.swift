@@ -15,6 +15,9 @@ public struct ModelWeights: Sendable {
     public var absentBiasCount = 0
     /// What the head reads from the last layer (the config's `pooling`).
     public var pooling = Pooling.last
+    /// The hashed n-gram term added to the head's outputs (nil: none). Not among
+    /// `parameterPaths`: `train ngrams` fits it apart from the network (`NGramTrainer`).
+    public var ngrams: NGramBag?
 
     public init(embedding: Embedding, rnn: Recurrent, head: [Linear], halfKind: HalfKind? = nil, pooling: Pooling = .last) {
         self.embedding = embedding; self.rnn = rnn; self.head = head; self.halfKind = halfKind; self.pooling = pooling
@@ -55,7 +58,7 @@ public struct ModelWeights: Sendable {
 
     public var parameterCount: Int {
         embedding.weight.count + rnn.weights.reduce(0) { $0 + $1.wIH.count + $1.wHH.count + $1.bIH.count + $1.bHH.count + ($1.wHR?.count ?? 0) + ($1.bHR?.count ?? 0) }
-            + head.reduce(0) { $0 + $1.weight.count + $1.bias.count } - absentBiasCount
+            + head.reduce(0) { $0 + $1.weight.count + $1.bias.count } - absentBiasCount + (ngrams?.weight.count ?? 0)
     }
 
     /// Reads every tensor the config names with the exact shape it implies; refuses missing and
@@ -155,6 +158,17 @@ public struct ModelWeights: Sendable {
             width = out
         }
         head = layers
+        if c.ngramOrder > 0 {
+            let n = c.ngramBuckets, outs = c.outputCount
+            guard n <= NGramBag.maxBuckets / max(1, outs) else {
+                throw .format("ngram_buckets \(n) times \(outs) outputs exceeds \(NGramBag.maxBuckets) weights")
+            }
+            let idf = try tensor("ngram.idf", [n])
+            // A matrix in name only: one row per bucket; int8 would store a scale per value.
+            guard file["ngram.weight"]?.dtype != .i8 else { throw .format("tensor 'ngram.weight' must be F32, F16 or BF16, not I8") }
+            let weight = try tensor("ngram.weight", [n, outs])
+            ngrams = NGramBag(order: c.ngramOrder, buckets: n, outputs: outs, idf: idf, weight: weight)
+        }
         halfKind = dtypes == [.f16] ? .f16 : dtypes == [.bf16] ? .bf16 : nil
         int8Scales = scalesByName
         absentBiasCount = absent
@@ -204,6 +218,10 @@ public struct ModelWeights: Sendable {
         for (name, l) in zip(config.head, head) {
             matrix(name + ".weight", l.weight, rows: l.outFeatures, cols: l.inFeatures)
             vector(name + ".bias", l.bias)
+        }
+        if let g = ngrams {
+            vector("ngram.idf", g.idf)
+            writer.add("ngram.weight", shape: [g.buckets, g.outputs], floats: g.weight, dtype: dtype == .i8 ? .f32 : dtype)
         }
     }
 

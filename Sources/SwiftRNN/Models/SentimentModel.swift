@@ -208,7 +208,18 @@ public final class SentimentModel: Sendable {
     public func score(_ text: String) -> Float { score(text, monitor: nil) }
 
     private func score(_ text: String, monitor: ProgressMonitor?) -> Float {
-        Self.probability(logit(ids: encode(text), monitor: monitor))
+        var z = [logit(ids: encode(text), monitor: monitor)]
+        weights.ngrams?.addTerm(text, to: &z)
+        return Self.probability(z[0])
+    }
+
+    /// The logit of `text`: the network's, plus the n-gram term when the model has one (the
+    /// id-based `logit(ids:)` and `logits(batch:)` are the network alone: the term reads the
+    /// tokens themselves, out-of-vocabulary ones too).
+    public func logit(text: String) -> Float {
+        var z = [logit(ids: encode(text))]
+        weights.ngrams?.addTerm(text, to: &z)
+        return z[0]
     }
 
     @inline(__always)
@@ -239,7 +250,8 @@ public final class SentimentModel: Sendable {
 
     private func scoreBatch(_ texts: [String], threads requested: Int, monitor: ProgressMonitor?) -> [Float] {
         Self.rowsOfBatch(texts, width: 1, threads: requested, monitor: monitor, grouped: transposed != nil,
-                         encode: encode, rows: { Self.forward(weights, batch: $0, transposed: transposed, monitor: monitor) })
+                         encode: encode, rows: { Self.forward(weights, batch: $0, transposed: transposed, monitor: monitor) },
+                         ngrams: weights.ngrams)
             .map(Self.probability)
     }
 
@@ -253,6 +265,25 @@ public final class SentimentModel: Sendable {
     /// packed batch, so that four reviews share every load of `W_hh`
     /// (`Kernels.matvecTransposedRows`). The kernels are row-identical, which is what keeps the
     /// promise above; ParityTests checks it. Shared by the sentiment and classifier kinds.
+    /// With `ngrams`, each text's n-gram term is added to its row after the network's values,
+    /// as the one-text functions add it.
+    static func rowsOfBatch(_ texts: [String], width: Int, threads requested: Int, monitor: ProgressMonitor?,
+                            grouped: Bool, encode: (String) -> [Int32], rows: ([[Int32]]) -> FloatBuffer,
+                            ngrams: NGramBag? = nil) -> [Float] {
+        var out = rowsOfBatch(texts, width: width, threads: requested, monitor: monitor, grouped: grouped,
+                              encode: encode, rows: rows)
+        guard let ngrams else { return out }
+        let threads = requested <= 0 ? Parallel.cores : min(requested, Parallel.cores)
+        let terms = Parallel.map(count: texts.count, threads: threads) { i -> [Float] in
+            if let monitor, monitor.poll() { return [] }
+            return ngrams.term(texts[i])
+        }
+        for (i, t) in terms.enumerated() where t.count == width {
+            for j in 0..<width { out[i * width + j] += t[j] }
+        }
+        return out
+    }
+
     static func rowsOfBatch(_ texts: [String], width: Int, threads requested: Int, monitor: ProgressMonitor?,
                             grouped: Bool, encode: (String) -> [Int32], rows: ([[Int32]]) -> FloatBuffer) -> [Float] {
         let threads = requested <= 0 ? Parallel.cores : min(requested, Parallel.cores)

@@ -1,0 +1,237 @@
+import SwiftRNN
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Fits the n-gram term of a review scorer (`NGramBag`) and joins it to a trained network
+/// (`swiftrnn train ngrams`, issue 14).
+///
+/// The term is trained apart from the network, as the tf-idf + logistic regression baseline
+/// is: the document frequencies of the training reviews give `idf` (buckets seen in fewer than
+/// `minDF` reviews get 0, as scikit-learn's `min_df`), then an L2-regularized logistic
+/// regression over the normalized features, minimized by L-BFGS (deterministic: the gradient
+/// is summed over a fixed number of chunks, whatever the threads). Training them jointly would
+/// let the linear term memorize the training set within an epoch and starve the network.
+///
+/// The two logits are then added as `scale * network + alpha * term + shift`, the three numbers
+/// fitted on the validation reviews (`mixing`), and folded into the tensors, so the model file
+/// computes the mixture with no new operation.
+public enum NGramTrainer {
+    public struct Options {
+        public var order = 2
+        public var buckets = 1 << 20
+        /// The inverse L2 strength, as scikit-learn's `C`: minimizes `C * sum of losses + |w|^2 / 2`.
+        public var c = 30.0
+        public var minDF = 2
+        public var maxIterations = 1000
+        public var threads = 0
+        public init() {}
+    }
+
+    /// A fitted term: the table (weights of the logistic regression), its bias, and how the
+    /// optimization went.
+    public struct Fit {
+        public var bag: NGramBag
+        public var bias: Float
+        /// Buckets with a non-zero idf (the regression's features).
+        public var features: Int
+        public var iterations: Int
+        public var converged: Bool
+        /// The mean training log loss at the end.
+        public var trainLoss: Double
+    }
+
+    /// The logistic regression's data: the features of every review, rows of
+    /// (feature index, value), the indices into the compacted list of active buckets.
+    struct Rows {
+        var start: [Int] = [0]
+        var index: [Int32] = []
+        var value: [Float] = []
+        var count: Int { start.count - 1 }
+    }
+
+    static let chunks = 16
+
+    public static func fit(texts: [String], labels: [Float], options o: Options,
+                           log: (String) -> Void = { _ in }) -> Fit {
+        let n = texts.count
+        let counts = Parallel.map(count: n, threads: o.threads) { NGramBag.counts(of: texts[$0], order: o.order, buckets: o.buckets) }
+        var df = [Int32](repeating: 0, count: o.buckets)
+        for c in counts { for (b, _) in c { df[b] += 1 } }
+        var idf = FloatBuffer(count: o.buckets)
+        var active = [Int32](repeating: -1, count: o.buckets), buckets: [Int] = []
+        for b in 0..<o.buckets where Int(df[b]) >= max(1, o.minDF) {
+            // scikit-learn's smooth idf: ln((1 + n) / (1 + df)) + 1.
+            idf[b] = Float(Glibc.log(Double(1 + n) / Double(1 + Int(df[b]))) + 1)
+            active[b] = Int32(buckets.count)
+            buckets.append(b)
+        }
+        var rows = Rows()
+        for c in counts {
+            for (b, v) in NGramBag.features(c, idf: idf) {
+                rows.index.append(active[b]); rows.value.append(v)
+            }
+            rows.start.append(rows.index.count)
+        }
+        let m = buckets.count
+        log("n-grams 1-\(o.order): \(m) of \(o.buckets) buckets seen in at least \(o.minDF) of \(n) reviews; \(rows.index.count) features in all")
+
+        // Objective over x = [w (m), b]: (C * sum_i loss_i + |w|^2 / 2) / (C n), the scaled
+        // form keeping values near 1 (same minimizer as scikit-learn's).
+        func evaluate(_ x: [Double]) -> (f: Double, g: [Double]) {
+            let per = (n + chunks - 1) / chunks
+            let parts = Parallel.map(count: chunks, threads: o.threads) { k -> (Double, [Double]) in
+                var g = [Double](repeating: 0, count: m + 1), f = 0.0
+                for i in (k * per)..<min(n, (k + 1) * per) {
+                    var z = x[m]
+                    for e in rows.start[i]..<rows.start[i + 1] { z += Double(rows.value[e]) * x[Int(rows.index[e])] }
+                    let y = Double(labels[i])
+                    f += max(z, 0) - z * y + Glibc.log1p(Glibc.exp(-abs(z)))
+                    let d = 1 / (1 + Glibc.exp(-z)) - y
+                    for e in rows.start[i]..<rows.start[i + 1] { g[Int(rows.index[e])] += d * Double(rows.value[e]) }
+                    g[m] += d
+                }
+                return (f, g)
+            }
+            var f = 0.0, g = [Double](repeating: 0, count: m + 1)
+            for (pf, pg) in parts { f += pf; for j in 0...m { g[j] += pg[j] } }
+            for j in 0..<m { f += x[j] * x[j] / (2 * o.c); g[j] += x[j] / o.c }
+            for j in 0...m { g[j] /= Double(n) }
+            return (f / Double(n), g)
+        }
+        let (x, iterations, converged) = LBFGS.minimize(count: m + 1, maxIterations: o.maxIterations, evaluate)
+        // The mean log loss without the penalty.
+        var loss = 0.0
+        for i in 0..<n {
+            var z = x[m]
+            for e in rows.start[i]..<rows.start[i + 1] { z += Double(rows.value[e]) * x[Int(rows.index[e])] }
+            loss += max(z, 0) - z * Double(labels[i]) + Glibc.log1p(Glibc.exp(-abs(z)))
+        }
+        var weight = FloatBuffer(count: o.buckets)
+        for (k, b) in buckets.enumerated() { weight[b] = Float(x[k]) }
+        let bag = NGramBag(order: o.order, buckets: o.buckets, outputs: 1, idf: idf, weight: weight)
+        return Fit(bag: bag, bias: Float(x[m]), features: m, iterations: iterations, converged: converged,
+                   trainLoss: loss / Double(max(1, n)))
+    }
+
+    /// How the two logits are added: `scale * network + alpha * (term + fit.bias) + shift`.
+    public struct Mixing {
+        public var scale: Double
+        public var alpha: Double
+        public var shift: Double
+
+        public init(scale: Double, alpha: Double, shift: Double) { self.scale = scale; self.alpha = alpha; self.shift = shift }
+
+        public func logit(network: Float, term: Float) -> Double {
+            scale * Double(network) + alpha * Double(term) + shift
+        }
+    }
+
+    /// The mixing with the lowest log loss on labelled logits (a logistic regression on the
+    /// two logits, by L-BFGS: stacking). Both parts come out of training
+    /// overconfident, the network more so, so the plain sum is not the best one; the scale
+    /// fixes that without changing the network's decisions alone.
+    public static func mixing(network: [Float], term: [Float], labels: [Float]) -> Mixing {
+        let n = Double(max(1, network.count))
+        let (p, _, _) = LBFGS.minimize(count: 3, maxIterations: 200, tolerance: 1e-9) { p in
+            var f = 0.0, g = [0.0, 0.0, 0.0]
+            for i in network.indices {
+                let v = [Double(network[i]), Double(term[i]), 1]
+                let z = p[0] * v[0] + p[1] * v[1] + p[2], y = Double(labels[i])
+                f += max(z, 0) - z * y + Glibc.log1p(Glibc.exp(-abs(z)))
+                let d = 1 / (1 + Glibc.exp(-z)) - y
+                for a in 0..<3 { g[a] += d * v[a] }
+            }
+            return (f / n, g.map { $0 / n })
+        }
+        return Mixing(scale: p[0], alpha: p[1], shift: p[2])
+    }
+
+    /// Mean log loss and accuracy of a mixing on labelled logits.
+    public static func evaluate(_ m: Mixing, network: [Float], term: [Float], labels: [Float]) -> (loss: Double, accuracy: Double) {
+        var loss = 0.0, right = 0
+        for i in network.indices {
+            let z = m.logit(network: network[i], term: term[i]), y = Double(labels[i])
+            loss += max(z, 0) - z * y + Glibc.log1p(Glibc.exp(-abs(z)))
+            if (z > 0) == (y > 0.5) { right += 1 }
+        }
+        let n = Double(max(1, network.count))
+        return (loss / n, Double(right) / n)
+    }
+
+    /// `weights` (a sentiment network) with the fitted term joined as `mixing` says, folded into
+    /// the tensors: the head's last layer scaled, the table times `alpha`, the biases moved.
+    public static func join(_ weights: ModelWeights, config: ModelConfig, fit: Fit, mixing m: Mixing) -> (ModelWeights, ModelConfig) {
+        var w = weights, c = config
+        var bag = fit.bag
+        let s = bag.weight.mutableSpan()
+        for k in 0..<s.count { s[k] = Float(Double(s[k]) * m.alpha) }
+        withExtendedLifetime(bag.weight) {}
+        w.ngrams = bag
+        let last = w.head.count - 1
+        let lw = w.head[last].weight.mutableSpan()
+        for k in 0..<lw.count { lw[k] = Float(Double(lw[k]) * m.scale) }
+        withExtendedLifetime(w.head[last].weight) {}
+        w.head[last].bias[0] = Float(Double(w.head[last].bias[0]) * m.scale + m.alpha * Double(fit.bias) + m.shift)
+        c.ngramOrder = bag.order
+        c.ngramBuckets = bag.buckets
+        return (w, c)
+    }
+}
+
+/// Limited-memory BFGS (Nocedal & Wright, algorithm 7.4) with a backtracking Armijo line
+/// search: enough for the smooth convex objective of `NGramTrainer`.
+enum LBFGS {
+    static func minimize(count: Int, maxIterations: Int, history: Int = 10, tolerance: Double = 1e-5,
+                         _ evaluate: ([Double]) -> (f: Double, g: [Double])) -> (x: [Double], iterations: Int, converged: Bool) {
+        var x = [Double](repeating: 0, count: count)
+        var (f, g) = evaluate(x)
+        var s: [[Double]] = [], y: [[Double]] = [], rho: [Double] = []
+        func dot(_ a: [Double], _ b: [Double]) -> Double { var t = 0.0; for k in a.indices { t += a[k] * b[k] }; return t }
+        for it in 0..<maxIterations {
+            let gmax = g.reduce(0) { max($0, abs($1)) }
+            if gmax < tolerance { return (x, it, true) }
+            // Two-loop recursion: d = -H g.
+            var q = g
+            var a = [Double](repeating: 0, count: s.count)
+            for k in stride(from: s.count - 1, through: 0, by: -1) {
+                a[k] = rho[k] * dot(s[k], q)
+                for j in 0..<count { q[j] -= a[k] * y[k][j] }
+            }
+            let gamma = s.isEmpty ? 1 / max(1e-12, dot(g, g).squareRoot()) : dot(s[s.count - 1], y[y.count - 1]) / dot(y[y.count - 1], y[y.count - 1])
+            for j in 0..<count { q[j] *= gamma }
+            for k in 0..<s.count {
+                let b = rho[k] * dot(y[k], q)
+                for j in 0..<count { q[j] += s[k][j] * (a[k] - b) }
+            }
+            var d = q
+            for j in 0..<count { d[j] = -d[j] }
+            var slope = dot(g, d)
+            if slope >= 0 {   // not a descent direction: restart from the gradient
+                s.removeAll(); y.removeAll(); rho.removeAll()
+                let scale = 1 / max(1e-12, dot(g, g).squareRoot())
+                for j in 0..<count { d[j] = -g[j] * scale }
+                slope = dot(g, d)
+            }
+            var step = 1.0, xNew = x, fNew = f, gNew = g, accepted = false
+            for _ in 0..<40 {
+                for j in 0..<count { xNew[j] = x[j] + step * d[j] }
+                (fNew, gNew) = evaluate(xNew)
+                if fNew <= f + 1e-4 * step * slope { accepted = true; break }
+                step /= 2
+            }
+            guard accepted else { return (x, it, false) }
+            var sk = [Double](repeating: 0, count: count), yk = sk
+            for j in 0..<count { sk[j] = xNew[j] - x[j]; yk[j] = gNew[j] - g[j] }
+            let sy = dot(sk, yk)
+            if sy > 1e-12 {
+                if s.count == history { s.removeFirst(); y.removeFirst(); rho.removeFirst() }
+                s.append(sk); y.append(yk); rho.append(1 / sy)
+            }
+            let change = f - fNew
+            x = xNew; f = fNew; g = gNew
+            if change >= 0 && change < 1e-12 * max(1, abs(f)) { return (x, it + 1, true) }
+        }
+        return (x, maxIterations, false)
+    }
+}
