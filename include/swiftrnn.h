@@ -85,11 +85,11 @@ extern "C" {
 /* ---- Version -------------------------------------------------------------------------- */
 
 #define SWIFTRNN_VERSION_MAJOR 0
-#define SWIFTRNN_VERSION_MINOR 4
+#define SWIFTRNN_VERSION_MINOR 5
 #define SWIFTRNN_VERSION_PATCH 0
 #define SWIFTRNN_VERSION_NUMBER \
   (SWIFTRNN_VERSION_MAJOR * 10000 + SWIFTRNN_VERSION_MINOR * 100 + SWIFTRNN_VERSION_PATCH)
-#define SWIFTRNN_VERSION_STRING "0.4.0"
+#define SWIFTRNN_VERSION_STRING "0.5.0"
 
 /* The library's version, e.g. "0.2.0"; compare with SWIFTRNN_VERSION_STRING to check that the
  * header and the loaded library agree. Static storage; thread-safe. */
@@ -231,7 +231,10 @@ typedef int (*swiftrnn_progress_fn)(void *user_data, size_t done, size_t total);
 /* ---- Sentiment ------------------------------------------------------------------------ */
 
 /* The probability that text is a positive review, in [0, 1]. A text with no tokens is scored
- * as the one-token sequence [<pad>] (docs/model-format.md). WRONG_KIND for a character model.
+ * as the one-token sequence [<pad>] (docs/model-format.md). A model with an n-gram term
+ * (format version 4, since 0.5.0: the shipped scorer) adds it to the network's logit, here and
+ * in every text-in scoring and classifying function; swiftrnn_encode and swiftrnn_embed are the
+ * network's alone. WRONG_KIND for a character model.
  * Memory: working memory does not grow with the text beyond its bytes, tokens and ids (about
  * 6x the text for prose, 14x for a text of emoticons only; docs/bad-input.md has the table);
  * a text over 1 MiB for which 16x its size cannot be reserved is SWIFTRNN_ERR_OUT_OF_MEMORY,

@@ -15,11 +15,14 @@ book's classes. Changing anything here changes the committed fixtures
 
 from __future__ import annotations
 
+import collections
+import math
+
 import torch
 import torch.nn as nn
 
 __all__ = ["SentimentRNN", "TextClassifier", "CharRNN", "CharGRU", "JordanRNN", "CharJordan",
-           "concat_pool"]
+           "concat_pool", "NGramBag", "WideSentimentRNN", "ngram_buckets", "ngram_features"]
 
 
 def concat_pool(packed_out, last):
@@ -277,3 +280,76 @@ class CharJordan(nn.Module):
         """x [B, T] -> (logits [B, T, V], hidden); no state given: zeros."""
         out, hidden = self.rnn(self.embedding(x), hidden)
         return self.fc(out), hidden
+
+
+# ---------------------------------------------------------------------------------------------
+# the hashed n-gram term (libswiftrnn's ngram_order / ngram.weight / ngram.idf; issue 14)
+# ---------------------------------------------------------------------------------------------
+
+def fnv1a64(data: bytes) -> int:
+    h = 0xCBF29CE484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def ngram_buckets(tokens, order, buckets):
+    """The bucket of every n-gram of 1..order consecutive tokens: FNV-1a 64 of the tokens'
+    UTF-8 bytes joined by one space, modulo buckets (in token order, shortest first)."""
+    out = []
+    for i in range(len(tokens)):
+        for n in range(1, order + 1):
+            if i - n + 1 < 0:
+                break
+            out.append(fnv1a64(" ".join(tokens[i - n + 1:i + 1]).encode("utf-8")) % buckets)
+    return out
+
+
+def ngram_features(tokens, order, buckets, idf):
+    """(buckets, values) of a text: each distinct bucket seen c times has (1 + ln c) * idf[b],
+    and the vector is divided by its Euclidean norm (scikit-learn's TfidfVectorizer with
+    sublinear_tf=True over hashed n-grams). Buckets whose value is 0 are left out."""
+    counts = collections.Counter(ngram_buckets(tokens, order, buckets))
+    pairs = [(b, (1 + math.log(c)) * float(idf[b])) for b, c in sorted(counts.items())]
+    pairs = [(b, v) for b, v in pairs if v != 0]
+    norm = math.sqrt(sum(v * v for _, v in pairs))
+    if not pairs or not norm > 0:
+        return [], []
+    return [b for b, _ in pairs], [v / norm for _, v in pairs]
+
+
+class NGramBag(nn.EmbeddingBag):
+    """The n-gram term: ``nn.EmbeddingBag(buckets, outputs, mode='sum')`` over a text's hashed
+    n-grams with their tf-idf values as ``per_sample_weights``; the buffer ``idf`` [buckets].
+    state_dict: ``ngram.weight``, ``ngram.idf`` (as the attribute ``ngram`` of a model)."""
+
+    def __init__(self, buckets, outputs, order):
+        super().__init__(buckets, outputs, mode="sum")
+        self.order = order
+        self.register_buffer("idf", torch.ones(buckets))
+
+    def forward(self, token_lists):
+        idx, vals, offsets = [], [], []
+        for tokens in token_lists:
+            offsets.append(len(idx))
+            b, v = ngram_features(tokens, self.order, self.num_embeddings, self.idf)
+            idx += b
+            vals += v
+        return super().forward(torch.tensor(idx, dtype=torch.long), torch.tensor(offsets, dtype=torch.long),
+                               per_sample_weights=torch.tensor(vals, dtype=torch.float32))
+
+
+class WideSentimentRNN(SentimentRNN):
+    """A sentiment model with the n-gram term added to fc2's output before the sigmoid
+    (libswiftrnn's `train ngrams` writes this shape)."""
+
+    def __init__(self, vocab_size, ngram_buckets, ngram_order, **kw):
+        super().__init__(vocab_size, **kw)
+        self.sigmoid = nn.Identity()          # SentimentRNN.forward then returns fc2's output
+        self.ngram = NGramBag(ngram_buckets, 1, ngram_order)
+
+    def logits(self, text, lengths, token_lists):
+        return super().forward(text, lengths) + self.ngram(token_lists)
+
+    def forward(self, text, lengths, token_lists):
+        return torch.sigmoid(self.logits(text, lengths, token_lists))

@@ -88,9 +88,11 @@ struct TrainNGrams: ParsableCommand {
     @Option(help: "The model file to write.") var out: String
     @Option(help: "The longest n-gram, 1 to 3.") var order = 2
     @Option(help: "Hash buckets (rows of the table).") var buckets = 1 << 20
-    @Option(help: "Inverse L2 regularization strength (scikit-learn's C).") var c = 30.0
+    @Option(help: "Inverse L2 regularization strength (scikit-learn's C).") var c = 10.0
     @Option(name: .customLong("min-df"), help: "Buckets seen in fewer training reviews are left out.") var minDF = 2
     @Option(help: "The train/validation split's seed (as train sentiment's --seed).") var seed: UInt64 = 1
+    @Flag(name: .customLong("refit-all"), help: "After choosing the mixing on the validation reviews, fit the term again on all the training reviews (train and validation: the data the tf-idf baseline is given in its test run) and join that, with the same mixing.") var refitAll = false
+    @Flag(help: "Fit a shift of the summed logit on the validation reviews too (default: only the two scales; see NGramTrainer.mixing).") var shift = false
     @Option(parsing: .unconditional, help: "Threads (0: all cores, the default).", transform: integer) var threads = 0
     func validate() throws {
         try checkThreads(threads)
@@ -114,7 +116,7 @@ struct TrainNGrams: ParsableCommand {
         let texts = valid.map(\.text), labels = valid.map(\.label)
         let netLogits = Parallel.map(count: texts.count, threads: threads) { net.logit(ids: net.encode(texts[$0])) }
         let term = Parallel.map(count: texts.count, threads: threads) { fit.bag.term(texts[$0])[0] + fit.bias }
-        let mix = NGramTrainer.mixing(network: netLogits, term: term, labels: labels)
+        let mix = NGramTrainer.mixing(network: netLogits, term: term, labels: labels, shift: shift)
         func report(_ name: String, _ m: NGramTrainer.Mixing) {
             let e = NGramTrainer.evaluate(m, network: netLogits, term: term, labels: labels)
             print("validation: \(name): accuracy \(fmt(e.accuracy, 4)), log loss \(fmt(e.loss, 4))")
@@ -125,7 +127,13 @@ struct TrainNGrams: ParsableCommand {
         report("\(fmt(mix.scale, 3)) x network + \(fmt(mix.alpha, 3)) x term + \(fmt(mix.shift, 3)) (fitted here)", mix)
         var weights = net.weights
         weights.ngrams = nil
-        let (w, joinedConfig) = NGramTrainer.join(weights, config: net.config, fit: fit, mixing: mix)
+        var final = fit
+        if refitAll {
+            let t1 = monotonicSeconds()
+            final = NGramTrainer.fit(texts: all.map(\.text), labels: all.map(\.label), options: o) { print($0) }
+            print("refitted on all \(all.count) training reviews: \(final.iterations) L-BFGS iterations\(final.converged ? "" : " (not converged)"), training log loss \(fmt(final.trainLoss, 4)), \(fmt(monotonicSeconds() - t1, 1)) s")
+        }
+        let (w, joinedConfig) = NGramTrainer.join(weights, config: net.config, fit: final, mixing: mix)
         var config = joinedConfig
         config.trainedBy = [net.config.trainedBy, commandLineText()].compactMap { $0 }.joined(separator: " && ")
         let joined = try rethrowing { () throws(SwiftRNNError) in try Model.make(config: config, weights: w) }

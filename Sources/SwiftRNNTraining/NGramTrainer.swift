@@ -21,7 +21,7 @@ public enum NGramTrainer {
         public var order = 2
         public var buckets = 1 << 20
         /// The inverse L2 strength, as scikit-learn's `C`: minimizes `C * sum of losses + |w|^2 / 2`.
-        public var c = 30.0
+        public var c = 10.0
         public var minDF = 2
         public var maxIterations = 1000
         public var threads = 0
@@ -128,23 +128,25 @@ public enum NGramTrainer {
     }
 
     /// The mixing with the lowest log loss on labelled logits (a logistic regression on the
-    /// two logits, by L-BFGS: stacking). Both parts come out of training
-    /// overconfident, the network more so, so the plain sum is not the best one; the scale
-    /// fixes that without changing the network's decisions alone.
-    public static func mixing(network: [Float], term: [Float], labels: [Float]) -> Mixing {
+    /// two logits, by L-BFGS: stacking). Both parts come out of training overconfident, the
+    /// network more so, so their plain sum is not the best one. With `shift: false` (the
+    /// default of `train ngrams`) only the two scales are fitted: each part keeps its own
+    /// bias, and the validation reviews' prior (balanced, as IMDb's) is not fitted again into
+    /// a third number that texts from elsewhere would inherit.
+    public static func mixing(network: [Float], term: [Float], labels: [Float], shift: Bool = false) -> Mixing {
         let n = Double(max(1, network.count))
-        let (p, _, _) = LBFGS.minimize(count: 3, maxIterations: 200, tolerance: 1e-9) { p in
-            var f = 0.0, g = [0.0, 0.0, 0.0]
+        let (p, _, _) = LBFGS.minimize(count: shift ? 3 : 2, maxIterations: 200, tolerance: 1e-9) { p in
+            var f = 0.0, g = [Double](repeating: 0, count: p.count)
             for i in network.indices {
                 let v = [Double(network[i]), Double(term[i]), 1]
-                let z = p[0] * v[0] + p[1] * v[1] + p[2], y = Double(labels[i])
+                let z = p[0] * v[0] + p[1] * v[1] + (shift ? p[2] : 0), y = Double(labels[i])
                 f += max(z, 0) - z * y + Glibc.log1p(Glibc.exp(-abs(z)))
                 let d = 1 / (1 + Glibc.exp(-z)) - y
-                for a in 0..<3 { g[a] += d * v[a] }
+                for a in p.indices { g[a] += d * v[a] }
             }
             return (f / n, g.map { $0 / n })
         }
-        return Mixing(scale: p[0], alpha: p[1], shift: p[2])
+        return Mixing(scale: p[0], alpha: p[1], shift: shift ? p[2] : 0)
     }
 
     /// Mean log loss and accuracy of a mixing on labelled logits.

@@ -550,10 +550,22 @@ def _validate_labels(labels: Sequence[str], n_out: int, multi_label: bool) -> Li
 def _export(kind: str, state_dict, table: List[str], out_path, dtype: str,
             description: Optional[str], nonlinearity: Optional[str],
             labels: Optional[Sequence[str]] = None, multi_label: bool = False,
-            pooling: Optional[str] = None) -> Dict[str, str]:
+            pooling: Optional[str] = None, ngram_order: Optional[int] = None) -> Dict[str, str]:
     if dtype not in _WEIGHT_DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(_WEIGHT_DTYPES)}, got {dtype!r}")
     sd = _normalize_state_dict(state_dict)
+    # The hashed n-gram term (tools/torch_reference.NGramBag: `ngram.weight` [buckets, outputs],
+    # the buffer `ngram.idf` [buckets]); its order is not in the tensors.
+    ngram = OrderedDict((n, sd.pop(n)) for n in ("ngram.idf", "ngram.weight") if n in sd)
+    if ngram and len(ngram) != 2:
+        raise ValueError("an n-gram term needs both ngram.weight and ngram.idf")
+    if ngram and kind == "charlm":
+        raise ValueError("an n-gram term is for sentiment and classifier models, not charlm")
+    if ngram and ngram_order not in (1, 2, 3):
+        raise ValueError(f"the state_dict has an n-gram term: ngram_order must be 1, 2 or 3 "
+                         f"(the longest n-gram it hashes), got {ngram_order!r}")
+    if not ngram and ngram_order is not None:
+        raise ValueError("ngram_order given but the state_dict has no ngram.weight / ngram.idf")
     arch = infer_architecture(sd, nonlinearity=nonlinearity, pooling=pooling)
     if kind == "charlm" and arch["pooling"] != "last":
         raise ValueError("pooling is for sentiment and classifier models, not charlm")
@@ -606,6 +618,16 @@ def _export(kind: str, state_dict, table: List[str], out_path, dtype: str,
         metadata["output_size"] = str(arch["output_size"])
     if arch["pooling"] == "concat":
         metadata["pooling"] = "concat"
+    if ngram:
+        buckets = _as_shape_values("ngram.idf", ngram["ngram.idf"])[0]
+        wshape = _as_shape_values("ngram.weight", ngram["ngram.weight"])[0]
+        n_out = arch["head_shapes"][-1][0]
+        if len(buckets) != 1 or wshape != [buckets[0], n_out]:
+            raise ValueError(f"ngram.idf must be [buckets] and ngram.weight [buckets, {n_out}], "
+                             f"got {buckets} and {wshape}")
+        metadata["format_version"] = "4"
+        metadata["ngram_order"] = str(ngram_order)
+        metadata["ngram_buckets"] = str(buckets[0])
     if kind == "classifier":
         metadata["labels"] = json.dumps(labels, ensure_ascii=False, separators=(",", ":"))
         metadata["multi_label"] = "true" if multi_label else "false"
@@ -648,6 +670,10 @@ def _export(kind: str, state_dict, table: List[str], out_path, dtype: str,
             int8[n] = ("I8", shape, q)
         else:
             tensors[n] = ("F32" if dtype == "I8" else dtype, shape, _encode(n, values, "F32" if dtype == "I8" else dtype))
+    for n, value in ngram.items():       # never int8: one value per row
+        shape, values = _as_shape_values(n, value)
+        wdt = "F32" if dtype == "I8" else dtype
+        tensors[n] = (wdt, shape, _encode(n, values, wdt))
     tensors.update(int8)
     write_safetensors(out_path, tensors, metadata)
     md = dict(metadata)
@@ -658,7 +684,7 @@ def _export(kind: str, state_dict, table: List[str], out_path, dtype: str,
 
 def export_sentiment(state_dict, vocab: Sequence[str], out_path, dtype: str = "F32",
                      description: Optional[str] = None, nonlinearity: Optional[str] = None,
-                     pooling: Optional[str] = None) -> Dict[str, str]:
+                     pooling: Optional[str] = None, ngram_order: Optional[int] = None) -> Dict[str, str]:
     """Export the book's sentiment model (Embedding -> RNN -> fc1 -> ReLU -> fc2 -> sigmoid).
 
     ``state_dict`` maps names to torch tensors, numpy arrays or (shape, values) pairs;
@@ -666,10 +692,11 @@ def export_sentiment(state_dict, vocab: Sequence[str], out_path, dtype: str = "F
     it). ``dtype`` is F32, F16, BF16 or I8. ``nonlinearity`` ("tanh"/"relu") is for nn.RNN,
     whose state_dict cannot tell; default tanh. ``pooling`` ("last" or "concat", None: inferred
     from fc1's in_features) is what the head reads (see infer_architecture). Returns the
-    metadata written.
+    metadata written. ``ngram_order`` (1-3) is required when the state_dict has a hashed n-gram
+    term (``ngram.weight``, ``ngram.idf``: tools/torch_reference.NGramBag), and only then.
     """
     return _export("sentiment", state_dict, vocab, out_path, dtype, description, nonlinearity,
-                   pooling=pooling)
+                   pooling=pooling, ngram_order=ngram_order)
 
 
 def export_classifier(state_dict, vocab: Sequence[str], labels: Sequence[str], out_path,
@@ -778,12 +805,17 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
                     help="what the head reads (sentiment, classifier): the final states, or "
                          "concat pooling (final states, max and mean of the outputs); default: "
                          "inferred from the first Linear layer's in_features")
+    ap.add_argument("--ngram-order", type=int, choices=[1, 2, 3],
+                    help="sentiment: the longest n-gram of the state_dict's hashed n-gram term "
+                         "(ngram.weight and ngram.idf; docs/model-format.md)")
     ap.add_argument("--description", help="free text stored in the file")
     ap.add_argument("--trust-pickle", action="store_true",
                     help="allow a .pt that is not plain tensors (a whole pickled model): "
                          "unpickling runs code from the file, so only for files you made")
     args = ap.parse_args(None if argv is None else list(argv))
 
+    if args.kind != "sentiment" and args.ngram_order is not None:
+        ap.error("--ngram-order is for --kind sentiment")
     if args.kind == "charlm" and args.pooling:
         ap.error("--pooling is for --kind sentiment or classifier")
     if args.kind != "classifier" and (args.labels or args.multi_label):
@@ -809,7 +841,7 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
             table = _load_json_list(args.vocab, "vocab")
             md = export_sentiment(sd, table, args.out, dtype=args.dtype,
                                   description=args.description, nonlinearity=args.nonlinearity,
-                                  pooling=args.pooling)
+                                  pooling=args.pooling, ngram_order=args.ngram_order)
         else:
             table = _load_json_list(args.chars, "chars")
             md = export_charlm(sd, table, args.out, dtype=args.dtype,
