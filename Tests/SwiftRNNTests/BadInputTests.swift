@@ -283,7 +283,7 @@ final class BadInputTests: XCTestCase {
         assertThrows(.format, "unknown cell \"transformer\"") { try loadEdited(setMeta("cell", "transformer")) }
         assertThrows(.format, "no 'kind'") { try loadEdited(setMeta("kind", nil)) }
         assertThrows(.format, "not a libswiftrnn model") { try loadEdited(setMeta("format", nil)) }
-        assertThrows(.unsupported, "newer than this library") { try loadEdited(setMeta("format_version", "4")) }
+        assertThrows(.unsupported, "newer than this library") { try loadEdited(setMeta("format_version", "5")) }
         assertThrows(.format, "'bidirectional' must be") { try loadEdited(setMeta("bidirectional", "yes")) }
         assertThrows(.format, "'head'") { try loadEdited(setMeta("head", "fc1,,fc2")) }
         assertThrows(.format, "'head'") { try loadEdited(setMeta("head", "fc1,fc1")) }

@@ -144,7 +144,7 @@ final class ClassifierTests: XCTestCase {
         assertThrows(.format, "fc1") { try edited([("pooling", nil)]) }
         assertThrows(.format, "fc1") { try edited([("pooling", "last")]) }
         assertThrows(.format, "pooling") { try edited([("kind", "charlm"), ("bidirectional", "false")]) }
-        assertThrows(.unsupported, "newer") { try edited([("format_version", "4")]) }
+        assertThrows(.unsupported, "newer") { try edited([("format_version", "5")]) }
     }
 
     func testProjSizeIsForManyToOneLSTMs() throws {
