@@ -31,7 +31,7 @@ def join(header, data):
 
 models = ["charlm_small", "sentiment_lstm_uni", "sentiment_gru_bi", "sentiment_lstm_uni.f16",
           "sentiment_lstm_bi_concat", "classifier_gru_bi_concat_2layer",
-          "charlm_jordan"]
+          "charlm_jordan", "sentiment_gru_bi_ngram"]
 for name in models:
     raw = open(os.path.join(FIX, "models", name + ".safetensors"), "rb").read()
     put("load", raw)

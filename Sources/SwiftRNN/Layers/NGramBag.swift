@@ -49,27 +49,32 @@ public struct NGramBag: Sendable, Equatable {
     @inline(__always)
     static func fnv(_ h: UInt64, _ byte: UInt8) -> UInt64 { (h ^ UInt64(byte)) &* fnvPrime }
 
-    /// The bucket of every n-gram of `text` (1 to `order` tokens), in no particular order.
+    /// The bucket of every n-gram of `text` (1 to `order` tokens), for each token the n-grams
+    /// that end there, shortest first.
     public static func bucketList(of text: String, order: Int, buckets: Int) -> [Int] {
         var out: [Int] = []
-        // The running hashes of the n-grams that end at the previous token, shortest first: a
-        // new token extends each by " token" and starts a new one, so every byte is hashed
-        // `order` times at most.
-        var running: [UInt64] = []
-        running.reserveCapacity(order)
+        out.reserveCapacity(text.utf8.count / 3 * order)
+        let n = UInt64(buckets)
+        // The hashes of the 1- and 2-token n-grams that end at the previous token: a new token
+        // extends them by " token" (FNV-1a runs left to right), so no byte is hashed more than
+        // `order` times and nothing is allocated per token.
+        var one: UInt64 = 0, two: UInt64 = 0, seen = 0
         Tokenizer.forEachToken(text) { token in
-            var next: [UInt64] = []
-            next.reserveCapacity(order)
-            var h = fnvOffset
-            for b in token { h = fnv(h, b) }
-            next.append(h)
-            for prev in running.prefix(order - 1) {
-                var g = fnv(prev, 0x20)
-                for b in token { g = fnv(g, b) }
-                next.append(g)
+            var u = fnvOffset
+            for b in token { u = fnv(u, b) }
+            out.append(Int(u % n))
+            var bi: UInt64 = 0
+            if order >= 2 && seen >= 1 {
+                bi = fnv(one, 0x20)
+                for b in token { bi = fnv(bi, b) }
+                out.append(Int(bi % n))
             }
-            for g in next { out.append(Int(g % UInt64(buckets))) }
-            running = next
+            if order >= 3 && seen >= 2 {
+                var tri = fnv(two, 0x20)
+                for b in token { tri = fnv(tri, b) }
+                out.append(Int(tri % n))
+            }
+            two = bi; one = u; seen += 1
         }
         return out
     }

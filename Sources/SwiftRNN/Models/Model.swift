@@ -99,6 +99,7 @@ public enum Model: Sendable {
         return "\(c.kind.rawValue): \(c.cell.rawValue), \(c.numLayers) layer\(c.numLayers == 1 ? "" : "s"), "
             + "\(c.bidirectional ? "bidirectional" : "unidirectional"), vocab \(c.vocabSize), "
             + "embedding \(c.embeddingDim), hidden \(c.hiddenSize)\(c.cell == .jordan ? ", output \(c.outputSize)" : ""), head \(weights.head.map { "\($0.outFeatures)" }.joined(separator: "->")), "
+            + (c.ngramOrder > 0 ? "n-gram term 1-\(c.ngramOrder) x \(c.ngramBuckets) buckets, " : "")
             + "\(weights.parameterCount) parameters"
     }
 }

@@ -273,11 +273,14 @@ def infer_architecture(state_dict: Mapping[str, Any], nonlinearity: Optional[str
     ``pooling`` ("last" or "concat") is what the head reads: the final states (``D x S``
     features), or concat pooling (final states, max and mean of the outputs: ``3 x D x S``,
     docs/model-format.md). None infers it from the first Linear layer's in_features. The
-    result's ``pooling`` says which.
+    result's ``pooling`` says which. A hashed n-gram term (``ngram.weight``, ``ngram.idf``) is
+    not part of the architecture: it is left out here (the export functions take it).
     """
     if pooling not in (None, "last", "concat"):
         raise ValueError(f"pooling must be 'last' or 'concat', got {pooling!r}")
     sd = _normalize_state_dict(state_dict)
+    for n in ("ngram.weight", "ngram.idf"):
+        sd.pop(n, None)
     shapes: Dict[str, List[int]] = {}
     for name, value in sd.items():
         if hasattr(value, "shape"):

@@ -179,7 +179,8 @@ def test_fixture_models_infer_and_reexport_identically(path, tmp_path):
                           description=meta.get("description"))
     else:
         fn = export_sentiment if meta["kind"] == "sentiment" else export_charlm
-        fn(sd, json.loads(meta["vocab"]), out, dtype=dtype, description=meta.get("description"))
+        kw = {"ngram_order": int(meta["ngram_order"])} if "ngram_order" in meta else {}
+        fn(sd, json.loads(meta["vocab"]), out, dtype=dtype, description=meta.get("description"), **kw)
     with open(path, "rb") as a, open(out, "rb") as b:
         assert a.read() == b.read()
 
