@@ -219,6 +219,35 @@ static void classifier_fixture(const char *dir, const char *name, size_t want_la
   swiftrnn_model_free(m);
 }
 
+/* A sentiment model with a hashed n-gram term (format version 4; tools/make_ngram_fixtures.py):
+ * the probabilities PyTorch gives (network + nn.EmbeddingBag), one text at a time and batched. */
+static void ngram_fixture(const char *dir) {
+  size_t size = 0;
+  char *json = (char *)read_file(fixture(dir, "models/sentiment_gru_bi_ngram.expected.json"), &size);
+  CHECK(json != NULL);
+  if (!json) return;
+  char *texts[32];
+  size_t lens[32];
+  double want[32];
+  size_t n = json_texts(json, texts, lens, 32);
+  size_t np = json_numbers(json, "probabilities", want, 32);
+  CHECK(n > 0 && n <= 32 && np == n);
+  swiftrnn_model *m = NULL;
+  CHECK(swiftrnn_model_load(fixture(dir, "models/sentiment_gru_bi_ngram.safetensors"), &m) == SWIFTRNN_OK);
+  if (m && n <= 32 && np == n) {
+    float one[32], batch[32];
+    for (size_t i = 0; i < n; i++) {
+      CHECK(swiftrnn_score_sentiment(m, texts[i], lens[i], &one[i]) == SWIFTRNN_OK);
+      CHECK(fabs((double)one[i] - want[i]) < 1e-5);
+    }
+    CHECK(swiftrnn_score_sentiment_batch(m, (const char *const *)texts, lens, n, 2, batch) == SWIFTRNN_OK);
+    CHECK(memcmp(one, batch, n * sizeof(float)) == 0);
+  }
+  swiftrnn_model_free(m);
+  for (size_t i = 0; i < n && i < 32; i++) free(texts[i]);
+  free(json);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) { fprintf(stderr, "usage: classify_test FIXTURES_DIR\n"); return 2; }
   const char *dir = argv[1];
@@ -229,6 +258,7 @@ int main(int argc, char **argv) {
   classifier_fixture(dir, "classifier_lstm_proj_bi", 3, 0);
   classifier_fixture(dir, "classifier_lstm_proj_multilabel_nobias", 2, 1);
   classifier_fixture(dir, "classifier_gru_bi_concat_2layer", 3, 0);
+  ngram_fixture(dir);
 
   /* A sentiment model is the one-label multi-label classifier "positive". */
   swiftrnn_model *s = NULL, *lm = NULL;
