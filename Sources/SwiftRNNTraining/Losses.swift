@@ -4,6 +4,12 @@ import Glibc
 #endif
 
 public enum Losses {
+    /// The binary cross-entropy of `sigmoid(z)` against `y`, from the logit: stable for any z.
+    @inline(__always)
+    public static func logLoss(logit z: Double, target y: Double) -> Double {
+        max(z, 0) - z * y + log1p(exp(-abs(z)))
+    }
+
     /// Mean binary cross-entropy of `sigmoid(logits)` against `targets`, computed from the
     /// logits (`max(z,0) - z*y + log1p(exp(-|z|))`, stable for any z), and its gradient.
     /// `normalizer` (default: the count) divides the summed loss, so shards of a batch can each
@@ -14,7 +20,7 @@ public enum Losses {
         var grad = FloatBuffer(count: z.count)
         for k in 0..<z.count {
             let v = Double(z[k]), t = Double(y[k])
-            loss += max(v, 0) - v * t + log1p(exp(-abs(v)))
+            loss += logLoss(logit: v, target: t)
             grad[k] = (Kernels.sigmoid(z[k]) - y[k]) / n
         }
         return (loss / Double(n), grad)

@@ -86,7 +86,7 @@ public enum NGramTrainer {
                     var z = x[m]
                     for e in rows.start[i]..<rows.start[i + 1] { z += Double(rows.value[e]) * x[Int(rows.index[e])] }
                     let y = Double(labels[i])
-                    f += max(z, 0) - z * y + Glibc.log1p(Glibc.exp(-abs(z)))
+                    f += Losses.logLoss(logit: z, target: y)
                     let d = 1 / (1 + Glibc.exp(-z)) - y
                     for e in rows.start[i]..<rows.start[i + 1] { g[Int(rows.index[e])] += d * Double(rows.value[e]) }
                     g[m] += d
@@ -105,7 +105,7 @@ public enum NGramTrainer {
         for i in 0..<n {
             var z = x[m]
             for e in rows.start[i]..<rows.start[i + 1] { z += Double(rows.value[e]) * x[Int(rows.index[e])] }
-            loss += max(z, 0) - z * Double(labels[i]) + Glibc.log1p(Glibc.exp(-abs(z)))
+            loss += Losses.logLoss(logit: z, target: Double(labels[i]))
         }
         var weight = FloatBuffer(count: o.buckets)
         for (k, b) in buckets.enumerated() { weight[b] = Float(x[k]) }
@@ -140,7 +140,7 @@ public enum NGramTrainer {
             for i in network.indices {
                 let v = [Double(network[i]), Double(term[i]), 1]
                 let z = p[0] * v[0] + p[1] * v[1] + (shift ? p[2] : 0), y = Double(labels[i])
-                f += max(z, 0) - z * y + Glibc.log1p(Glibc.exp(-abs(z)))
+                f += Losses.logLoss(logit: z, target: y)
                 let d = 1 / (1 + Glibc.exp(-z)) - y
                 for a in p.indices { g[a] += d * v[a] }
             }
@@ -154,7 +154,7 @@ public enum NGramTrainer {
         var loss = 0.0, right = 0
         for i in network.indices {
             let z = m.logit(network: network[i], term: term[i]), y = Double(labels[i])
-            loss += max(z, 0) - z * y + Glibc.log1p(Glibc.exp(-abs(z)))
+            loss += Losses.logLoss(logit: z, target: y)
             if (z > 0) == (y > 0.5) { right += 1 }
         }
         let n = Double(max(1, network.count))
