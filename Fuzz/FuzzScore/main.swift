@@ -1,5 +1,6 @@
 // libFuzzer: arbitrary bytes as a review (tokenize, encode, score, batch) with a small model
-// built in-process, through the C API.
+// built in-process, with an n-gram term (order 3, 7 buckets: hashing and features), through
+// the C API.
 import CSwiftRNN
 import SwiftRNN
 
@@ -10,11 +11,14 @@ let model: OpaquePointer = {
     let E = 4, H = 3, V = vocab.count
     let rnn = Recurrent(cell: .gru, inputSize: E, hiddenSize: H, numLayers: 2, bidirectional: true,
                         weights: (0..<4).map { k in RecurrentWeights(wIH: r(3 * H * (k < 2 ? E : 2 * H)), wHH: r(3 * H * H), bIH: r(3 * H), bHH: r(3 * H)) })
-    let config = ModelConfig(kind: .sentiment, cell: .gru, vocabSize: V, embeddingDim: E, hiddenSize: H, numLayers: 2,
+    var config = ModelConfig(kind: .sentiment, cell: .gru, vocabSize: V, embeddingDim: E, hiddenSize: H, numLayers: 2,
                              bidirectional: true, head: ["fc1", "fc2"], vocab: vocab)
-    let w = ModelWeights(embedding: Embedding(count: V, dimension: E, weight: r(V * E), paddingIndex: 0), rnn: rnn,
+    var w = ModelWeights(embedding: Embedding(count: V, dimension: E, weight: r(V * E), paddingIndex: 0), rnn: rnn,
                          head: [Linear(inFeatures: 2 * H, outFeatures: 2, weight: r(4 * H), bias: r(2)),
                                 Linear(inFeatures: 2, outFeatures: 1, weight: r(2), bias: r(1))])
+    w.ngrams = NGramBag(order: 3, buckets: 7, outputs: 1, idf: FloatBuffer(r(7)), weight: FloatBuffer(r(7)))
+    config.ngramOrder = 3
+    config.ngramBuckets = 7
     let bytes = try! Model.make(config: config, weights: w).serialize()
     var m: OpaquePointer? = nil
     precondition(bytes.withUnsafeBytes { swiftrnn_model_load_from_memory($0.baseAddress, $0.count, &m) } == 0)
