@@ -78,14 +78,18 @@ public enum NGramTrainer {
 
         // Objective over x = [w (m), b]: (C * sum_i loss_i + |w|^2 / 2) / (C n), the scaled
         // form keeping values near 1 (same minimizer as scikit-learn's).
+        /// Review i's logit under x = [w, b].
+        func logit(_ i: Int, _ x: [Double]) -> Double {
+            var z = x[m]
+            for e in rows.start[i]..<rows.start[i + 1] { z += Double(rows.value[e]) * x[Int(rows.index[e])] }
+            return z
+        }
         func evaluate(_ x: [Double]) -> (f: Double, g: [Double]) {
             let per = (n + chunks - 1) / chunks
             let parts = Parallel.map(count: chunks, threads: o.threads) { k -> (Double, [Double]) in
                 var g = [Double](repeating: 0, count: m + 1), f = 0.0
                 for i in (k * per)..<min(n, (k + 1) * per) {
-                    var z = x[m]
-                    for e in rows.start[i]..<rows.start[i + 1] { z += Double(rows.value[e]) * x[Int(rows.index[e])] }
-                    let y = Double(labels[i])
+                    let z = logit(i, x), y = Double(labels[i])
                     f += Losses.logLoss(logit: z, target: y)
                     let d = 1 / (1 + Glibc.exp(-z)) - y
                     for e in rows.start[i]..<rows.start[i + 1] { g[Int(rows.index[e])] += d * Double(rows.value[e]) }
@@ -102,11 +106,7 @@ public enum NGramTrainer {
         let (x, iterations, converged) = LBFGS.minimize(count: m + 1, maxIterations: o.maxIterations, evaluate)
         // The mean log loss without the penalty.
         var loss = 0.0
-        for i in 0..<n {
-            var z = x[m]
-            for e in rows.start[i]..<rows.start[i + 1] { z += Double(rows.value[e]) * x[Int(rows.index[e])] }
-            loss += Losses.logLoss(logit: z, target: Double(labels[i]))
-        }
+        for i in 0..<n { loss += Losses.logLoss(logit: logit(i, x), target: Double(labels[i])) }
         var weight = FloatBuffer(count: o.buckets)
         for (k, b) in buckets.enumerated() { weight[b] = Float(x[k]) }
         let bag = NGramBag(order: o.order, buckets: o.buckets, outputs: 1, idf: idf, weight: weight)

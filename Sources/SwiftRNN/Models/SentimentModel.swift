@@ -208,16 +208,14 @@ public final class SentimentModel: Sendable {
     public func score(_ text: String) -> Float { score(text, monitor: nil) }
 
     private func score(_ text: String, monitor: ProgressMonitor?) -> Float {
-        var z = [logit(ids: encode(text), monitor: monitor)]
-        weights.ngrams?.addTerm(text, to: &z)
-        return Self.probability(z[0])
+        Self.probability(logit(text: text, monitor: monitor))
     }
 
     /// The logit of `text`: the network's, plus the n-gram term when the model has one (the
     /// id-based `logit(ids:)` and `logits(batch:)` are the network alone: the term reads the
     /// tokens themselves, out-of-vocabulary ones too).
-    public func logit(text: String) -> Float {
-        var z = [logit(ids: encode(text))]
+    public func logit(text: String, monitor: ProgressMonitor? = nil) -> Float {
+        var z = [logit(ids: encode(text), monitor: monitor)]
         weights.ngrams?.addTerm(text, to: &z)
         return z[0]
     }
