@@ -81,3 +81,26 @@ const srk_table *srk_active(void) {
     __atomic_store_n(&srk_active_table, t, __ATOMIC_RELEASE);
     return t;
 }
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
+
+int srk_flush_subnormals(int on) {
+#if defined(__x86_64__) || defined(__i386__)
+    const unsigned int bits = 0x8040; /* FTZ (bit 15) and DAZ (bit 6) */
+    unsigned int old = _mm_getcsr();
+    _mm_setcsr(on ? (old | bits) : (old & ~bits));
+    return (old & bits) == bits;
+#elif defined(__aarch64__)
+    const unsigned long long fz = 1ull << 24;
+    unsigned long long fpcr;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+    unsigned long long want = on ? (fpcr | fz) : (fpcr & ~fz);
+    __asm__ volatile("msr fpcr, %0" : : "r"(want));
+    return (fpcr & fz) != 0;
+#else
+    (void)on;
+    return 0;
+#endif
+}

@@ -51,9 +51,11 @@ struct TrainSentiment: ParsableCommand {
     @Option(help: "Clip gradients to this global norm (0: off).") var clip: Float = 0
     @Option(name: .customLong("max-vocab"), help: "Keep the N most frequent tokens (0: all). With --init-from: add the training tokens among the N most frequent that the language model's vocabulary lacks (0: none).") var maxVocab = 0
     @Option(help: "Seed for initialisation, split, shuffling and dropout.") var seed: UInt64 = 1
+    @Option(help: "Training reviews held out for validation, at most a fifth (0: train on all of them for exactly --epochs and keep the last epoch: the final fit of a recipe chosen on a split run).") var validation = 5000
     @Option(parsing: .unconditional, help: "Threads (0: all cores, the default).", transform: integer) var threads = 0
     func validate() throws {
         try checkThreads(threads)
+        guard validation >= 0 else { throw ValidationError("--validation must be 0 or more") }
         guard layerDecay.isFinite, layerDecay >= 1 else { throw ValidationError("--layer-decay must be a number >= 1, not \(layerDecay)") }
         if cell == .jordan { throw ValidationError("a jordan cell trains in a charlm model only (swiftrnn train charlm --cell jordan)") }
     }
@@ -61,7 +63,7 @@ struct TrainSentiment: ParsableCommand {
 
     func run() throws {
         let all = try rethrowing { () throws(SwiftRNNError) in try IMDb.load(dir: data, split: "train") }
-        let (train, valid) = IMDb.split(all, seed: seed)
+        let (train, valid) = IMDb.split(all, validation: validation, seed: seed)
         print("train \(train.count) reviews, validation \(valid.count); threads \(threads == 0 ? Parallel.cores : threads)")
         var c = SentimentRunConfig(out: out)
         c.epochs = epochs; c.batchSize = batchSize; c.learningRate = lr; c.embeddingDim = embedding
@@ -73,7 +75,11 @@ struct TrainSentiment: ParsableCommand {
         c.commandLine = commandLineText()
         c.observer = .terminal()
         let r = try rethrowing { () throws(SwiftRNNError) in try SentimentRun.run(c, train: train, valid: valid) }
-        print("best validation accuracy \(fmt(r.bestValidAccuracy, 4)) (epoch \(r.bestEpoch)); \(clock(r.seconds)); model: \(out)")
+        if valid.isEmpty {
+            print("no validation: the model is epoch \(r.bestEpoch); \(clock(r.seconds)); model: \(out)")
+        } else {
+            print("best validation accuracy \(fmt(r.bestValidAccuracy, 4)) (epoch \(r.bestEpoch)); \(clock(r.seconds)); model: \(out)")
+        }
         if r.interrupted { throw ExitCode(130) }
     }
 }
@@ -92,6 +98,7 @@ struct TrainNGrams: ParsableCommand {
     @Option(name: .customLong("min-df"), help: "Buckets seen in fewer training reviews are left out.") var minDF = 2
     @Option(help: "The train/validation split's seed (as train sentiment's --seed).") var seed: UInt64 = 1
     @Flag(name: .customLong("refit-all"), help: "After choosing the mixing on the validation reviews, fit the term again on all the training reviews (train and validation: the data the tf-idf baseline is given in its test run) and join that, with the same mixing.") var refitAll = false
+    @Option(name: .customLong("refit-network"), help: "With --refit-all: join the refitted term to this network instead of --model's, with the mixing chosen for --model (the same recipe trained on all the training reviews: train sentiment --validation 0).") var refitNetwork: String?
     @Flag(help: "Fit a shift of the summed logit on the validation reviews too (default: only the two scales; see NGramTrainer.mixing).") var shift = false
     @Option(parsing: .unconditional, help: "Threads (0: all cores, the default).", transform: integer) var threads = 0
     func validate() throws {
@@ -100,6 +107,7 @@ struct TrainNGrams: ParsableCommand {
         guard (1...NGramBag.maxBuckets).contains(buckets) else { throw ValidationError("--buckets must be 1...\(NGramBag.maxBuckets)") }
         guard c.isFinite, c > 0 else { throw ValidationError("--c must be a positive number") }
         guard minDF >= 1 else { throw ValidationError("--min-df must be at least 1") }
+        if refitNetwork != nil && !refitAll { throw ValidationError("--refit-network needs --refit-all (the network trained on all the reviews goes with the term trained on all of them)") }
     }
 
     func run() throws {
@@ -125,17 +133,23 @@ struct TrainNGrams: ParsableCommand {
         report("the term alone", .init(scale: 0, alpha: 1, shift: 0))
         report("their sum", .init(scale: 1, alpha: 1, shift: 0))
         report("\(fmt(mix.scale, 3)) x network + \(fmt(mix.alpha, 3)) x term + \(fmt(mix.shift, 3)) (fitted here)", mix)
-        var weights = net.weights
+        var final = fit, finalNet = net, trainedBy = [net.config.trainedBy]
+        if let path = refitNetwork {
+            guard case let .sentiment(m) = try loadModel(path) else { throw RuntimeError("\(path) is not a sentiment model") }
+            finalNet = m
+            trainedBy.append(m.config.trainedBy)
+            print("the final network: \(path)")
+        }
+        var weights = finalNet.weights
         weights.ngrams = nil
-        var final = fit
         if refitAll {
             let t1 = monotonicSeconds()
             final = NGramTrainer.fit(texts: all.map(\.text), labels: all.map(\.label), options: o) { print($0) }
             print("refitted on all \(all.count) training reviews: \(final.iterations) L-BFGS iterations\(final.converged ? "" : " (not converged)"), training log loss \(fmt(final.trainLoss, 4)), \(fmt(monotonicSeconds() - t1, 1)) s")
         }
-        let (w, joinedConfig) = NGramTrainer.join(weights, config: net.config, fit: final, mixing: mix)
+        let (w, joinedConfig) = NGramTrainer.join(weights, config: finalNet.config, fit: final, mixing: mix)
         var config = joinedConfig
-        config.trainedBy = [net.config.trainedBy, commandLineText()].compactMap { $0 }.joined(separator: " && ")
+        config.trainedBy = (trainedBy + [commandLineText()]).compactMap { $0 }.joined(separator: " && ")
         let joined = try rethrowing { () throws(SwiftRNNError) in try Model.make(config: config, weights: w) }
         try rethrowing { () throws(SwiftRNNError) in try joined.save(to: out) }
         print("model: \(out)")

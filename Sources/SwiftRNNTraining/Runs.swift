@@ -95,7 +95,8 @@ public enum SentimentRun {
 }
 
 /// The sentiment classifier as a `TrainingTask`: epochs of length-bucketed batches, then
-/// validation; the model file keeps the epoch with the best validation accuracy.
+/// validation; the model file keeps the epoch with the best validation accuracy (without
+/// validation reviews, the latest epoch).
 struct SentimentTask: TrainingTask {
     let cfg: SentimentRunConfig
     var config: ModelConfig
@@ -224,14 +225,24 @@ struct SentimentTask: TrainingTask {
     }
 
     mutating func endPhase(_ phase: Int, seconds: Double) throws(SwiftRNNError) -> String? {
+        let tAcc = seen > 0 ? Double(correct) / Double(seen) : 0
+        let tLoss = lossSum / Double(max(seen, 1))
+        if validIds.isEmpty {
+            // Trained on every review (`--validation 0`): nothing to choose an epoch by, so the
+            // file holds the latest epoch (the recipe's epoch count was chosen on a split run).
+            csv.write([String(phase + 1), fmt(tLoss, 5), fmt(tAcc, 5), "", "", fmt(seconds, 1), fmt(Double(seen) / seconds, 1)])
+            best = (0, phase + 1)
+            var c = config
+            c.description = "sentiment \(config.cell.rawValue)\(config.bidirectional ? " bidirectional" : ""); epoch \(phase + 1) of \(cfg.epochs), trained on all \(train.count) reviews (no validation)"
+            try Model.make(config: c, weights: trainer.weights).save(to: cfg.out)
+            return "epoch \(phase + 1): train loss \(fmt(tLoss, 4)) acc \(fmt(tAcc, 4)) | no validation | \(fmt(seconds, 1)) s"
+        }
         let model = try SentimentModel(config: config, weights: trainer.weights)
         var logits = FloatBuffer(count: validIds.count)
         let out = logits.mutableSpan()
         Parallel.forEach(count: validIds.count, threads: cfg.threads) { out[$0] = model.logit(ids: validIds[$0]) }
         let vLoss = Losses.binaryCrossEntropyWithLogits(logits, valid.map(\.label)).loss
-        let vAcc = validIds.isEmpty ? 0 : Double(zip(logits, valid).filter { ($0.0 > 0) == ($0.1.label > 0.5) }.count) / Double(valid.count)
-        let tAcc = seen > 0 ? Double(correct) / Double(seen) : 0
-        let tLoss = lossSum / Double(max(seen, 1))
+        let vAcc = Double(zip(logits, valid).filter { ($0.0 > 0) == ($0.1.label > 0.5) }.count) / Double(valid.count)
         csv.write([String(phase + 1), fmt(tLoss, 5), fmt(tAcc, 5), fmt(vLoss, 5), fmt(vAcc, 5),
                    fmt(seconds, 1), fmt(Double(seen) / seconds, 1)])
         if vAcc > best.acc {

@@ -72,8 +72,17 @@ public enum TrainingLoop {
         return try Checkpoint.load(path: path)
     }
 
+    /// Subnormals are flushed to zero for the whole run (`Kernels.withSubnormalsFlushed`: the
+    /// vanishing gradients of long reviews made training 2-3 times slower).
     public static func run<T: TrainingTask>(_ task: inout T, out: String, from checkpoint: Checkpoint?,
                                             observer: RunObserver) throws(SwiftRNNError) -> Outcome {
+        try Kernels.withSubnormalsFlushed { () throws(SwiftRNNError) -> Outcome in
+            try runSteps(&task, out: out, from: checkpoint, observer: observer)
+        }
+    }
+
+    static func runSteps<T: TrainingTask>(_ task: inout T, out: String, from checkpoint: Checkpoint?,
+                                          observer: RunObserver) throws(SwiftRNNError) -> Outcome {
         let path = checkpointPath(out)
         var pos = checkpoint.map { RunPosition($0.progress) } ?? RunPosition()
         if checkpoint != nil {

@@ -60,6 +60,12 @@ final class NGramTests: XCTestCase {
         let i8 = try reload(.i8)
         guard case let .sentiment(q) = i8 else { return XCTFail() }
         XCTAssertEqual(q.weights.ngrams?.weight, m.weights.ngrams?.weight, "the term stays F32 in an int8 file")
+        // From a half model, int8 stores the term half: the same values in fewer bytes.
+        let fromHalf = try Model.sentiment(h).serialize(dtype: .i8)
+        XCTAssertEqual(try Model.sentiment(m).serialize(dtype: .i8).count - fromHalf.count,
+                       2 * (m.weights.ngrams!.idf.count + m.weights.ngrams!.weight.count))
+        guard case let .sentiment(hq) = try fromHalf.withUnsafeBytes({ try Model.load(bytes: $0) }) else { return XCTFail() }
+        XCTAssertEqual(hq.weights.ngrams, h.weights.ngrams)
     }
 
     func testTrainNGramsLearnsAndJoins() throws {

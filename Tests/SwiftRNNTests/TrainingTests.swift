@@ -79,6 +79,33 @@ final class TrainingTests: XCTestCase {
         }
     }
 
+    /// `train sentiment --validation 0`: every review trains, and the file is the last epoch.
+    func testWithoutValidationTheFileIsTheLastEpoch() throws {
+        let reviews = Self.keywordReviews(100, seed: 7)
+        let (train, valid) = IMDb.split(reviews, validation: 0, seed: 1)
+        XCTAssertEqual(train.count, 100)
+        XCTAssertTrue(valid.isEmpty)
+        var c = SentimentRunConfig(out: tmp("all.safetensors"))
+        c.epochs = 2; c.batchSize = 16; c.embeddingDim = 6; c.hiddenSize = 5; c.fcHidden = 4; c.threads = 1; c.seed = 2
+        let r = try SentimentRun.run(c, train: train, valid: valid)
+        XCTAssertEqual(r.bestEpoch, 2)
+        guard case let .sentiment(m) = try Model.load(path: c.out) else { return XCTFail() }
+        let last = try Checkpoint.load(path: c.out + ".ckpt")
+        for (name, p) in last.weights.parameterPaths { XCTAssertEqual(m.weights[keyPath: p], last.weights[keyPath: p], name) }
+        XCTAssertTrue(m.config.description?.contains("no validation") ?? false)
+    }
+
+    func testSubnormalsAreFlushedOnlyInside() {
+        let tiny = [Float](repeating: 1.5e-38, count: 1)   // normal; half of it is subnormal
+        XCTAssertGreaterThan(tiny[0] * 0.5, 0)
+        let inside = Kernels.withSubnormalsFlushed { tiny[0] * 0.5 }
+        #if arch(x86_64) || arch(arm64)
+        XCTAssertEqual(inside, 0)
+        #endif
+        XCTAssertGreaterThan(tiny[0] * 0.5, 0, "the mode is restored")
+        _ = inside
+    }
+
     func testResumedCharRunEqualsAnUninterruptedOne() throws {
         let text = "THE MYSTERIOUS ISLAND\n" + String(repeating: "abc def ghi. ", count: 30) + "End of the Project Gutenberg"
         let path = tmp("corpus2.txt")

@@ -105,6 +105,11 @@ const srk_table *srk_table_for(int level);
  * variable SWIFTRNN_SIMD=baseline|avx2|avx512 read at the first call. Thread-safe. */
 const srk_table *srk_active(void);
 
+/* Sets (on != 0) or clears the calling thread's flush-to-zero and denormals-are-zero modes
+ * (x86 MXCSR FTZ and DAZ; AArch64 FPCR.FZ) and returns whether they were set before. Threads
+ * created afterwards inherit the mode. Training uses it: see Kernels.withSubnormalsFlushed. */
+int srk_flush_subnormals(int on);
+
 #ifdef __cplusplus
 }
 #endif

@@ -52,6 +52,17 @@ enum HalfFloat {
         return sign | UInt16(h)
     }
 
+    /// Whether binary16 holds every value of `v` exactly (NaN payloads aside), so storing it
+    /// half loses nothing.
+    static func isExact(_ v: FloatBuffer) -> Bool {
+        for k in 0..<v.count {
+            let f = v[k]
+            if f.isNaN { continue }
+            if f16ToF32(f32ToF16(f)).bitPattern != f.bitPattern { return false }
+        }
+        return true
+    }
+
     static func f32ToBF16(_ f: Float) -> UInt16 {
         let x = f.bitPattern
         if f.isNaN { return UInt16(x >> 16) | 0x40 }

@@ -116,3 +116,21 @@ extension Kernels {
                         tape?.base, tapeStride)
     }
 }
+
+extension Kernels {
+    /// Runs `body` with subnormal floats flushed to zero on this thread and the threads it
+    /// starts (x86 FTZ + DAZ, AArch64 FZ), then restores the previous mode.
+    ///
+    /// Why training wants it: a review's gradient enters at its last step (last-state pooling)
+    /// and shrinks through hundreds of steps back to the first, into the subnormal range, where
+    /// x86 multiplies in microcode at tens of times the cost. A BiGRU 96 on IMDb trained 2-3
+    /// times slower for it. Values below 1.2e-38 carry nothing a float32 update can use
+    /// (PyTorch offers the same switch: `torch.set_flush_denormal`). Inference never calls
+    /// this: it keeps the IEEE semantics that PyTorch parity assumes, and never changes a
+    /// host's floating-point mode.
+    public static func withSubnormalsFlushed<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        let was = srk_flush_subnormals(1)
+        defer { _ = srk_flush_subnormals(was) }
+        return try body()
+    }
+}

@@ -220,8 +220,13 @@ public struct ModelWeights: Sendable {
             vector(name + ".bias", l.bias)
         }
         if let g = ngrams {
-            vector("ngram.idf", g.idf)
-            writer.add("ngram.weight", shape: [g.buckets, g.outputs], floats: g.weight, dtype: dtype == .i8 ? .f32 : dtype)
+            // The term is a table lookup, not a product: int8 would only lose accuracy. In an
+            // int8 file it is stored half when half holds every value exactly (a term that came
+            // from an F16 file: the shipped model's), else F32.
+            let termType: SafeTensors.DType = dtype != .i8 ? dtype
+                : HalfFloat.isExact(g.idf) && HalfFloat.isExact(g.weight) ? .f16 : .f32
+            writer.add("ngram.idf", shape: [g.buckets], floats: g.idf, dtype: termType)
+            writer.add("ngram.weight", shape: [g.buckets, g.outputs], floats: g.weight, dtype: termType)
         }
     }
 
