@@ -46,6 +46,36 @@ final class DispatchTests: XCTestCase {
         }
     }
 
+    /// The input side of the int8 products: every path quantizes to the bytes, scale and zero
+    /// point of the scalar definition (vector lanes and the scalar tail alike), for lengths
+    /// around the 16-lane width, ties at .5, signed zeros, constant vectors, NaN and infinity.
+    func testInputQuantizationIsTheScalarDefinitionOnEveryPath() {
+        func reference(_ x: [Float]) -> (q: [UInt8], xs: Float, zp: Int32) {
+            guard x.allSatisfy(\.isFinite) else { return ([UInt8](repeating: 0, count: x.count), .nan, 0) }
+            let lo = x.reduce(Float(0)) { $1 < $0 ? $1 : $0 }, hi = x.reduce(Float(0)) { $1 > $0 ? $1 : $0 }
+            guard hi != lo else { return ([UInt8](repeating: 0, count: x.count), 0, 0) }
+            let xs = (hi - lo) / 255
+            let z = min(255, max(0, (-lo / xs).rounded(.toNearestOrEven)))
+            return (x.map { UInt8(min(255, max(0, ($0 / xs).rounded(.toNearestOrEven) + z))) }, xs, Int32(z))
+        }
+        var rng = RandomSource(seed: 5)
+        var cases: [[Float]] = [[], [0], [-0.0, 0, -0.0], [Float](repeating: 0.25, count: 40), [1, -1, 0.5, -0.5, 2.5, -2.5],
+                                (0..<255).map { Float($0) - 127 }, [3, .nan, 1], [Float](repeating: 1, count: 17) + [.infinity]]
+        for n in [1, 15, 16, 17, 31, 32, 33, 96, 100, 288] { cases.append(random(n, &rng, scale: Double(n) / 7)) }
+        for x in cases {
+            let want = reference(x), padded = (x.count + 63) / 64 * 64 + 64
+            for t in tables {
+                var q = [UInt8](repeating: 0xAB, count: padded), xs: Float = -1, zp: Int32 = -1
+                x.withUnsafeBufferPointer { xp in q.withUnsafeMutableBufferPointer { t.quantize_u8(xp.baseAddress ?? UnsafePointer(bitPattern: 16)!, x.count, padded, $0.baseAddress!, &xs, &zp) } }
+                let name = String(cString: t.name)
+                XCTAssertEqual(Array(q.prefix(x.count)), want.q, "\(name) \(x.prefix(8))")
+                XCTAssertTrue(q.dropFirst(x.count).allSatisfy { $0 == 0 }, "\(name): padding")
+                XCTAssertEqual(xs.bitPattern, want.xs.bitPattern, "\(name) scale")
+                XCTAssertEqual(zp, want.zp, "\(name) zero point")
+            }
+        }
+    }
+
     /// Issue 13: weights kept in F16 or BF16 give, on every path, the bits the float kernels
     /// give for those weights widened (what loading converted them to before). Every binary16
     /// class is in the weights: normals, subnormals, zeros of both signs, the largest finite.
