@@ -96,6 +96,7 @@ struct TrainNGrams: ParsableCommand {
     @Option(help: "Hash buckets (rows of the table).") var buckets = 1 << 20
     @Option(help: "Inverse L2 regularization strength (scikit-learn's C).") var c = 10.0
     @Option(name: .customLong("min-df"), help: "Buckets seen in fewer training reviews are left out.") var minDF = 2
+    @Flag(name: .customLong("naive-bayes"), help: "Scale each bucket's idf by the magnitude of its naive-Bayes log-count ratio on the training reviews (NBSVM's weighting; stored in ngram.idf, so the runtime is unchanged).") var naiveBayes = false
     @Option(help: "The train/validation split's seed (as train sentiment's --seed).") var seed: UInt64 = 1
     @Flag(name: .customLong("refit-all"), help: "After choosing the mixing on the validation reviews, fit the term again on all the training reviews (train and validation: the data the tf-idf baseline is given in its test run) and join that, with the same mixing.") var refitAll = false
     @Option(name: .customLong("refit-network"), help: "With --refit-all: join the refitted term to this network instead of --model's, with the mixing chosen for --model (the same recipe trained on all the training reviews: train sentiment --validation 0).") var refitNetwork: String?
@@ -116,7 +117,7 @@ struct TrainNGrams: ParsableCommand {
         let (train, valid) = IMDb.split(all, seed: seed)
         print("train \(train.count) reviews, validation \(valid.count); threads \(threads == 0 ? Parallel.cores : threads)")
         var o = NGramTrainer.Options()
-        o.order = order; o.buckets = buckets; o.c = c; o.minDF = minDF; o.threads = threads
+        o.order = order; o.buckets = buckets; o.c = c; o.minDF = minDF; o.naiveBayes = naiveBayes; o.threads = threads
         let t0 = monotonicSeconds()
         let fit = NGramTrainer.fit(texts: train.map(\.text), labels: train.map(\.label), options: o) { print($0) }
         print("logistic regression: \(fit.iterations) L-BFGS iterations\(fit.converged ? "" : " (not converged)"), training log loss \(fmt(fit.trainLoss, 4)), \(fmt(monotonicSeconds() - t0, 1)) s")

@@ -23,6 +23,9 @@ public enum NGramTrainer {
         /// The inverse L2 strength, as scikit-learn's `C`: minimizes `C * sum of losses + |w|^2 / 2`.
         public var c = 10.0
         public var minDF = 2
+        /// Scale each bucket's idf by the magnitude of its naive-Bayes log-count ratio
+        /// (`naiveBayesScale`): NBSVM's idea (Wang & Manning 2012) on tf-idf features.
+        public var naiveBayes = false
         public var maxIterations = 1000
         public var threads = 0
         public init() {}
@@ -66,6 +69,10 @@ public enum NGramTrainer {
             active[b] = Int32(buckets.count)
             buckets.append(b)
         }
+        if o.naiveBayes {
+            let scale = naiveBayesScale(counts: counts, labels: labels, active: active, features: buckets.count)
+            for (k, b) in buckets.enumerated() { idf[b] = Float(Double(idf[b]) * scale[k]) }
+        }
         var rows = Rows()
         for c in counts {
             for (b, v) in NGramBag.features(c, idf: idf) {
@@ -74,7 +81,7 @@ public enum NGramTrainer {
             rows.start.append(rows.index.count)
         }
         let m = buckets.count
-        log("n-grams 1-\(o.order): \(m) of \(o.buckets) buckets seen in at least \(o.minDF) of \(n) reviews; \(rows.index.count) features in all")
+        log("n-grams 1-\(o.order): \(m) of \(o.buckets) buckets seen in at least \(o.minDF) of \(n) reviews; \(rows.index.count) features in all\(o.naiveBayes ? "; idf scaled by |naive-Bayes log-count ratio|" : "")")
 
         // Objective over x = [w (m), b]: (C * sum_i loss_i + |w|^2 / 2) / (C n), the scaled
         // form keeping values near 1 (same minimizer as scikit-learn's).
@@ -112,6 +119,28 @@ public enum NGramTrainer {
         let bag = NGramBag(order: o.order, buckets: o.buckets, outputs: 1, idf: idf, weight: weight)
         return Fit(bag: bag, bias: Float(x[m]), features: m, iterations: iterations, converged: converged,
                    trainLoss: loss / Double(max(1, n)))
+    }
+
+    /// `|r|` for each active bucket (`active[bucket]`: its column, or -1), where `r = ln((p / |p|_1) / (q / |q|_1))` and `p` (`q`)
+    /// counts the positive (negative) reviews that contain the bucket, plus one (Laplace
+    /// smoothing; the sums run over the active buckets): the log-count ratio of Wang & Manning's NBSVM.
+    ///
+    /// Why: tf-idf weighs an n-gram by how rare it is, not by how much it says about the
+    /// label, so the regression must learn from 20,000 reviews to ignore frequent neutral
+    /// n-grams. The ratio is that knowledge counted directly: multiplying it into the
+    /// features before the L2 normalization lets the sentiment-bearing n-grams dominate a
+    /// review's vector. Its sign is left out because the regression's weight carries the
+    /// direction; a bucket equally common in both classes gets 0 and drops out. The scale is
+    /// folded into `ngram.idf`, so the model file and the runtime do not change.
+    static func naiveBayesScale(counts: [[(bucket: Int, count: Int)]], labels: [Float], active: [Int32], features: Int) -> [Double] {
+        var p = [Double](repeating: 1, count: features), q = p
+        for (i, c) in counts.enumerated() {
+            for (b, _) in c where active[b] >= 0 {
+                if labels[i] > 0.5 { p[Int(active[b])] += 1 } else { q[Int(active[b])] += 1 }
+            }
+        }
+        let sp = p.reduce(0, +), sq = q.reduce(0, +)
+        return p.indices.map { abs(Glibc.log((p[$0] / sp) / (q[$0] / sq))) }
     }
 
     /// How the two logits are added: `scale * network + alpha * (term + fit.bias) + shift`.

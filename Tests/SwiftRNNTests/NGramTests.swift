@@ -99,6 +99,43 @@ final class NGramTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(Double(right) / Double(texts.count), 0.95)
     }
 
+    /// `--naive-bayes` multiplies each active bucket's idf by |ln((p/|p|) / (q/|q|))|, p and q
+    /// the positive and negative reviews holding it plus one (recomputed here from the counts),
+    /// and the fit still learns.
+    func testNaiveBayesScalesTheIdf() throws {
+        let train = TrainingTests.keywordReviews(400, seed: 11), valid = TrainingTests.keywordReviews(200, seed: 12)
+        var o = NGramTrainer.Options()
+        o.order = 2; o.buckets = 4096; o.c = 10; o.minDF = 2; o.threads = 2
+        let texts = train.map(\.text), labels = train.map(\.label)
+        let plain = NGramTrainer.fit(texts: texts, labels: labels, options: o)
+        o.naiveBayes = true
+        let nb = NGramTrainer.fit(texts: texts, labels: labels, options: o)
+        let active = (0..<o.buckets).filter { plain.bag.idf[$0] > 0 }
+        XCTAssertEqual(active.count, nb.features)
+        var p = [Int: Double](), q = [Int: Double]()
+        for b in active { p[b] = 1; q[b] = 1 }
+        for (t, y) in zip(texts, labels) {
+            for (b, _) in NGramBag.counts(of: t, order: 2, buckets: o.buckets) where p[b] != nil {
+                if y > 0.5 { p[b]! += 1 } else { q[b]! += 1 }
+            }
+        }
+        let sp = p.values.reduce(0, +), sq = q.values.reduce(0, +)
+        var largest = (bucket: -1, scale: 0.0)
+        for b in 0..<o.buckets {
+            guard p[b] != nil else { XCTAssertEqual(nb.bag.idf[b], 0); continue }
+            let scale = abs(log((p[b]! / sp) / (q[b]! / sq)))
+            XCTAssertEqual(Double(nb.bag.idf[b]), Double(plain.bag.idf[b]) * scale, accuracy: 1e-5 * Double(plain.bag.idf[b]) + 1e-7)
+            if scale > largest.scale { largest = (b, scale) }
+        }
+        // The most telling bucket is one of the keywords the reviews are labelled by.
+        let keywords = Set((TrainingTests.positive + TrainingTests.negative).flatMap {
+            NGramBag.bucketList(of: $0, order: 1, buckets: o.buckets) })
+        XCTAssertTrue(keywords.contains(largest.bucket), "bucket \(largest.bucket) has the largest ratio")
+        XCTAssertTrue(nb.converged)
+        let right = valid.filter { (nb.bag.term($0.text)[0] + nb.bias > 0) == ($0.label > 0.5) }.count
+        XCTAssertGreaterThanOrEqual(Double(right) / Double(valid.count), 0.95)
+    }
+
     /// Writes the fixture with its metadata edited by `edit` and tensors filtered by `keep`.
     func variant(_ edit: (inout [(String, String)]) -> Void, dropping: String? = nil) throws -> [UInt8] {
         guard case let .sentiment(m) = try Model.load(path: fixturePath("models/sentiment_gru_bi_ngram.safetensors")) else {
