@@ -61,9 +61,17 @@ final class Int8Tests: XCTestCase {
                                   scratch.xs + j, scratch.zp + j)
                 }
                 t.matvec_t_rows_q8(qm.storage4!, rows, qm.paddedRows, qm.paddedCols, s.scales.base, s.rowSums, scratch.q,
-                                   scratch.width, scratch.xs, scratch.zp, y.mutableSpan().base, rows, m)
+                                   scratch.width, scratch.xs, scratch.zp, nil, y.mutableSpan().base, rows, m)
                 let expect = (0..<m).flatMap { j in (0..<rows).map { r in y0[j * rows + r] + want[j][r] } }
                 XCTAssertEqual(y.map(\.bitPattern), expect.map(\.bitPattern), name + " matvec_t_rows_q8")
+                // With a bias: y's values are not read, each row gets bias + product.
+                let bias = FloatBuffer((0..<rows).map { _ in Float(rng.unit() - 0.5) })
+                var yb = FloatBuffer(repeating: .nan, count: m * rows)
+                t.matvec_t_rows_q8(qm.storage4!, rows, qm.paddedRows, qm.paddedCols, s.scales.base, s.rowSums, scratch.q,
+                                   scratch.width, scratch.xs, scratch.zp, bias.span().base, yb.mutableSpan().base, rows, m)
+                let expectB = (0..<m).flatMap { j in (0..<rows).map { r in bias[r] + want[j][r] } }
+                XCTAssertEqual(yb.map(\.bitPattern), expectB.map(\.bitPattern), name + " matvec_t_rows_q8 with a bias")
+                withExtendedLifetime(bias) {}
             }
         }
     }

@@ -73,10 +73,12 @@ typedef struct srk_table {
     /* matvec_q8 (accumulating) for m sequences over weights interleaved by 4 columns:
      * wt[((r/16) * (cols_pad/4) + k/4) * 64 + (r%16) * 4 + k%4] (each block of 16 outputs
      * contiguous), rows_pad a multiple of 16, cols_pad of 4, zero padded; sequence j's quantized input at q + j*ldq with xs[j], zp[j], output y + j*ldy.
-     * Each y_j[r] gets the bits matvec_q8 gives it. */
+     * Each y_j[r] gets the bits matvec_q8 gives it, added to bias[r] when bias is not NULL
+     * (y's values are then not read), else to y_j[r]. */
     void (*matvec_t_rows_q8)(const int8_t *wt, ptrdiff_t rows, ptrdiff_t rows_pad, ptrdiff_t cols_pad,
                              const float *scale, const int32_t *rowsum, const uint8_t *q, ptrdiff_t ldq,
-                             const float *xs, const int32_t *zp, float *y, ptrdiff_t ldy, ptrdiff_t m);
+                             const float *xs, const int32_t *zp, const float *bias, float *y, ptrdiff_t ldy,
+                             ptrdiff_t m);
 
     /* One time step of `rows` sequences of a cell (SRK_LSTM ...): gate pre-activations gx (row
      * stride gxs) and gh (row stride ghs), gate blocks `gate_stride` floats apart -> new h (and c

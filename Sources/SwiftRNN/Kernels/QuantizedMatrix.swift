@@ -193,13 +193,15 @@ extension Kernels {
         v.count = x.count; v.scale = xs; v.zeroPoint = zp
     }
 
-    /// `y_j += W x_j` for `m` input rows `x_j = x[j * ldx ..< j * ldx + cols]` over an int8
-    /// matrix with its interleaved layout: each row quantized, then 16 outputs per product.
-    /// Each `y_j[r]` gets the bits `matvec` gives it (the same integer sums).
+    /// `y_j += W x_j` (or `y_j = bias + W x_j`) for `m` input rows `x_j = x[j * ldx ..< j * ldx +
+    /// cols]` over an int8 matrix with its interleaved layout: each row quantized, then 16
+    /// outputs per product. Each `y_j[r]` gets the bits `matvec` gives it (the same integer
+    /// sums), and with a bias the bits of copying the bias into `y_j` first.
     public static func matvecRows(_ w: QuantizedMatrix, _ x: FloatSpan, ldx: Int, _ y: MutableFloatSpan, ldy: Int,
-                                  count m: Int, scratch: QuantizedRows) {
+                                  count m: Int, bias: FloatSpan? = nil, scratch: QuantizedRows) {
         guard m > 0 else { return }
         precondition(m <= scratch.capacity && w.cols <= scratch.width, "matvecRows: scratch too small")
+        precondition(bias.map { $0.count >= w.rows } ?? true, "matvecRows: bias too short")
         precondition(x.count >= (m - 1) * ldx + w.cols && y.count >= (m - 1) * ldy + w.rows, "matvecRows: spans too small")
         guard let t4 = w.storage4 else { preconditionFailure("matvecRows: call interleaved() at load") }
         for j in 0..<m {
@@ -208,7 +210,7 @@ extension Kernels {
         }
         let s = w.rows(0, w.rows)
         simd.matvec_t_rows_q8(t4, w.rows, w.paddedRows, w.paddedCols, s.scales.base, s.rowSums, scratch.q, scratch.width,
-                              scratch.xs, scratch.zp, y.base, ldy, m)
+                              scratch.xs, scratch.zp, bias?.base, y.base, ldy, m)
     }
 
     /// `y[r] = (accumulate ? y[r] : 0) + dot(w[r, :], x)` with `x` given quantized.

@@ -203,10 +203,11 @@ public struct Recurrent: Sendable {
                 let t = reverse ? chunk.steps.upperBound - 1 - s : chunk.steps.lowerBound + s
                 let n = batch.batchSizes[t], r0 = batch.offsets[t]
                 let hh = HH.slice(0, n * G)
-                Kernels.broadcastRows(w.bHH.span(), into: hh, m: n, ldc: G)
                 if let wt {
-                    Self.rowKernels(wt.hh, rows: G, cols: S, hs.readOnly, ldx: S, hh, ldy: G, count: n, scratch.quantized)
+                    Self.rowKernels(wt.hh, bias: w.bHH.span(), rows: G, cols: S, hs.readOnly, ldx: S, hh, ldy: G, count: n,
+                                    scratch.quantized)
                 } else {
+                    Kernels.broadcastRows(w.bHH.span(), into: hh, m: n, ldc: G)
                     Kernels.rowsTimesTransposed(m: n, n: G, k: S, hs.readOnly, lda: S, w.wHH.span(), hh, ldc: G)
                 }
                 CellMath.steps(cell, H: H, gateStride: H, rows: n, gx: P.readOnly.slice((r0 - first) * G, n * G), gxStride: G,
@@ -241,23 +242,25 @@ public struct Recurrent: Sendable {
             table.lookup(ids, first..<(first + m), into: lookup)
             xc = lookup.readOnly.slice(0, m * inputWidth)
         }
-        Kernels.broadcastRows(w.bIH.span(), into: pc, m: m, ldc: G)
         if let wt {
-            Self.rowKernels(wt.ih, rows: G, cols: inputWidth, xc, ldx: inputWidth, pc, ldy: G, count: m, scratch)
+            Self.rowKernels(wt.ih, bias: w.bIH.span(), rows: G, cols: inputWidth, xc, ldx: inputWidth, pc, ldy: G, count: m, scratch)
         } else {
+            Kernels.broadcastRows(w.bIH.span(), into: pc, m: m, ldc: G)
             Kernels.gemmNT(m: m, n: G, k: inputWidth, xc, lda: inputWidth, w.wIH.span(), pc, ldc: G, beta: 1)
         }
     }
 
-    /// `y_j += W x_j` for `m` rows with the inference weights: the row kernels of a transposed
-    /// float or half matrix (four rows per weight load), or of an interleaved int8 matrix (each
-    /// input row quantized); the same bits for a row whatever the batch, either way.
-    static func rowKernels(_ w: WeightMatrix, rows: Int, cols: Int, _ x: FloatSpan, ldx: Int,
-                                   _ y: MutableFloatSpan, ldy: Int, count m: Int, _ q: QuantizedRows) {
+    /// `y_j = b + W x_j` for `m` rows with the inference weights: the row kernels of a
+    /// transposed float or half matrix (four rows per weight load, after copying `b` into each
+    /// row), or of an interleaved int8 matrix (each input row quantized, `b` added by the kernel:
+    /// the same bits, one pass over `y` less); the same bits for a row whatever the batch.
+    static func rowKernels(_ w: WeightMatrix, bias: FloatSpan, rows: Int, cols: Int, _ x: FloatSpan, ldx: Int,
+                           _ y: MutableFloatSpan, ldy: Int, count m: Int, _ q: QuantizedRows) {
         guard case let .int8(w8) = w else {
+            Kernels.broadcastRows(bias, into: y, m: m, ldc: ldy)
             return Kernels.matvecTransposedRows(w.span(), rows: rows, cols: cols, x, ldx: ldx, y, ldy: ldy, count: m)
         }
-        Kernels.matvecRows(w8, x, ldx: ldx, y, ldy: ldy, count: m, scratch: q)
+        Kernels.matvecRows(w8, x, ldx: ldx, y, ldy: ldy, count: m, bias: bias, scratch: q)
     }
 
     /// Chunks of whole time steps of at most `rows` rows (at least one step each), in the order
@@ -435,8 +438,8 @@ public struct TransposedWeights: Sendable {
         inputTables = (0..<D).map { d in
             var t = FloatBuffer(count: V * G)
             let ts = t.mutableSpan()
-            Kernels.broadcastRows(rnn.weights[d].bIH.span(), into: ts, m: V, ldc: G)
-            Recurrent.rowKernels(ih[d], rows: G, cols: E, embedding.weight.span(), ldx: E, ts, ldy: G, count: V, scratch)
+            Recurrent.rowKernels(ih[d], bias: rnn.weights[d].bIH.span(), rows: G, cols: E, embedding.weight.span(), ldx: E,
+                                 ts, ldy: G, count: V, scratch)
             return t
         }
     }
