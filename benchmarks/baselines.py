@@ -298,7 +298,7 @@ def conditions(args):
         import swiftrnn
         from swiftrnn import _lib
         c["versions"]["libswiftrnn"] = _lib.version() if hasattr(_lib, "version") else "?"
-        c["libswiftrnn_path"] = _lib.library_path()
+        c["libswiftrnn_path"] = _lib.load()   # loads the library if needed; returns its path
     except Exception as e:  # noqa: BLE001
         c["swiftrnn"] = f"unavailable: {e}"
     try:

@@ -2,7 +2,8 @@
 against PyTorch's dynamic int8 (`torch-int8`), in one run.
 
 1. `swiftrnn convert` of the book-shaped models the harness prepared (seeded random weights)
-   and of the shipped models (models/*.safetensors, F16 files), into WORK/precision/: F16 and I8
+   and of the shipped models (models/*.safetensors: the character model F16, the sentiment model
+   I8 since 0.6.0, whose F16 and F32 files hold its dequantized weights), into WORK/precision/: F16 and I8
    from the model, F32 from the F16 file (the exact widening: the F32 and F16 files hold the same
    model, so their texts and probabilities must be identical; the W1/W2 speed of an F32 file does
    not depend on its values).
@@ -78,7 +79,7 @@ def convert_models(cfg, paths):
         files = {}
         # F16 and I8 from the source; F32 from the F16 file (the exact widening), so that the
         # F32 and F16 files hold the same model and must give the same bits (issue 13 item 1).
-        # For the shipped models (F16 files) that is also the F32 conversion of the source.
+        # For an F16 shipped model that is also the F32 conversion of the source.
         for d in ("F16", "F32", "I8"):
             dst = os.path.join(out_dir, f"{base}.{d}.safetensors")
             frm = files.get("F16") if d == "F32" else src
