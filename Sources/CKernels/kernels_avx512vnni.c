@@ -10,6 +10,7 @@
 #define SRK_HAS_F16C 1
 #define SRK_HAS_AVX2 1
 #define SRK_HAS_VNNI 1
+#define SRK_HAS_AVX512 1
 #include "kernels.inc"
 #pragma clang attribute pop
 #endif

@@ -7,4 +7,5 @@
 #define SRK_HAS_F16C 0
 #define SRK_HAS_AVX2 0
 #define SRK_HAS_VNNI 0
+#define SRK_HAS_AVX512 0
 #include "kernels.inc"
