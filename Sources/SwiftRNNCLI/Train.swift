@@ -280,7 +280,8 @@ struct EvalSentiment: ParsableCommand {
     func validate() throws { try checkThreads(threads) }
 
     func run() throws {
-        guard case let .sentiment(m) = try loadModel(model) else { throw RuntimeError("\(model) is not a sentiment model") }
+        let loaded = try loadModel(model)
+        guard case let .sentiment(m) = loaded else { throw RuntimeError("\(model) is not a sentiment model") }
         let reviews = try rethrowing { () throws(SwiftRNNError) in try IMDb.load(dir: data, split: split) }
         let t0 = monotonicSeconds()
         let probs = m.scoreBatch(reviews.map(\.text), threads: threads)
@@ -304,7 +305,7 @@ struct EvalSentiment: ParsableCommand {
         print("             pred neg  pred pos")
         print("true neg   \(pad(tn, 10))\(pad(fp, 10))")
         print("true pos   \(pad(fn, 10))\(pad(tp, 10))")
-        print("scored in \(fmt(seconds, 2)) s (\(fmt(Double(n) / seconds, 0)) reviews/s, threads \(threads == 0 ? Parallel.cores : threads))")
+        print("scored in \(fmt(seconds, 2)) s (\(fmt(Double(n) / seconds, 0)) reviews/s, threads \(threads == 0 ? Parallel.cores : threads), \(loaded.weightStorage) weights, kernels \(Kernels.simdLevel))")
     }
 
     func pad(_ v: Int, _ w: Int) -> String { let s = String(v); return String(repeating: " ", count: max(0, w - s.count)) + s }

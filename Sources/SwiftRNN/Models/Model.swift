@@ -100,6 +100,17 @@ public enum Model: Sendable {
             + "\(c.bidirectional ? "bidirectional" : "unidirectional"), vocab \(c.vocabSize), "
             + "embedding \(c.embeddingDim), hidden \(c.hiddenSize)\(c.cell == .jordan ? ", output \(c.outputSize)" : ""), head \(weights.head.map { "\($0.outFeatures)" }.joined(separator: "->")), "
             + (c.ngramOrder > 0 ? "n-gram term 1-\(c.ngramOrder) x \(c.ngramBuckets) buckets, " : "")
-            + "\(weights.parameterCount) parameters"
+            + "\(weights.parameterCount) parameters, \(weightStorage) weights"
+    }
+
+    /// How the product weights are stored in memory: "I8", "F16", "BF16" or "F32" (the file's
+    /// dtype; it decides which kernels score the model, hence its speed).
+    public var weightStorage: String {
+        if !weights.int8Scales.isEmpty { return "I8" }
+        switch weights.halfKind {
+        case .f16?: return "F16"
+        case .bf16?: return "BF16"
+        case nil: return "F32"
+        }
     }
 }
