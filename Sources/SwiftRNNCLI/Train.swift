@@ -24,7 +24,7 @@ func rethrowing<R>(_ body: () throws(SwiftRNNError) -> R) throws -> R {
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a model from data.", subcommands: [TrainSentiment.self, TrainNGrams.self, TrainCharLM.self, TrainWordLM.self])
+        abstract: "Train a model from data.", subcommands: [TrainSentiment.self, TrainNGrams.self, TrainCharLM.self, TrainWordLM.self, TrainWordVec.self])
 }
 
 struct TrainSentiment: ParsableCommand {
@@ -44,6 +44,7 @@ struct TrainSentiment: ParsableCommand {
     @Flag(help: "Bidirectional recurrent layers.") var bidirectional = false
     @Option(help: "Dropout on embeddings and head input (0: off).") var dropout: Float = 0
     @Option(name: .customLong("init-from"), help: "Start the encoder from a word language model (train wordlm), or from its checkpoint MODEL.ckpt (a run in progress): its vocabulary, embedding and layers; its sizes replace --embedding, --hidden, --cell and --layers.") var initFrom: String?
+    @Option(name: .customLong("init-embedding"), help: "Start the embedding rows of the words these vectors cover (text: 'word x1 ... xD' per line, as train wordvec, word2vec, fastText .vec and GloVe write; D must equal --embedding), scaled to the random rows' size; the vocabulary is built as usual.") var initEmbedding: String?
     @Option(help: "What the head reads: last (the final state, the book's model) or concat (the final state, the max and the mean of the outputs, ULMFiT's concat pooling).") var pooling = Pooling.last
     @Option(name: .customLong("layer-decay"), help: "Discriminative learning rates: each layer group below the head (recurrent layers top down, then the embedding) learns this many times slower than the one above (ULMFiT: 2.6; 1: off).") var layerDecay: Float = 1
     @Flag(name: .customLong("gradual-unfreezing"), help: "Epoch 1 trains the head alone, each later epoch one more layer group, until all train (ULMFiT).") var gradualUnfreezing = false
@@ -58,6 +59,7 @@ struct TrainSentiment: ParsableCommand {
         guard validation >= 0 else { throw ValidationError("--validation must be 0 or more") }
         guard layerDecay.isFinite, layerDecay >= 1 else { throw ValidationError("--layer-decay must be a number >= 1, not \(layerDecay)") }
         if cell == .jordan { throw ValidationError("a jordan cell trains in a charlm model only (swiftrnn train charlm --cell jordan)") }
+        if initFrom != nil && initEmbedding != nil { throw ValidationError("--init-from brings its own embedding: give --init-from or --init-embedding, not both") }
     }
     @Flag(help: "Continue from MODEL.ckpt.") var resume = false
 
@@ -70,11 +72,12 @@ struct TrainSentiment: ParsableCommand {
         c.hiddenSize = hidden; c.fcHidden = fcHidden; c.cell = cell; c.layers = layers
         c.bidirectional = bidirectional; c.dropout = dropout; c.clipNorm = clip > 0 ? clip : nil
         c.seed = seed; c.threads = threads; c.maxVocab = maxVocab > 0 ? maxVocab : nil; c.resume = resume
-        c.initFrom = initFrom
+        c.initFrom = initFrom; c.initEmbedding = initEmbedding
         c.pooling = pooling; c.layerDecay = layerDecay; c.gradualUnfreezing = gradualUnfreezing; c.slantedTriangular = slantedLR
         c.commandLine = commandLineText()
         c.observer = .terminal()
         let r = try rethrowing { () throws(SwiftRNNError) in try SentimentRun.run(c, train: train, valid: valid) }
+        if let v = initEmbedding, !resume { print("embedding: \(r.initializedRows) rows started from \(v)") }
         if valid.isEmpty {
             print("no validation: the model is epoch \(r.bestEpoch); \(clock(r.seconds)); model: \(out)")
         } else {
@@ -263,6 +266,49 @@ struct TrainWordLM: ParsableCommand {
         let r = try rethrowing { () throws(SwiftRNNError) in try WordLMRun.run(c, train: train, heldOut: test) }
         print("last loss \(fmt(r.lastLoss, 4)) nats/token; \(clock(r.seconds)); model: \(out)")
         if r.interrupted { throw ExitCode(130) }
+    }
+}
+
+struct TrainWordVec: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wordvec",
+        abstract: "Learn word vectors from reviews (word2vec skip-gram) to start a classifier's embedding.",
+        discussion: "Trains on aclImdb's train split (labels unused) and, with --unsup, the 50,000 "
+            + "unlabeled reviews; never on the test split. Writes word2vec's text format, which "
+            + "train sentiment --init-embedding reads (as it reads fastText's .vec and GloVe files). "
+            + "One thread, seeded: the same command writes the same file.")
+    @Option(help: "The aclImdb folder.") var data: String
+    @Option(help: "A folder of unlabeled reviews (e.g. aclImdb/train/unsup).") var unsup: String?
+    @Option(help: "The vectors file to write.") var out: String
+    @Option(help: "Numbers per word (train sentiment's --embedding).") var dim = 64
+    @Option(help: "Context words on each side, at most.") var window = 5
+    @Option(help: "Negative samples per context word.") var negatives = 5
+    @Option(help: "Passes over the text.") var epochs = 5
+    @Option(name: .customLong("min-count"), help: "Leave out words seen fewer times.") var minCount = 5
+    @Option(help: "Subsampling threshold of frequent words (0: off).") var subsample = 1e-4
+    @Option(help: "Starting learning rate (falls linearly to 1/10,000 of it).") var lr: Float = 0.025
+    @Option(help: "Seed.") var seed: UInt64 = 1
+    func validate() throws {
+        var c = WordVectorRunConfig(out: out)
+        c.dim = dim; c.window = window; c.negatives = negatives; c.epochs = epochs; c.minCount = minCount
+        c.subsample = subsample; c.learningRate = lr
+        if let p = c.problem() { throw ValidationError(p) }
+    }
+
+    func run() throws {
+        let texts = try rethrowing { () throws(SwiftRNNError) in
+            var t = try IMDb.load(dir: data, split: "train").map(\.text)
+            if let unsup { t += try IMDb.loadTexts(folder: unsup) }
+            return t
+        }
+        print("\(texts.count) reviews\(unsup == nil ? "" : " (with the unlabeled ones)"); one thread")
+        var c = WordVectorRunConfig(out: out)
+        c.dim = dim; c.window = window; c.negatives = negatives; c.epochs = epochs; c.minCount = minCount
+        c.subsample = subsample; c.learningRate = lr; c.seed = seed
+        c.observer = .terminal()
+        let r = try rethrowing { () throws(SwiftRNNError) in try WordVectorRun.run(c, texts: texts) }
+        if r.interrupted { print("stopped; nothing written"); throw ExitCode(130) }
+        print("\(r.words) words, \(r.tokens) tokens per pass; \(clock(r.seconds)); vectors: \(out)")
     }
 }
 

@@ -29,6 +29,9 @@ public struct SentimentRunConfig {
     /// layers; `maxVocab` then adds the training tokens among the N most frequent that its
     /// vocabulary lacks (embeddings starting at the mean of its rows).
     public var initFrom: String? = nil
+    /// Word vectors (`WordVectors`: word2vec/fastText/GloVe text, or `train wordvec`) that
+    /// start the embedding rows of the tokens they cover; the vocabulary is built as usual.
+    public var initEmbedding: String? = nil
     /// What the head reads (`Pooling`): the final state, or ULMFiT's concat pooling.
     public var pooling = Pooling.last
     /// Discriminative learning rates: each layer group learns this many times slower than the
@@ -55,6 +58,8 @@ public struct SentimentRunResult {
     public var epochsRun: Int
     public var interrupted: Bool
     public var seconds: Double
+    /// Embedding rows that `initEmbedding` started (0 without it).
+    public var initializedRows: Int
 }
 
 public enum SentimentRun {
@@ -90,7 +95,7 @@ public enum SentimentRun {
         var task = try SentimentTask(cfg, train: train, valid: valid, resumingFrom: checkpoint)
         let r = try TrainingLoop.run(&task, out: cfg.out, from: checkpoint, observer: cfg.observer)
         return SentimentRunResult(bestValidAccuracy: task.best.acc, bestEpoch: task.best.epoch, epochsRun: r.phasesRun,
-                                  interrupted: r.interrupted, seconds: r.seconds)
+                                  interrupted: r.interrupted, seconds: r.seconds, initializedRows: task.initializedRows)
     }
 }
 
@@ -105,6 +110,8 @@ struct SentimentTask: TrainingTask {
     let trainIds: [[Int32]], validIds: [[Int32]]
     let csv: CSVLog
     var best = (acc: -1.0, epoch: 0)
+    /// Embedding rows that came from --init-embedding's vectors.
+    var initializedRows = 0
     // The current epoch's batches and running metrics.
     var epoch = -1
     var batches: [[Int]] = []
@@ -175,7 +182,11 @@ struct SentimentTask: TrainingTask {
                                  hiddenSize: cfg.hiddenSize, numLayers: cfg.layers, bidirectional: cfg.bidirectional,
                                  head: ["fc1", "fc2"], vocab: vocab.tokens)
             config.pooling = cfg.pooling
-            let w = Initialization.pytorchDefault(config: config, headSizes: [cfg.fcHidden, 1], seed: cfg.seed)
+            var w = Initialization.pytorchDefault(config: config, headSizes: [cfg.fcHidden, 1], seed: cfg.seed)
+            if let path = cfg.initEmbedding {
+                let vectors = try WordVectors.load(path: path, wanted: Set(config.vocab.map { Array($0.utf8) }))
+                initializedRows = try vectors.initialize(&w.embedding.weight, tokens: config.vocab)
+            }
             trainer = SentimentTrainer(weights: w, config: config, options: options)
         }
         config.trainedBy = cfg.commandLine.isEmpty ? nil : cfg.commandLine

@@ -82,6 +82,37 @@ public enum Kernels {
         for k in 0..<y.count { yp[k] *= mp[k] }
     }
 
+    /// One skip-gram-with-negative-sampling update (word2vec): for each output row `o` of
+    /// `outputs` named by `targets` (the true context word first, label 1, then the negative
+    /// samples, label 0), `g = lr * (label - sigmoid(v . o))`, `o += g v`, and `v += sum g o`
+    /// (with every `o` as it was before its own update, as word2vec does). Dots on 8 lanes:
+    /// a scalar dot of 64 floats is a chain of 64 dependent adds.
+    public static func skipGramUpdate(_ v: MutableFloatSpan, outputs: MutableFloatSpan, targets: [Int32], learningRate lr: Float,
+                                      scratch: MutableFloatSpan) {
+        let d = v.count
+        precondition(scratch.count == d, "skipGramUpdate: scratch size")
+        let vp = v.base, e = scratch.base
+        e.update(repeating: 0, count: d)
+        for (j, t) in targets.enumerated() {
+            precondition(t >= 0 && (Int(t) + 1) * d <= outputs.count, "skipGramUpdate: target out of range")
+            let o = outputs.base + Int(t) * d
+            var acc = SIMD8<Float>(repeating: 0)
+            var k = 0
+            while k + 8 <= d {
+                acc += UnsafeRawPointer(vp + k).loadUnaligned(as: SIMD8<Float>.self)
+                    * UnsafeRawPointer(o + k).loadUnaligned(as: SIMD8<Float>.self)
+                k += 8
+            }
+            var f = acc.sum()
+            while k < d { f += vp[k] * o[k]; k += 1 }
+            let label: Float = j == 0 ? 1 : 0
+            // word2vec clamps the logit to +-6 (its sigmoid table's range).
+            let g = lr * (label - (f > 6 ? 1 : f < -6 ? 0 : 1 / (1 + Kernels.exp(-f))))
+            for k in 0..<d { e[k] += g * o[k]; o[k] += g * vp[k] }
+        }
+        for k in 0..<d { vp[k] += e[k] }
+    }
+
     /// Sum of squares in Double (gradient norms).
     public static func sumOfSquares(_ x: FloatSpan) -> Double {
         var s = 0.0
