@@ -32,6 +32,11 @@ public struct SentimentRunConfig {
     /// Word vectors (`WordVectors`: word2vec/fastText/GloVe text, or `train wordvec`) that
     /// start the embedding rows of the tokens they cover; the vocabulary is built as usual.
     public var initEmbedding: String? = nil
+    /// With `initEmbedding`: the vocabulary also takes the file's words that the training
+    /// reviews' vocabulary lacks, in file order. Their rows are never trained (no training
+    /// review has them), but the pretraining placed them near words that are: a test review's
+    /// word that no labelled review used still counts.
+    public var addVectorWords = false
     /// What the head reads (`Pooling`): the final state, or ULMFiT's concat pooling.
     public var pooling = Pooling.last
     /// Discriminative learning rates: each layer group learns this many times slower than the
@@ -177,16 +182,22 @@ struct SentimentTask: TrainingTask {
             }
             trainer = SentimentTrainer(weights: w, config: config, options: options)
         } else {
-            let vocab = Vocabulary.build(from: train.map(\.text), maxTokens: cfg.maxVocab)
-            config = ModelConfig(kind: .sentiment, cell: cfg.cell, vocabSize: vocab.count, embeddingDim: cfg.embeddingDim,
+            var tokens = Vocabulary.build(from: train.map(\.text), maxTokens: cfg.maxVocab).tokens
+            var vectors: WordVectors? = nil
+            if let path = cfg.initEmbedding {
+                let wanted = Set(tokens.map { Array($0.utf8) })
+                vectors = try WordVectors.load(path: path, wanted: cfg.addVectorWords ? nil : wanted)
+                if cfg.addVectorWords, let v = vectors {
+                    tokens += v.order.filter { !wanted.contains($0) && $0 != Array("<pad>".utf8) && $0 != Array("<unk>".utf8) }
+                        .map { String(decoding: $0, as: UTF8.self) }
+                }
+            }
+            config = ModelConfig(kind: .sentiment, cell: cfg.cell, vocabSize: tokens.count, embeddingDim: cfg.embeddingDim,
                                  hiddenSize: cfg.hiddenSize, numLayers: cfg.layers, bidirectional: cfg.bidirectional,
-                                 head: ["fc1", "fc2"], vocab: vocab.tokens)
+                                 head: ["fc1", "fc2"], vocab: tokens)
             config.pooling = cfg.pooling
             var w = Initialization.pytorchDefault(config: config, headSizes: [cfg.fcHidden, 1], seed: cfg.seed)
-            if let path = cfg.initEmbedding {
-                let vectors = try WordVectors.load(path: path, wanted: Set(config.vocab.map { Array($0.utf8) }))
-                initializedRows = try vectors.initialize(&w.embedding.weight, tokens: config.vocab)
-            }
+            if let vectors { initializedRows = try vectors.initialize(&w.embedding.weight, tokens: config.vocab) }
             trainer = SentimentTrainer(weights: w, config: config, options: options)
         }
         config.trainedBy = cfg.commandLine.isEmpty ? nil : cfg.commandLine

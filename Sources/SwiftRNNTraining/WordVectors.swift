@@ -15,8 +15,8 @@ public struct WordVectors {
     public var vectors: [[UInt8]: [Float]]
     /// How many words the file held.
     public var fileWords: Int
-    /// The words in the order `save` writes them (`train wordvec`: by descending count);
-    /// empty after `load`.
+    /// The words in file order: the order `save` writes them (`train wordvec`: by descending
+    /// count) and, after `load` of every word (`wanted` nil), the order they were read in.
     public var order: [[UInt8]] = []
 
     public init(dim: Int, vectors: [[UInt8]: [Float]], fileWords: Int) {
@@ -68,6 +68,7 @@ public struct WordVectors {
             }
             out.fileWords += 1
             let word = Array(fields[0])
+            if wanted == nil && out.vectors[word] == nil { out.order.append(word) }
             guard wanted?.contains(word) ?? true, out.vectors[word] == nil else { continue }
             var v = [Float](repeating: 0, count: d)
             for k in 0..<d {

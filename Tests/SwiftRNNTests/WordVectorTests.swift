@@ -145,6 +145,16 @@ final class WordVectorTests: XCTestCase {
             before += Double(ea[row * E + k] * ea[row * E + k]); after += Double(eb[row * E + k] * eb[row * E + k])
         } }
         XCTAssertEqual(before, after, accuracy: 1e-4 * before)
+        // --add-vector-words: the vectors' other words join the vocabulary, in file order.
+        var added = started
+        added.out = tmp("added.safetensors"); added.addVectorWords = true
+        XCTAssertEqual(try SentimentRun.run(added, train: Array(reviews.prefix(150)), valid: Array(reviews.suffix(50))).initializedRows, 3)
+        let c = try Model.load(path: added.out)
+        XCTAssertEqual(c.config.vocab, a.config.vocab + ["notaword"])
+        let ec = c.weights.embedding.weight, last = a.config.vocabSize
+        let sc = ec[great * E] / 1
+        XCTAssertGreaterThan(sc, 0)
+        for k in 0..<E { XCTAssertEqual(ec[last * E + k], 5 * sc, accuracy: 1e-5) }
         var wrong = started
         wrong.embeddingDim = 8
         XCTAssertThrowsError(try SentimentRun.run(wrong, train: reviews, valid: reviews)) {
