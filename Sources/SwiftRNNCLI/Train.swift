@@ -46,6 +46,8 @@ struct TrainSentiment: ParsableCommand {
     @Option(name: .customLong("init-from"), help: "Start the encoder from a word language model (train wordlm), or from its checkpoint MODEL.ckpt (a run in progress): its vocabulary, embedding and layers; its sizes replace --embedding, --hidden, --cell and --layers.") var initFrom: String?
     @Option(name: .customLong("init-embedding"), help: "Start the embedding rows of the words these vectors cover (text: 'word x1 ... xD' per line, as train wordvec, word2vec, fastText .vec and GloVe write; D must equal --embedding), scaled to the random rows' size; the vocabulary is built as usual.") var initEmbedding: String?
     @Flag(name: .customLong("add-vector-words"), help: "With --init-embedding: the vocabulary also takes the vectors' words that the training reviews' (--max-vocab) lacks; untrained rows, but placed by the pretraining near words that are trained.") var addVectorWords = false
+    @Option(name: .customLong("crop-fraction"), help: "Short-text augmentation: each epoch, cut this fraction of the training reviews to a random window of 5 to --crop-max tokens (0: off).") var cropFraction: Float = 0
+    @Option(name: .customLong("crop-max"), help: "The longest window of --crop-fraction.") var cropMax = 40
     @Option(help: "What the head reads: last (the final state, the book's model) or concat (the final state, the max and the mean of the outputs, ULMFiT's concat pooling).") var pooling = Pooling.last
     @Option(name: .customLong("layer-decay"), help: "Discriminative learning rates: each layer group below the head (recurrent layers top down, then the embedding) learns this many times slower than the one above (ULMFiT: 2.6; 1: off).") var layerDecay: Float = 1
     @Flag(name: .customLong("gradual-unfreezing"), help: "Epoch 1 trains the head alone, each later epoch one more layer group, until all train (ULMFiT).") var gradualUnfreezing = false
@@ -62,6 +64,8 @@ struct TrainSentiment: ParsableCommand {
         if cell == .jordan { throw ValidationError("a jordan cell trains in a charlm model only (swiftrnn train charlm --cell jordan)") }
         if initFrom != nil && initEmbedding != nil { throw ValidationError("--init-from brings its own embedding: give --init-from or --init-embedding, not both") }
         if addVectorWords && initEmbedding == nil { throw ValidationError("--add-vector-words needs --init-embedding") }
+        guard cropFraction.isFinite, (0...1).contains(cropFraction) else { throw ValidationError("--crop-fraction must be 0...1, not \(cropFraction)") }
+        guard (5...100_000).contains(cropMax) else { throw ValidationError("--crop-max must be 5...100000, not \(cropMax)") }
     }
     @Flag(help: "Continue from MODEL.ckpt.") var resume = false
 
@@ -75,6 +79,7 @@ struct TrainSentiment: ParsableCommand {
         c.bidirectional = bidirectional; c.dropout = dropout; c.clipNorm = clip > 0 ? clip : nil
         c.seed = seed; c.threads = threads; c.maxVocab = maxVocab > 0 ? maxVocab : nil; c.resume = resume
         c.initFrom = initFrom; c.initEmbedding = initEmbedding; c.addVectorWords = addVectorWords
+        c.cropFraction = cropFraction; c.cropLength = 5...cropMax
         c.pooling = pooling; c.layerDecay = layerDecay; c.gradualUnfreezing = gradualUnfreezing; c.slantedTriangular = slantedLR
         c.commandLine = commandLineText()
         c.observer = .terminal()

@@ -67,6 +67,7 @@ final class TrainingTests: XCTestCase {
             c.epochs = epochs; c.batchSize = 16; c.embeddingDim = 6; c.hiddenSize = 5; c.fcHidden = 4
             c.dropout = 0.2; c.clipNorm = 1; c.threads = 2; c.resume = resume; c.seed = 11
             c.cell = .gru; c.bidirectional = true
+            c.cropFraction = 0.5; c.cropLength = 3...6     // crops too resume exactly
             return c
         }
         _ = try SentimentRun.run(config("straight.safetensors", epochs: 3, resume: false), train: train, valid: valid)
@@ -77,6 +78,34 @@ final class TrainingTests: XCTestCase {
         for (name, p) in a.weights.parameterPaths {
             XCTAssertEqual(a.weights[keyPath: p], b.weights[keyPath: p], name)
         }
+    }
+
+    /// `--crop-fraction`: about that fraction of the reviews is cut to a window of the asked
+    /// lengths, the same window for the same seed, epoch and review (the resumed run above
+    /// crops too); a review shorter than the window stays whole; off, nothing is cut.
+    func testCropsAreWindowsOfTheAskedLengthsInTheAskedFraction() throws {
+        var c = SentimentRunConfig(out: tmp("crop.safetensors"))
+        c.cropFraction = 0.3; c.cropLength = 5...12; c.embeddingDim = 4; c.hiddenSize = 4
+        let task = try SentimentTask(c, train: Self.keywordReviews(10, seed: 1), valid: [], resumingFrom: nil)
+        let ids = (0..<100).map { Int32($0) }
+        var cut = 0, lengths = Set<Int>(), epochsDiffer = false
+        for r in 0..<2000 {
+            let w = task.crop(ids, review: r, epoch: 3)
+            XCTAssertEqual(w, task.crop(ids, review: r, epoch: 3))
+            if w != task.crop(ids, review: r, epoch: 4) { epochsDiffer = true }
+            if w.count < 100 {
+                cut += 1
+                lengths.insert(w.count)
+                XCTAssertEqual(w, Array(ids[Int(w[0])..<(Int(w[0]) + w.count)]))
+            }
+            XCTAssertEqual(task.crop([7, 8, 9], review: r, epoch: 3), [7, 8, 9])
+        }
+        XCTAssertEqual(Double(cut) / 2000, 0.3, accuracy: 0.04)
+        XCTAssertEqual(lengths, Set(5...12))
+        XCTAssertTrue(epochsDiffer)
+        c.cropFraction = 0
+        let off = try SentimentTask(c, train: Self.keywordReviews(10, seed: 1), valid: [], resumingFrom: nil)
+        for r in 0..<100 { XCTAssertEqual(off.crop(ids, review: r, epoch: 0), ids) }
     }
 
     /// `train sentiment --validation 0`: every review trains, and the file is the last epoch.
