@@ -81,8 +81,10 @@ public enum WordVectorRun {
             throw .init(.invalidArgument, "fewer than 2 words occur \(cfg.minCount) times or more (--min-count); nothing to learn")
         }
         let n = words.count, d = cfg.dim
-        guard n <= Int(Int32.max), n.multipliedReportingOverflow(by: d).partialValue <= 1 << 31 else {
-            throw .init(.invalidArgument, "\(n) words x \(d) numbers is too large (at most 2^31 floats)")
+        // Two tables of n x d floats: at most 1 GiB each, so that a --dim typo is an error, not
+        // a host out of memory.
+        guard n <= Int(Int32.max), n.multipliedReportingOverflow(by: d).partialValue <= 1 << 28 else {
+            throw .init(.invalidArgument, "\(n) words x \(d) numbers is too large (at most 2^28 per table: lower --dim or raise --min-count)")
         }
         var index: [[UInt8]: Int32] = [:]
         index.reserveCapacity(n)

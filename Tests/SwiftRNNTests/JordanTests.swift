@@ -9,11 +9,7 @@ import XCTest
 /// fixtures from tools/make_jordan_fixtures.py. Forward within 1e-5 absolute, gradients within
 /// 1e-4 relative; loading, generation, state, training and bad files.
 final class JordanTests: XCTestCase {
-    func tmp(_ name: String) -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrnn-jordan-tests-\(getpid())")
-        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir.appendingPathComponent(name).path
-    }
+    func tmp(_ name: String) -> String { scratchPath("jordan-tests", name) }
 
     func charModel() throws -> CharLanguageModel {
         guard case let .charlm(m) = try Model.load(path: fixturePath("models/charlm_jordan.safetensors")) else {

@@ -7,6 +7,13 @@ let fixturesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().ap
 
 func fixturePath(_ relative: String) -> String { fixturesDir.appendingPathComponent(relative).path }
 
+/// `name` in this test process's scratch folder for `suite` (created on first use).
+func scratchPath(_ suite: String, _ name: String) -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrnn-\(suite)-\(getpid())")
+    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir.appendingPathComponent(name).path
+}
+
 func readJSON(_ relative: String) throws -> Any {
     try JSONSerialization.jsonObject(with: Data(contentsOf: fixturesDir.appendingPathComponent(relative)))
 }

@@ -23,11 +23,7 @@ final class TrainingTests: XCTestCase {
         }
     }
 
-    func tmp(_ name: String) -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrnn-tests-\(getpid())")
-        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir.appendingPathComponent(name).path
-    }
+    func tmp(_ name: String) -> String { scratchPath("tests", name) }
 
     func testSentimentLearnsAKeywordRule() throws {
         var c = SentimentRunConfig(out: tmp("kw.safetensors"))

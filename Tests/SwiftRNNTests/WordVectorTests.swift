@@ -7,11 +7,7 @@ import XCTest
 /// GloVe write it, `train wordvec` learning what co-occurs, and `--init-embedding` starting a
 /// classifier's rows from them.
 final class WordVectorTests: XCTestCase {
-    func tmp(_ name: String) -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrnn-wv-\(getpid())")
-        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir.appendingPathComponent(name).path
-    }
+    func tmp(_ name: String) -> String { scratchPath("wv", name) }
 
     func write(_ text: String, _ name: String) -> String {
         let p = tmp(name)
