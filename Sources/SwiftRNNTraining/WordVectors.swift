@@ -86,7 +86,7 @@ public struct WordVectors {
     /// `embedding` (rows x dim, row i the vector of `tokens[i]`) with the rows of the tokens
     /// this file has replaced by their vectors, scaled so that their root mean square is that
     /// of the rows they replace. Why the scale: the recipe's learning rate and initialization
-    /// were tuned for PyTorch's N(0, 1) embedding; word2vec's numbers are ten times smaller, and
+    /// were tuned for PyTorch's N(0, 1) embedding; word2vec's numbers are several times smaller, and
     /// the rows of words the file lacks keep their random start, so one scale serves all rows.
     /// `<pad>` (row 0) keeps its row. Returns how many rows came from the file.
     public func initialize(_ embedding: inout FloatBuffer, tokens: [String]) throws(SwiftRNNError) -> Int {
