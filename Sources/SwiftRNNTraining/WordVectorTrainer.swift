@@ -53,21 +53,11 @@ public struct WordVectorRunResult {
 }
 
 public enum WordVectorRun {
-    /// The words seen at least `minCount` times, by descending count (ties: first occurrence).
+    /// The words seen at least `minCount` times, in the vocabulary's order (descending count,
+    /// ties by first occurrence).
     static func vocabulary(_ texts: [String], minCount: Int) -> (words: [[UInt8]], counts: [Int]) {
-        var counts: [[UInt8]: Int] = [:]
-        var first: [[UInt8]] = []
-        for t in texts {
-            Tokenizer.forEachToken(t) { tok in
-                let key = Array(tok)
-                if let c = counts[key] { counts[key] = c + 1 } else { counts[key] = 1; first.append(key) }
-            }
-        }
-        let kept = first.enumerated().filter { counts[$0.element]! >= minCount }.sorted {
-            let (a, b) = (counts[$0.element]!, counts[$1.element]!)
-            return a != b ? a > b : $0.offset < $1.offset
-        }.map(\.element)
-        return (kept, kept.map { counts[$0]! })
+        let kept = Vocabulary.rankedCounts(texts).filter { $0.count >= minCount }
+        return (kept.map(\.token), kept.map(\.count))
     }
 
     /// Trains on `texts` (each a review; context never crosses reviews) and returns the input
@@ -112,9 +102,10 @@ public enum WordVectorRun {
             if Double(i + 1) / Double(tableSize) > cumulative && w < n - 1 { w += 1; cumulative += powers[w] / norm }
         }
 
+        func uniform(_ r: inout RandomSource) -> Float { Float(r.next() >> 40) / Float(1 << 24) }
         var rng = RandomSource(seed: cfg.seed)
         var input = FloatBuffer(count: n * d)
-        for i in 0..<(n * d) { input[i] = (Float(rng.next() >> 40) / Float(1 << 24) - 0.5) / Float(d) }
+        for i in 0..<(n * d) { input[i] = (uniform(&rng) - 0.5) / Float(d) }
         var output = FloatBuffer(count: n * d)
         var scratch = FloatBuffer(count: d)
         let inSpan = input.mutableSpan(), outSpan = output.mutableSpan(), e = scratch.mutableSpan()
@@ -123,7 +114,6 @@ public enum WordVectorRun {
         var processed = 0.0, lastReport = 0, interrupted = false
         var targets = [Int32](repeating: 0, count: cfg.negatives + 1)
         var kept: [Int32] = []
-        func uniform(_ r: inout RandomSource) -> Float { Float(r.next() >> 40) / Float(1 << 24) }
         epochs: for epoch in 0..<cfg.epochs {
             var order = Array(ids.indices)
             var orderRng = RandomSource(seed: cfg.seed &* 1_000_003 &+ UInt64(epoch))

@@ -29,6 +29,16 @@ public struct Vocabulary: Sendable {
     /// Builds the book's vocabulary from tokenized texts.
     public static func build<S: Sequence>(from texts: S, maxTokens: Int? = nil) -> Vocabulary
     where S.Element == String {
+        let ranked = rankedCounts(texts).map { String(decoding: $0.token, as: UTF8.self) }
+        let kept = maxTokens.map { Array(ranked.prefix($0)) } ?? ranked
+        return try! Vocabulary(tokens: ["<pad>", "<unk>"] + kept.filter { $0 != "<pad>" && $0 != "<unk>" })
+    }
+
+    /// Every token of `texts` with its count, by descending count; ties in order of first
+    /// occurrence (as `Counter` + a stable sort give). The vocabulary's order, and word
+    /// vectors' (`train wordvec`).
+    public static func rankedCounts<S: Sequence>(_ texts: S) -> [(token: [UInt8], count: Int)]
+    where S.Element == String {
         var counts: [[UInt8]: Int] = [:]
         var first: [[UInt8]] = []
         for text in texts {
@@ -38,12 +48,9 @@ public struct Vocabulary: Sendable {
             }
         }
         // Stable sort by descending count: `first` is in order of first occurrence.
-        let ranked = first.enumerated().sorted {
-            let (a, b) = (counts[$0.element]!, counts[$1.element]!)
-            return a != b ? a > b : $0.offset < $1.offset
-        }.map { String(decoding: $0.element, as: UTF8.self) }
-        let kept = maxTokens.map { Array(ranked.prefix($0)) } ?? ranked
-        return try! Vocabulary(tokens: ["<pad>", "<unk>"] + kept.filter { $0 != "<pad>" && $0 != "<unk>" })
+        return first.enumerated().map { (offset: $0.offset, token: $0.element, count: counts[$0.element]!) }
+            .sorted { $0.count != $1.count ? $0.count > $1.count : $0.offset < $1.offset }
+            .map { (token: $0.token, count: $0.count) }
     }
 
     public func id(_ token: ArraySlice<UInt8>) -> Int32 {
