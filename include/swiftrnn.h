@@ -85,11 +85,11 @@ extern "C" {
 /* ---- Version -------------------------------------------------------------------------- */
 
 #define SWIFTRNN_VERSION_MAJOR 0
-#define SWIFTRNN_VERSION_MINOR 7
+#define SWIFTRNN_VERSION_MINOR 8
 #define SWIFTRNN_VERSION_PATCH 0
 #define SWIFTRNN_VERSION_NUMBER \
   (SWIFTRNN_VERSION_MAJOR * 10000 + SWIFTRNN_VERSION_MINOR * 100 + SWIFTRNN_VERSION_PATCH)
-#define SWIFTRNN_VERSION_STRING "0.7.0"
+#define SWIFTRNN_VERSION_STRING "0.8.0"
 
 /* The library's version, e.g. "0.2.0"; compare with SWIFTRNN_VERSION_STRING to check that the
  * header and the loaded library agree. Static storage; thread-safe. */

@@ -218,6 +218,7 @@ struct Inspect: ParsableCommand {
         }
         if let d = c.description { print("description:   \(d)") }
         if let t = c.trainedBy { print("trained_by:    \(t)") }
+        if let t = c.trainingSplit { print("split:         \(t)") }
         let shown = c.vocab.prefix(12).map { JSONWriter.quote($0) }.joined(separator: " ")
         print("vocab:         \(shown)\(c.vocab.count > 12 ? " ..." : "")")
         print("tensors:")

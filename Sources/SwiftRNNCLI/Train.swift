@@ -78,6 +78,7 @@ struct TrainSentiment: ParsableCommand {
         c.hiddenSize = hidden; c.fcHidden = fcHidden; c.cell = cell; c.layers = layers
         c.bidirectional = bidirectional; c.dropout = dropout; c.clipNorm = clip > 0 ? clip : nil
         c.seed = seed; c.threads = threads; c.maxVocab = maxVocab > 0 ? maxVocab : nil; c.resume = resume
+        c.split = TrainingSplit(seed: seed, validation: valid.count, reviews: all.count)
         c.initFrom = initFrom; c.initEmbedding = initEmbedding; c.addVectorWords = addVectorWords
         c.cropFraction = cropFraction; c.cropLength = 5...cropMax
         c.pooling = pooling; c.layerDecay = layerDecay; c.gradualUnfreezing = gradualUnfreezing; c.slantedTriangular = slantedLR
@@ -98,7 +99,7 @@ struct TrainNGrams: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ngrams",
         abstract: "Add a hashed n-gram term (tf-idf + logistic regression) to a trained sentiment model: a wide-and-deep review scorer.",
-        discussion: "Fits the term on the same 20,000 training reviews as `train sentiment` (the same --seed gives the same split), then chooses its weight against the network's logit on the 5,000 validation reviews (lowest log loss) and writes the joined model (docs/model-format.md, n-gram term).")
+        discussion: "Fits the term on the same 20,000 training reviews as `train sentiment` (the split the model records, or --seed), then chooses its weight against the network's logit on the 5,000 validation reviews (lowest log loss) and writes the joined model (docs/model-format.md, n-gram term).")
     @Option(help: "The aclImdb folder.") var data: String
     @Option(help: "A sentiment model (train sentiment); any n-gram term it has is replaced.") var model: String
     @Option(help: "The model file to write.") var out: String
@@ -107,7 +108,7 @@ struct TrainNGrams: ParsableCommand {
     @Option(help: "Inverse L2 regularization strength (scikit-learn's C).") var c = 10.0
     @Option(name: .customLong("min-df"), help: "Buckets seen in fewer training reviews are left out.") var minDF = 2
     @Flag(name: .customLong("naive-bayes"), help: "Scale each bucket's idf by the magnitude of its naive-Bayes log-count ratio on the training reviews (NBSVM's weighting; stored in ngram.idf, so the runtime is unchanged).") var naiveBayes = false
-    @Option(help: "The train/validation split's seed (as train sentiment's --seed).") var seed: UInt64 = 1
+    @Option(help: "The train/validation split's seed, as train sentiment's --seed (default: the split the model records, metadata training_split; 1 for a model without one).") var seed: UInt64?
     @Flag(name: .customLong("refit-all"), help: "After choosing the mixing on the validation reviews, fit the term again on all the training reviews (train and validation: the data the tf-idf baseline is given in its test run) and join that, with the same mixing.") var refitAll = false
     @Option(name: .customLong("refit-network"), help: "With --refit-all: join the refitted term to this network instead of --model's, with the mixing chosen for --model (the same recipe trained on all the training reviews: train sentiment --validation 0).") var refitNetwork: String?
     @Flag(help: "Fit a shift of the summed logit on the validation reviews too (default: only the two scales; see NGramTrainer.mixing).") var shift = false
@@ -124,8 +125,9 @@ struct TrainNGrams: ParsableCommand {
     func run() throws {
         guard case let .sentiment(net) = try loadModel(model) else { throw RuntimeError("\(model) is not a sentiment model") }
         let all = try rethrowing { () throws(SwiftRNNError) in try IMDb.load(dir: data, split: "train") }
-        let (train, valid) = IMDb.split(all, seed: seed)
-        print("train \(train.count) reviews, validation \(valid.count); threads \(threads == 0 ? Parallel.cores : threads)")
+        let split = try networkSplit(net.config, reviews: all.count)
+        let (train, valid) = IMDb.split(all, validation: split.validation, seed: split.seed)
+        print("train \(train.count) reviews, validation \(valid.count) (seed \(split.seed)); threads \(threads == 0 ? Parallel.cores : threads)")
         var o = NGramTrainer.Options()
         o.order = order; o.buckets = buckets; o.c = c; o.minDF = minDF; o.naiveBayes = naiveBayes; o.threads = threads
         let t0 = monotonicSeconds()
@@ -164,6 +166,28 @@ struct TrainNGrams: ParsableCommand {
         let joined = try rethrowing { () throws(SwiftRNNError) in try Model.make(config: config, weights: w) }
         try rethrowing { () throws(SwiftRNNError) in try joined.save(to: out) }
         print("model: \(out)")
+    }
+
+    /// The split to stack on: the network's own (`training_split`), so that the mixing is
+    /// chosen on reviews it never trained on. A model without the key (before 0.8.0, or
+    /// exported from PyTorch) gets --seed or 1 and the default 5,000.
+    func networkSplit(_ config: ModelConfig, reviews: Int) throws -> TrainingSplit {
+        guard let text = config.trainingSplit else {
+            return TrainingSplit(seed: seed ?? 1, validation: 5000, reviews: reviews)
+        }
+        guard let r = TrainingSplit(metadata: text) else {
+            throw RuntimeError("\(model): model metadata training_split = '\(text)' is not 'seed=N validation=N reviews=N'")
+        }
+        if let seed, seed != r.seed {
+            throw RuntimeError("--seed \(seed): \(model) was trained on the split of seed \(r.seed) (metadata training_split), so seed \(seed)'s validation reviews are mostly reviews it trained on; leave --seed out")
+        }
+        guard r.reviews == reviews else {
+            throw RuntimeError("\(model) was trained on a split of \(r.reviews) reviews, \(data)/train has \(reviews): give the folder it was trained on")
+        }
+        guard r.validation > 0 else {
+            throw RuntimeError("\(model) was trained on all \(reviews) training reviews (train sentiment --validation 0): none are left to choose the mixing on. Give a network trained on a split as --model and this one as --refit-network (with --refit-all)")
+        }
+        return r
     }
 }
 

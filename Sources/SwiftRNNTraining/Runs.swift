@@ -23,6 +23,8 @@ public struct SentimentRunConfig {
     public var seed: UInt64 = 1
     public var threads = 0
     public var maxVocab: Int? = nil
+    /// The split `train` and `valid` came from, saved in the model (`TrainingSplit`).
+    public var split: TrainingSplit? = nil
     /// A word language model (`train wordlm`) whose vocabulary, embedding and recurrent layers
     /// (the forward direction: a bidirectional encoder's reverse direction starts fresh) the
     /// classifier starts from (issue 14). Its sizes replace embeddingDim, hiddenSize, cell and
@@ -208,6 +210,7 @@ struct SentimentTask: TrainingTask {
             trainer = SentimentTrainer(weights: w, config: config, options: options)
         }
         config.trainedBy = cfg.commandLine.isEmpty ? nil : cfg.commandLine
+        config.trainingSplit = cfg.split?.metadata
         let vocab = try Vocabulary(tokens: config.vocab)
         func encodeAll(_ r: [Review]) -> [[Int32]] {
             Parallel.map(count: r.count, threads: cfg.threads) { vocab.encode(r[$0].text) }

@@ -39,6 +39,30 @@ final class TrainingTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(acc, 0.95)
     }
 
+    /// The split a network trained on travels in its file (`training_split`), through a
+    /// conversion, and parses back; anything else in the key parses to nil (train ngrams then
+    /// refuses the model with a message).
+    func testTrainingSplitIsSavedAndParsesBack() throws {
+        let split = TrainingSplit(seed: 18_446_744_073_709_551_615, validation: 40, reviews: 200)
+        XCTAssertEqual(split.metadata, "seed=18446744073709551615 validation=40 reviews=200")
+        XCTAssertEqual(TrainingSplit(metadata: split.metadata), split)
+        XCTAssertEqual(TrainingSplit(metadata: "reviews=200 seed=3 validation=0"), TrainingSplit(seed: 3, validation: 0, reviews: 200))
+        for bad in ["", "seed=1", "seed=1 validation=5 reviews=4", "seed=-1 validation=1 reviews=9",
+                    "seed=1 seed=1 validation=1", "seed=1 validation=1 reviews=9 x=1", "seed=1  validation=1 reviews=9",
+                    "seed=1 validation=1 reviews=9.0", "seed=1 validation= reviews=9", "seed:1 validation=1 reviews=9"] {
+            XCTAssertNil(TrainingSplit(metadata: bad), bad)
+        }
+        var c = SentimentRunConfig(out: tmp("split.safetensors"))
+        c.epochs = 1; c.embeddingDim = 4; c.hiddenSize = 4; c.fcHidden = 4; c.threads = 1
+        c.split = TrainingSplit(seed: 7, validation: 20, reviews: 100)
+        _ = try SentimentRun.run(c, train: Self.keywordReviews(80, seed: 1), valid: Self.keywordReviews(20, seed: 2))
+        let m = try Model.load(path: c.out)
+        XCTAssertEqual(m.config.trainingSplit, "seed=7 validation=20 reviews=100")
+        let half = tmp("split-i8.safetensors")
+        try m.save(to: half, dtype: .i8)
+        XCTAssertEqual(try Model.load(path: half).config.trainingSplit, "seed=7 validation=20 reviews=100")
+    }
+
     func testCharModelMemorisesAString() throws {
         let text = "THE MYSTERIOUS ISLAND\n" + String(repeating: "the sea was calm. ", count: 40) + "End of the Project Gutenberg"
         let path = tmp("corpus.txt")

@@ -33,6 +33,11 @@ public struct ModelConfig: Sendable, Equatable {
     public var vocab: [String]
     public var description: String?
     public var trainedBy: String?
+    /// How the training reviews were split for validation (metadata `training_split`, e.g.
+    /// `seed=1 validation=5000 reviews=25000`, written by `swiftrnn train sentiment`). The
+    /// runtime only carries it along; `train ngrams` reads it so that it stacks the n-gram term on
+    /// the network's own held-out reviews, never on reviews the network trained on.
+    public var trainingSplit: String?
     /// The file's `format_version` (1 for a config made in memory).
     public var formatVersion = 1
     /// `classifier`: the label names, one per output of the last head layer (empty otherwise).
@@ -150,6 +155,7 @@ public struct ModelConfig: Sendable, Equatable {
         self.vocab = vocab
         self.description = m["description"]
         self.trainedBy = m["trained_by"]
+        self.trainingSplit = m["training_split"]
         if let p = m["proj_size"] {
             guard let v = Int(p), v >= 0, v < hiddenSize else {
                 throw .format("model metadata 'proj_size' = \(JSONWriter.quote(p)) is not an integer in 0..<hidden_size (\(hiddenSize))")
@@ -246,6 +252,7 @@ public struct ModelConfig: Sendable, Equatable {
         }
         if let description { m.append(("description", description)) }
         if let trainedBy { m.append(("trained_by", trainedBy)) }
+        if let trainingSplit { m.append(("training_split", trainingSplit)) }
         return m
     }
 }

@@ -4,4 +4,4 @@ It is the libswiftrnn release these bindings ship with (the Makefile's VERSION);
 library's own version is ``swiftrnn._lib.version()``.
 """
 
-__version__ = "0.7.0"
+__version__ = "0.8.0"

@@ -5,8 +5,10 @@ result loaded and scored through the bindings. Seconds; the CLI comes from ``mak
 test builds it; run alone, the module skips without it).
 """
 
+import json
 import os
 import random
+import struct
 import subprocess
 
 import pytest
@@ -47,6 +49,13 @@ def imdb(tmp_path_factory):
     for i in range(200):
         (d / f"{i}_0.txt").write_text(review(rng, GOOD if i % 2 else BAD))
     return root
+
+
+def metadata(path):
+    """A safetensors file's __metadata__ (the bindings do not expose it)."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        return json.loads(f.read(n))["__metadata__"]
 
 
 def cli(*args, ok=True):
@@ -101,3 +110,28 @@ def test_bad_vectors_and_flags_are_errors_not_crashes(imdb, tmp_path):
     assert r.returncode == 2 and "--dim" in r.stderr
     r = cli("train", "wordvec", "--data", imdb, "--out", tmp_path / "v.vec", "--min-count", 100000, ok=False)
     assert r.returncode == 1 and "--min-count" in r.stderr
+
+
+def test_ngrams_stacks_on_the_networks_own_split(imdb, tmp_path):
+    """train sentiment records its split (metadata training_split); train ngrams takes it, so the
+    mixing is chosen on reviews the network did not train on, and refuses a contradicting --seed
+    or a network trained on every review."""
+    common = ["--data", imdb, "--embedding", 4, "--hidden", 4, "--fc-hidden", 4, "--epochs", 1,
+              "--threads", 1]
+    net = tmp_path / "s2.safetensors"
+    cli("train", "sentiment", "--out", net, "--seed", 2, "--validation", 40, *common)
+    assert metadata(net)["training_split"] == "seed=2 validation=40 reviews=300"
+    assert "split:         seed=2 validation=40 reviews=300" in cli("inspect", net).stdout
+    wide = tmp_path / "wide.safetensors"
+    r = cli("train", "ngrams", "--data", imdb, "--model", net, "--out", wide, "--threads", 1)
+    assert "validation 40 (seed 2)" in r.stdout
+    assert metadata(wide)["training_split"] == "seed=2 validation=40 reviews=300"
+    r = cli("train", "ngrams", "--data", imdb, "--model", net, "--out", wide, "--seed", 1, ok=False)
+    assert r.returncode == 1 and "trained on the split of seed 2" in r.stderr
+    every = tmp_path / "all.safetensors"
+    cli("train", "sentiment", "--out", every, "--seed", 2, "--validation", 0, *common)
+    r = cli("train", "ngrams", "--data", imdb, "--model", every, "--out", wide, ok=False)
+    assert r.returncode == 1 and "--refit-network" in r.stderr
+    r = cli("train", "ngrams", "--data", imdb, "--model", net, "--out", wide, "--refit-all",
+            "--refit-network", every, "--threads", 1)
+    assert "the final network" in r.stdout
