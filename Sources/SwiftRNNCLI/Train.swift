@@ -47,7 +47,9 @@ struct TrainSentiment: ParsableCommand {
     @Option(name: .customLong("init-embedding"), help: "Start the embedding rows of the words these vectors cover (text: 'word x1 ... xD' per line, as train wordvec, word2vec, fastText .vec and GloVe write; D must equal --embedding), scaled to the random rows' size; the vocabulary is built as usual.") var initEmbedding: String?
     @Flag(name: .customLong("add-vector-words"), help: "With --init-embedding: the vocabulary also takes the vectors' words that the training reviews' (--max-vocab) lacks; untrained rows, but placed by the pretraining near words that are trained.") var addVectorWords = false
     @Option(name: .customLong("crop-fraction"), help: "Short-text augmentation: each epoch, cut this fraction of the training reviews to a random window of 5 to --crop-max tokens (0: off).") var cropFraction: Float = 0
-    @Option(name: .customLong("crop-max"), help: "The longest window of --crop-fraction.") var cropMax = 40
+    @Option(name: .customLong("crop-max"), help: "The longest window of --crop-fraction and --neutral-text.") var cropMax = 40
+    @Option(name: .customLong("neutral-text"), help: "Outlier exposure: a UTF-8 text that is not reviews (a book, news); windows of 5 to --crop-max of its tokens join the training reviews with the label 0.5, so the network learns to stay undecided on text unlike its reviews.") var neutralText: String?
+    @Option(name: .customLong("neutral-fraction"), help: "With --neutral-text: windows per training review.") var neutralFraction: Float = 0.25
     @Option(help: "What the head reads: last (the final state, the book's model) or concat (the final state, the max and the mean of the outputs, ULMFiT's concat pooling).") var pooling = Pooling.last
     @Option(name: .customLong("layer-decay"), help: "Discriminative learning rates: each layer group below the head (recurrent layers top down, then the embedding) learns this many times slower than the one above (ULMFiT: 2.6; 1: off).") var layerDecay: Float = 1
     @Flag(name: .customLong("gradual-unfreezing"), help: "Epoch 1 trains the head alone, each later epoch one more layer group, until all train (ULMFiT).") var gradualUnfreezing = false
@@ -66,6 +68,7 @@ struct TrainSentiment: ParsableCommand {
         if addVectorWords && initEmbedding == nil { throw ValidationError("--add-vector-words needs --init-embedding") }
         guard cropFraction.isFinite, (0...1).contains(cropFraction) else { throw ValidationError("--crop-fraction must be 0...1, not \(cropFraction)") }
         guard (5...100_000).contains(cropMax) else { throw ValidationError("--crop-max must be 5...100000, not \(cropMax)") }
+        guard neutralFraction.isFinite, (0...10).contains(neutralFraction) else { throw ValidationError("--neutral-fraction must be 0...10, not \(neutralFraction)") }
     }
     @Flag(help: "Continue from MODEL.ckpt.") var resume = false
 
@@ -81,6 +84,12 @@ struct TrainSentiment: ParsableCommand {
         c.split = TrainingSplit(seed: seed, validation: valid.count, reviews: all.count)
         c.initFrom = initFrom; c.initEmbedding = initEmbedding; c.addVectorWords = addVectorWords
         c.cropFraction = cropFraction; c.cropLength = 5...cropMax
+        if let path = neutralText {
+            c.neutral = try rethrowing { () throws(SwiftRNNError) in
+                try NeutralText.windows(path: path, count: Int((neutralFraction * Float(train.count)).rounded()), length: 5...cropMax, seed: seed)
+            }
+            print("neutral: \(c.neutral.count) windows of \(path)")
+        }
         c.pooling = pooling; c.layerDecay = layerDecay; c.gradualUnfreezing = gradualUnfreezing; c.slantedTriangular = slantedLR
         c.commandLine = commandLineText()
         c.observer = .terminal()

@@ -100,6 +100,29 @@ public struct TrainingSplit: Equatable, Sendable {
     }
 }
 
+/// Windows of a text that is not a review (a book, a manual, news), for outlier exposure
+/// (Hendrycks et al. 2019): `train sentiment --neutral-text` trains the network toward 0.5 on
+/// them, so that on text unlike its reviews it says "no idea" rather than whatever IMDb's
+/// off-topic sentences meant (they lean negative: the scorers trained here call most everyday
+/// snippets negative, docs/pretraining.md, session 10).
+public enum NeutralText {
+    /// `count` windows of the book tokenizer's tokens of the UTF-8 file at `path`, each of a
+    /// length in `length` at a start drawn from `seed`, as text (the tokens joined by spaces,
+    /// which the tokenizer reads back as the same tokens).
+    public static func windows(path: String, count: Int, length: ClosedRange<Int>, seed: UInt64) throws(SwiftRNNError) -> [String] {
+        let tokens = Tokenizer.tokenizeToStrings(String(decoding: try FileIO.readAll(path), as: UTF8.self))
+        guard tokens.count >= length.upperBound else {
+            throw .invalid("'\(path)' has \(tokens.count) tokens; neutral windows of up to \(length.upperBound) tokens need at least that many")
+        }
+        var rng = RandomSource(seed: seed &* 0xD1B5_4A32_D192_ED03 &+ 11)
+        return (0..<count).map { _ in
+            let n = length.lowerBound + Int(rng.next() % UInt64(length.count))
+            let start = Int(rng.next() % UInt64(tokens.count - n + 1))
+            return tokens[start..<(start + n)].joined(separator: " ")
+        }
+    }
+}
+
 /// Fisher-Yates with our seeded generator (the standard library's shuffle may change between
 /// Swift versions; this one never does).
 public func shuffle<T>(_ a: inout [T], _ rng: inout RandomSource) {

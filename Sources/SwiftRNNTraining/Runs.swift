@@ -25,6 +25,9 @@ public struct SentimentRunConfig {
     public var maxVocab: Int? = nil
     /// The split `train` and `valid` came from, saved in the model (`TrainingSplit`).
     public var split: TrainingSplit? = nil
+    /// Texts that are not reviews (`NeutralText`), trained toward 0.5 beside the reviews: after
+    /// the vocabulary is built (they add no tokens), shuffled into the batches like reviews.
+    public var neutral: [String] = []
     /// A word language model (`train wordlm`) whose vocabulary, embedding and recurrent layers
     /// (the forward direction: a bidirectional encoder's reverse direction starts fresh) the
     /// classifier starts from (issue 14). Its sizes replace embeddingDim, hiddenSize, cell and
@@ -129,7 +132,7 @@ struct SentimentTask: TrainingTask {
     // The current epoch's batches and running metrics.
     var epoch = -1
     var batches: [[Int]] = []
-    var lossSum = 0.0, correct = 0, seen = 0
+    var lossSum = 0.0, correct = 0, seen = 0, judged = 0
 
     var weights: ModelWeights { trainer.weights }
     var adam: Adam { trainer.adam }
@@ -141,7 +144,8 @@ struct SentimentTask: TrainingTask {
     var savesModelAtEnd: Bool { false }
 
     init(_ cfg: SentimentRunConfig, train: [Review], valid: [Review], resumingFrom ck: Checkpoint?) throws(SwiftRNNError) {
-        self.cfg = cfg; self.train = train; self.valid = valid
+        self.cfg = cfg; self.valid = valid
+        self.train = train + cfg.neutral.map { Review(text: $0, label: 0.5) }
         var options = SentimentTrainer.Options(learningRate: cfg.learningRate, threads: cfg.threads, dropout: cfg.dropout,
                                                clipNorm: cfg.clipNorm, seed: cfg.seed)
         options.layerDecay = cfg.layerDecay
@@ -215,7 +219,7 @@ struct SentimentTask: TrainingTask {
         func encodeAll(_ r: [Review]) -> [[Int32]] {
             Parallel.map(count: r.count, threads: cfg.threads) { vocab.encode(r[$0].text) }
         }
-        trainIds = encodeAll(train)
+        trainIds = encodeAll(self.train)
         validIds = encodeAll(valid)
         csv = CSVLog(path: cfg.out + ".metrics.csv", header: "epoch,train_loss,train_acc,valid_loss,valid_acc,seconds,reviews_per_s",
                      append: ck != nil)
@@ -239,7 +243,7 @@ struct SentimentTask: TrainingTask {
             epoch = at.phase
             batches = SentimentRun.batches(count: train.count, lengths: trainIds.map(\.count), batchSize: cfg.batchSize,
                                            seed: cfg.seed, epoch: epoch)
-            lossSum = 0; correct = 0; seen = 0
+            lossSum = 0; correct = 0; seen = 0; judged = 0
         }
         let b = batches[at.step]
         let labels = b.map { train[$0].label }
@@ -252,8 +256,11 @@ struct SentimentTask: TrainingTask {
         let (loss, logits) = trainer.step(batch: b.map { crop(trainIds[$0], review: $0, epoch: at.phase) }, labels: labels)
         lossSum += loss * Double(b.count)
         seen += b.count
-        for (z, y) in zip(logits, labels) where (z > 0) == (y > 0.5) { correct += 1 }
-        return (b.count, "loss \(fmt(lossSum / Double(seen), 4)) acc \(fmt(Double(correct) / Double(seen), 4))")
+        for (z, y) in zip(logits, labels) where y != 0.5 {   // a neutral window has no right side
+            judged += 1
+            if (z > 0) == (y > 0.5) { correct += 1 }
+        }
+        return (b.count, "loss \(fmt(lossSum / Double(seen), 4)) acc \(fmt(Double(correct) / Double(max(judged, 1)), 4))")
     }
 
     /// `ids`, or (with probability `cropFraction`) a window of them: drawn from the seed, the
@@ -270,7 +277,7 @@ struct SentimentTask: TrainingTask {
     }
 
     mutating func endPhase(_ phase: Int, seconds: Double) throws(SwiftRNNError) -> String? {
-        let tAcc = seen > 0 ? Double(correct) / Double(seen) : 0
+        let tAcc = judged > 0 ? Double(correct) / Double(judged) : 0
         let tLoss = lossSum / Double(max(seen, 1))
         if validIds.isEmpty {
             // Trained on every review (`--validation 0`): nothing to choose an epoch by, so the

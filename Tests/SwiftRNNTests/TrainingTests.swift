@@ -128,6 +128,60 @@ final class TrainingTests: XCTestCase {
         for r in 0..<100 { XCTAssertEqual(off.crop(ids, review: r, epoch: 0), ids) }
     }
 
+    /// `NeutralText`: the asked number of windows, of the asked lengths, each a run of the
+    /// file's tokens, the same for the same seed; a file shorter than a window is an error.
+    func testNeutralWindowsAreRunsOfTheFilesTokens() throws {
+        let path = tmp("neutral.txt")
+        let words = (0..<300).map { "w\($0)" }
+        try ("\u{FEFF}" + words.joined(separator: " ") + "\r\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let w = try NeutralText.windows(path: path, count: 500, length: 5...9, seed: 4)
+        XCTAssertEqual(w.count, 500)
+        XCTAssertEqual(w, try NeutralText.windows(path: path, count: 500, length: 5...9, seed: 4))
+        XCTAssertNotEqual(w, try NeutralText.windows(path: path, count: 500, length: 5...9, seed: 5))
+        var lengths = Set<Int>()
+        for text in w {
+            let t = Tokenizer.tokenizeToStrings(text)
+            lengths.insert(t.count)
+            let first = Int(t[0].dropFirst())!
+            XCTAssertEqual(t, Array(words[first..<(first + t.count)]))
+        }
+        XCTAssertEqual(lengths, Set(5...9))
+        XCTAssertThrowsError(try NeutralText.windows(path: path, count: 1, length: 5...301, seed: 4))
+        XCTAssertThrowsError(try NeutralText.windows(path: tmp("missing.txt"), count: 1, length: 5...9, seed: 4))
+    }
+
+    /// Outlier exposure does what it is for: with three negative reviews to each positive one,
+    /// a network calls text without a keyword negative (the prior); trained beside neutral
+    /// windows of such text, it stays near 0.5 on it, and still reads the keywords.
+    func testNeutralWindowsTeachTheNetworkToStayUndecided() throws {
+        func reviews(_ n: Int, seed: UInt64) -> [Review] {
+            Self.keywordReviews(n, seed: seed).enumerated().filter { $0.element.label < 0.5 || $0.offset % 6 == 1 }.map(\.element)
+        }
+        var rng = RandomSource(seed: 9)
+        func filler() -> String {
+            (0..<(5 + Int(rng.next() % 8))).map { _ in Self.filler[Int(rng.next() % UInt64(Self.filler.count))] }.joined(separator: " ")
+        }
+        let neutral = (0..<400).map { _ in filler() }
+        let probes = (0..<50).map { _ in filler() }
+        func logit(_ windows: [String]) throws -> Float {
+            var c = SentimentRunConfig(out: tmp("oe-\(windows.count).safetensors"))
+            c.epochs = 4; c.batchSize = 16; c.learningRate = 0.01; c.embeddingDim = 8; c.hiddenSize = 8; c.fcHidden = 8
+            c.threads = 1; c.seed = 3; c.neutral = windows
+            let r = try SentimentRun.run(c, train: reviews(1200, seed: 1), valid: reviews(400, seed: 2))
+            XCTAssertGreaterThanOrEqual(r.bestValidAccuracy, 0.95)
+            guard case let .sentiment(m) = try Model.load(path: c.out) else { XCTFail(); return .nan }
+            XCTAssertGreaterThan(m.score("a wonderful story, i loved it"), 0.5)
+            XCTAssertLessThan(m.score("a boring and dull plot"), 0.5)
+            // The mean |logit| over keyword-free texts the training never saw.
+            let z = m.scoreBatch(probes).map { abs(log($0 / (1 - $0))) }.reduce(0, +) / Float(probes.count)
+            print("neutral windows: \(windows.count), mean |logit| \(z)")
+            return z
+        }
+        let without = try logit([]), with = try logit(neutral)
+        XCTAssertGreaterThan(without, 1.5)   // measured 3.8
+        XCTAssertLessThan(with, without / 3)  // measured 0.9
+    }
+
     /// `train sentiment --validation 0`: every review trains, and the file is the last epoch.
     func testWithoutValidationTheFileIsTheLastEpoch() throws {
         let reviews = Self.keywordReviews(100, seed: 7)

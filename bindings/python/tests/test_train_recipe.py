@@ -82,6 +82,13 @@ def test_wordvec_then_sentiment_then_ngrams_then_int8(imdb, tmp_path):
             "--embedding", 8, "--hidden", 8, "--fc-hidden", 8, "--epochs", 3, "--lr", 0.01,
             "--validation", 60, "--threads", 1, "--init-embedding", vec, "--add-vector-words")
     assert "rows started from" in r.stdout
+    # Outlier exposure: windows of a text that is not reviews, trained toward 0.5.
+    book = tmp_path / "book.txt"
+    book.write_text("\ufeff" + " ".join(FILLER * 20) + "\r\n")
+    r = cli("train", "sentiment", "--data", imdb, "--out", tmp_path / "oe.safetensors", "--embedding", 4,
+            "--hidden", 4, "--epochs", 1, "--validation", 60, "--threads", 1,
+            "--neutral-text", book, "--neutral-fraction", 0.5, "--crop-max", 12)
+    assert f"neutral: 120 windows of {book}" in r.stdout
     wide = tmp_path / "wide.safetensors"
     cli("train", "ngrams", "--data", imdb, "--model", net, "--out", wide, "--refit-all", "--threads", 1)
     f16 = tmp_path / "f16.safetensors"
@@ -106,6 +113,14 @@ def test_bad_vectors_and_flags_are_errors_not_crashes(imdb, tmp_path):
     assert r.returncode == 1 and "missing.vec" in r.stderr
     r = cli(*common, "--add-vector-words", ok=False)
     assert r.returncode == 2 and "--add-vector-words needs --init-embedding" in r.stderr
+    short = tmp_path / "short.txt"
+    short.write_text("far too short")
+    r = cli(*common, "--neutral-text", short, ok=False)
+    assert r.returncode == 1 and "short.txt' has 3 tokens" in r.stderr
+    r = cli(*common, "--neutral-text", tmp_path / "missing.txt", ok=False)
+    assert r.returncode == 1 and "missing.txt" in r.stderr
+    r = cli(*common, "--neutral-text", short, "--neutral-fraction", "nan", ok=False)
+    assert r.returncode == 2 and "--neutral-fraction" in r.stderr
     r = cli("train", "wordvec", "--data", imdb, "--out", tmp_path / "v.vec", "--dim", 0, ok=False)
     assert r.returncode == 2 and "--dim" in r.stderr
     r = cli("train", "wordvec", "--data", imdb, "--out", tmp_path / "v.vec", "--min-count", 100000, ok=False)
