@@ -418,6 +418,8 @@ def _inspect(pos, v) -> None:
         lines.append(f"description:   {meta['description']}")
     if "trained_by" in meta:
         lines.append(f"trained_by:    {meta['trained_by']}")
+    if "training_split" in meta:
+        lines.append(f"split:         {meta['training_split']}")
     shown = " ".join(_json_quote(t) for t in vocab[:12])
     lines.append(f"vocab:         {shown}{' ...' if len(vocab) > 12 else ''}")
     lines.append("tensors:")
