@@ -7,8 +7,8 @@
 #   DATA=DIR (aclImdb.tar.gz and 1268-0.txt; default ../shared/data next to the checkout)
 #   IMDB=DIR TEXT=FILE WORK=DIR THREADS=1,2 PEERS=swiftrnn,torch-book,... WORKLOADS=bw,w1,w2,w3,wq,w4
 #             (wq: our F32/F16/I8 files and torch-int8, issue 13; its sizes follow W1/W2/W3's)
-#   NATIVE_REF=COMMIT  the native build W1/W2 compare the portable one with (default 2d12b82;
-#             empty: none)
+#   NATIVE_REF=COMMIT  the commit whose native build (make lib NATIVE=1: Swift compiled for this
+#             CPU) W1/W2 compare the portable one with (default HEAD: the same code; empty: none)
 #   KEEP_OPENBLAS_CORETYPE=1  keep the caller's OPENBLAS_CORETYPE (default: unset in the measured
 #             processes, so libswiftrnn picks the core as it does for a user who never set it)
 #   PYTHON=/path/to/python  skip setup_venv.sh and use that interpreter
@@ -22,17 +22,19 @@ mkdir -p "$WORK/bin"
 if [ ! -e "$REPO/out/lib/libswiftrnn.so" ]; then
   echo "out/lib/libswiftrnn.so is missing: run 'make lib cli' first" >&2; exit 1
 fi
-# The native build to compare the portable one with (W1, W2; issue 11): by default the last commit
-# whose Swift kernels were compiled for the building CPU, built in a worktree under $WORK.
-# NATIVE_REF= (empty) skips it.
-NATIVE_REF=${NATIVE_REF-2d12b82}
+# The native build to compare the portable one with (W1, W2; issue 11): by default the same commit
+# built with NATIVE=1 (the Swift code compiled for the building CPU), in a worktree under $WORK,
+# so that both read the same model files (an older reference, 2d12b82 until 0.8.0, could not load
+# the shipped int8 sentiment model). NATIVE_REF= (empty) skips it.
+NATIVE_REF=${NATIVE_REF-HEAD}
 if [ -n "$NATIVE_REF" ]; then
   NSRC=$WORK/native-src
   if [ ! -d "$NSRC" ] || [ "$(git -C "$NSRC" rev-parse HEAD 2>/dev/null)" != "$(git -C "$REPO" rev-parse "$NATIVE_REF^{commit}")" ]; then
     rm -rf "$NSRC"; git -C "$REPO" worktree prune
     git -C "$REPO" worktree add --detach "$NSRC" "$NATIVE_REF" >&2
   fi
-  make -C "$NSRC" lib >&2
+  make -C "$NSRC" lib NATIVE=1 >&2
+  NATIVE_REF=$(git -C "$REPO" rev-parse --short "$NATIVE_REF^{commit}")
   export SWIFTRNN_NATIVE_REPO=$NSRC NATIVE_REF
 fi
 

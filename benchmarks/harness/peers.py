@@ -73,8 +73,8 @@ KEEP_CORETYPE = os.environ.get("KEEP_OPENBLAS_CORETYPE") == "1"
 
 
 # A second build of libswiftrnn to compare in the same run (W1, W2): SWIFTRNN_NATIVE_REPO names a
-# checkout with its own out/lib and bindings (run.sh builds the last commit with Swift kernels
-# compiled for this CPU there, NATIVE_REF). Its peer is "swiftrnn-native"; each build runs with
+# checkout with its own out/lib and bindings (run.sh builds NATIVE_REF there, by default the
+# same commit, with make lib NATIVE=1: the Swift code compiled for this CPU). Its peer is "swiftrnn-native"; each build runs with
 # its own Python bindings.
 NATIVE_REPO = os.environ.get("SWIFTRNN_NATIVE_REPO") or None
 OURS = ("swiftrnn", "swiftrnn-native")

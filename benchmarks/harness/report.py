@@ -153,8 +153,8 @@ def cmd_report(a):
         L.append("## The portable build against a native one (same run)\n")
         L.append("`swiftrnn`: the default library (Swift code for baseline x86-64, SIMD kernels chosen "
                  "at run time from CPUID). `swiftrnn-native`: the library of "
-                 f"`{os.environ.get('NATIVE_REF', 'SWIFTRNN_NATIVE_REPO')}`, the last build whose Swift "
-                 "kernels were compiled for this CPU (`-target-cpu` from tools/cpuflags.sh). Target: "
+                 f"`{os.environ.get('NATIVE_REF', 'SWIFTRNN_NATIVE_REPO')}` built with `make lib NATIVE=1` (its "
+                 "Swift code compiled for this CPU, `-target-cpu` from tools/cpuflags.sh). Target: "
                  "portable ≥ 0.95 × native.\n")
         L.append("| workload | threads | portable | native | portable / native |")
         L.append("|---|---|---|---|---|")
